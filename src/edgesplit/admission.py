@@ -1,0 +1,63 @@
+"""Per-model admission: one generation at a time per model, a bounded FIFO of waiters.
+
+A llama.cpp context serves one sequence at a time, so requests for a model wait their turn
+in arrival order (asyncio's semaphore wakes waiters first-in first-out). When
+``max_waiting`` requests already wait, a new one is refused at once with
+:class:`QueueFull` (HTTP 429 + Retry-After) instead of hanging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from edgesplit.errors import QueueFull
+
+__all__ = ["ModelQueue"]
+
+
+class ModelQueue:
+    """Fair FIFO admission for one model."""
+
+    def __init__(
+        self,
+        model: str,
+        max_waiting: int,
+        retry_after_s: int,
+        on_depth: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.model = model
+        self.max_waiting = max_waiting
+        self.retry_after_s = retry_after_s
+        self._slots = asyncio.Semaphore(1)
+        self._waiting = 0
+        self._on_depth = on_depth
+
+    @property
+    def waiting(self) -> int:
+        """Requests waiting for the model (not counting the one running)."""
+        return self._waiting
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold the model for the duration of the ``async with`` block."""
+        if self._slots.locked() and self._waiting >= self.max_waiting:
+            raise QueueFull(
+                f"model {self.model!r} is busy: {self._waiting} requests already waiting",
+                retry_after_s=self.retry_after_s,
+            )
+        self._set_waiting(self._waiting + 1)
+        try:
+            await self._slots.acquire()
+        finally:
+            self._set_waiting(self._waiting - 1)
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    def _set_waiting(self, value: int) -> None:
+        self._waiting = value
+        if self._on_depth is not None:
+            self._on_depth(self.model, value)

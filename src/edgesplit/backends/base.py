@@ -1,0 +1,79 @@
+"""What every backend speaks: a prompt and sampling parameters in, a stream of token events out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+__all__ = ["Backend", "Finish", "GenerationParams", "Prompt", "TokenEvent", "mean_logprob"]
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """Either chat messages (``[{"role", "content"}]``) or raw completion text."""
+
+    messages: tuple[tuple[str, str], ...] = ()
+    text: str | None = None
+    continuation: str = ""  # answer text already produced elsewhere; a local model continues after it
+
+    @property
+    def is_chat(self) -> bool:
+        return self.text is None
+
+    def as_openai_messages(self) -> list[dict[str, str]]:
+        return [{"role": role, "content": content} for role, content in self.messages]
+
+    def continued(self, text: str) -> Prompt:
+        """The same prompt, with ``text`` already answered (for finishing a broken stream locally)."""
+        return Prompt(messages=self.messages, text=self.text, continuation=self.continuation + text)
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Sampling controls, already validated and defaulted by the node."""
+
+    max_tokens: int
+    max_tokens_explicit: bool = True  # False: a default the backend may shrink to fit the context
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    logprobs: bool = False  # always computed locally; asked of the upstream only when True
+    top_logprobs: int = 0
+
+
+@dataclass
+class TokenEvent:
+    """One generated token (or, from an upstream without token detail, one text delta)."""
+
+    text: str
+    logprob: float | None = None
+    top_logprobs: list[tuple[str, float]] = field(default_factory=list)
+
+
+@dataclass
+class Finish:
+    """End of a generation."""
+
+    reason: Literal["stop", "length"]
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class Backend(Protocol):
+    """A source of generations: the local model, an upstream tier, or a test double."""
+
+    name: str
+
+    def stream(self, prompt: Prompt, params: GenerationParams) -> AsyncIterator[TokenEvent | Finish]:
+        """Generate; yields token events, then exactly one :class:`Finish`."""
+        ...
+
+
+def mean_logprob(events: list[TokenEvent]) -> float | None:
+    """Mean token log-probability of ``events``; None when no event carries one."""
+    values = [e.logprob for e in events if e.logprob is not None]
+    return sum(values) / len(values) if values else None

@@ -1,0 +1,184 @@
+"""LocalBackend: full generation with llama.cpp on this node's own model.
+
+llama.cpp runs in one dedicated worker thread per model (the context is not thread-safe);
+tokens cross to the event loop through an asyncio queue. Each token's log-probability is
+read from the raw logits it was sampled from, so confidence does not depend on temperature.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import random
+import threading
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgesplit.admission import ModelQueue
+from edgesplit.backends.base import Finish, GenerationParams, Prompt, TokenEvent
+from edgesplit.backends.stops import StopMatcher
+from edgesplit.errors import ContextOverflow, InvalidRequest, ModelError
+
+__all__ = ["LocalBackend"]
+
+_DONE = object()
+
+
+class LocalBackend:
+    """A GGUF model served by llama-cpp-python, one sequence at a time behind a fair queue."""
+
+    def __init__(self, name: str, model_path: Path, queue: ModelQueue, n_ctx: int = 2048, n_threads: int = 2) -> None:
+        try:
+            from llama_cpp import Llama
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        except ImportError as exc:  # pragma: no cover - install problem
+            raise ModelError("llama-cpp-python is not installed") from exc
+        self.name = name
+        self.queue = queue
+        self.n_ctx = n_ctx
+        self._llm = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
+        template = self._llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ModelError(f"{model_path.name} carries no chat template")
+        self._formatter = Jinja2ChatFormatter(
+            template=template,
+            eos_token=self._token_text(self._llm.token_eos()),
+            bos_token=self._token_text(self._llm.token_bos()),
+        )
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{name}")
+
+    def _token_text(self, token: int) -> str:
+        return self._llm._model.token_get_text(token) if token >= 0 else ""
+
+    def render(self, prompt: Prompt) -> str:
+        """The exact text fed to the model: the chat template applied, or the raw completion prompt."""
+        if not prompt.is_chat:
+            return (prompt.text or "") + prompt.continuation
+        return self._formatter(messages=prompt.as_openai_messages()).prompt + prompt.continuation
+
+    def tokenize(self, prompt: Prompt) -> list[int]:
+        text = self.render(prompt)
+        # Chat templates spell special tokens out; raw completion prompts get a BOS like llama.cpp does.
+        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=not prompt.is_chat, special=prompt.is_chat))
+
+    def budget(self, prompt_tokens: int, requested: int | None, default: int) -> int:
+        """max_tokens for this request; raises ContextOverflow when the prompt leaves no room."""
+        room = self.n_ctx - prompt_tokens
+        if room <= 0:
+            raise ContextOverflow(
+                f"prompt is {prompt_tokens} tokens; this model's context window is {self.n_ctx} tokens",
+                param="messages",
+                code="context_length_exceeded",
+            )
+        if requested is not None and requested > room:
+            raise ContextOverflow(
+                f"prompt ({prompt_tokens} tokens) + max_tokens ({requested}) exceeds the "
+                f"{self.n_ctx}-token context window",
+                param="max_tokens",
+                code="context_length_exceeded",
+            )
+        return requested if requested is not None else min(default, room)
+
+    async def stream(self, prompt: Prompt, params: GenerationParams) -> AsyncIterator[TokenEvent | Finish]:
+        async with self.queue.slot():
+            tokens = self.tokenize(prompt)
+            requested = params.max_tokens if params.max_tokens_explicit else None
+            params = replace(params, max_tokens=self.budget(len(tokens), requested, params.max_tokens))
+            loop = asyncio.get_running_loop()
+            events: asyncio.Queue[Any] = asyncio.Queue()
+            cancel = threading.Event()
+
+            def emit(item: object) -> None:
+                loop.call_soon_threadsafe(events.put_nowait, item)
+
+            worker = loop.run_in_executor(self._executor, self._generate, tokens, params, emit, cancel)
+            try:
+                while (item := await events.get()) is not _DONE:
+                    if isinstance(item, BaseException):
+                        raise item
+                    yield item
+            finally:
+                cancel.set()
+                await asyncio.shield(worker)
+
+    def _generate(self, tokens: list[int], params: GenerationParams, emit: Any, cancel: threading.Event) -> None:
+        """Worker-thread body: sample until EOG, a stop sequence, max_tokens or cancellation."""
+        try:
+            finish = self._sample_loop(tokens, params, emit, cancel)
+            emit(finish)
+        except Exception as exc:  # noqa: BLE001 - handed to the event loop and re-raised there
+            emit(exc)
+        finally:
+            emit(_DONE)
+
+    def _sample_loop(self, tokens: list[int], params: GenerationParams, emit: Any, cancel: threading.Event) -> Finish:
+        import llama_cpp
+
+        llm = self._llm
+        llm.set_seed(params.seed if params.seed is not None else random.getrandbits(31))
+        vocab = llm._model.vocab
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        stops = StopMatcher(params.stop)
+        n_vocab = llm.n_vocab()
+        generated = 0
+        reason: str = "length"
+        for token in llm.generate(
+            tokens,
+            temp=params.temperature,
+            top_p=params.top_p,
+            top_k=0,
+            min_p=0.0,
+            repeat_penalty=1.0,
+            presence_penalty=params.presence_penalty,
+            frequency_penalty=params.frequency_penalty,
+        ):
+            if cancel.is_set():
+                break
+            if llama_cpp.llama_vocab_is_eog(vocab, token):
+                reason = "stop"
+                break
+            logits = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(n_vocab,))
+            logprob, top = _logprobs(logits, token, params.top_logprobs, self._piece)
+            generated += 1
+            piece = llm.detokenize([token])
+            text = stops.feed(decoder.decode(piece))
+            emit(TokenEvent(text=text, logprob=logprob, top_logprobs=top))
+            if stops.stopped:
+                reason = "stop"
+                break
+            if generated >= params.max_tokens:
+                break
+        tail = stops.flush() + decoder.decode(b"", final=True)
+        if tail:
+            emit(TokenEvent(text=tail))
+        return Finish(reason="stop" if reason == "stop" else "length", prompt_tokens=len(tokens), completion_tokens=generated)
+
+    def _piece(self, token: int) -> str:
+        return self._llm.detokenize([token]).decode("utf-8", errors="replace")
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self._llm.close()
+
+
+def _logprobs(logits: np.ndarray, token: int, top_k: int, piece: Any) -> tuple[float, list[tuple[str, float]]]:
+    """log-softmax of the raw logits: the chosen token's value and the ``top_k`` best alternatives."""
+    shifted = logits - logits.max()
+    log_norm = float(np.log(np.exp(shifted, dtype=np.float64).sum()))
+    chosen = float(shifted[token]) - log_norm
+    if top_k <= 0:
+        return chosen, []
+    best = np.argpartition(-shifted, top_k)[:top_k]
+    best = best[np.argsort(-shifted[best])]
+    return chosen, [(piece(int(i)), float(shifted[i]) - log_norm) for i in best]
+
+
+def validate_messages(prompt: Prompt) -> None:
+    """Refuse chats the templates cannot render meaningfully."""
+    if prompt.is_chat and all(not content.strip() for _, content in prompt.messages):
+        raise InvalidRequest("messages: every message is empty", param="messages", code="empty_messages")

@@ -1,0 +1,120 @@
+"""Node settings: a TOML file plus ``EDGESPLIT_*`` environment overrides.
+
+Precedence, highest first: explicit keyword arguments (the CLI's flags), environment
+variables (``EDGESPLIT_UPSTREAM_TIMEOUT_S=5``), the TOML file, then the defaults below.
+Validation runs at start-up; any error is raised as :class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from edgesplit.errors import ConfigError
+
+__all__ = ["ENV_PREFIX", "Role", "Settings", "load_settings"]
+
+ENV_PREFIX = "EDGESPLIT_"
+Role = Literal["edge", "cloud"]
+
+DEFAULT_MODELS: dict[str, str] = {
+    "edge": "smollm2-135m-instruct",
+    "cloud": "qwen2.5-coder-1.5b-instruct",
+}
+
+
+class Settings(BaseSettings):
+    """Everything a node needs to start. Units are in the names."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_default=True)
+
+    role: Role = "edge"
+    host: str = "127.0.0.1"  # bind address; anything but loopback must be asked for
+    port: int = Field(default=8000, ge=0, le=65535)  # 0 = pick a free port
+    model: str = ""  # model name from the registry; empty = the role's default
+    n_ctx: int = Field(default=2048, ge=256, le=32768)  # context window, tokens
+    n_threads: int = Field(default=2, ge=1, le=256)  # llama.cpp compute threads
+    api_token: SecretStr | None = None  # bearer token this node requires from its callers
+    upstream: str | None = None  # base URL of the next tier, e.g. http://127.0.0.1:8001
+    upstream_token: SecretStr | None = None  # bearer token sent to the upstream
+    upstream_model: str = "default"  # model name sent to the upstream
+    upstream_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    cascade_threshold: float = Field(default=-1.0, le=0)  # mean token log-prob under which auto escalates
+    cascade_probe_tokens: int = Field(default=8, ge=1, le=256)  # tokens checked before a stream commits
+    queue_max_waiting: int = Field(default=16, ge=0, le=100_000)  # waiting requests per model before 429
+    queue_retry_after_s: int = Field(default=2, ge=1, le=3600)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    max_tokens_limit: int = Field(default=1024, ge=1)  # largest max_tokens a client may ask for
+    default_max_tokens: int = Field(default=256, ge=1)
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Settings:
+        if not self.model:
+            self.model = DEFAULT_MODELS[self.role]
+        if self.role == "cloud" and self.upstream:
+            raise ValueError("upstream: the cloud tier has no upstream")
+        if self.upstream and not self.upstream.startswith(("http://", "https://")):
+            raise ValueError(f"upstream: must be an http(s) URL, got {self.upstream!r}")
+        if not _is_loopback(self.host) and self.api_token is None:
+            raise ValueError(f"api_token: required when binding beyond loopback (host={self.host!r})")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build validated settings from a TOML file, the environment and explicit overrides."""
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError(f"config file not found: {config_file}")
+    cls: type[Settings] = Settings
+    if config_file is not None:
+        config = SettingsConfigDict(**{**Settings.model_config, "toml_file": config_file})
+        cls = type("FileSettings", (Settings,), {"model_config": config})
+    clean = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return cls(**clean)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(part) for part in err["loc"]) or _key_from_message(err["msg"])
+        env = f"{ENV_PREFIX}{key.upper()}" if key else ""
+        where = f"config key {key!r} (env {env})" if key else "config"
+        lines.append(f"{where}: {err['msg']}")
+    return "invalid settings: " + "; ".join(lines)
+
+
+def _key_from_message(message: str) -> str:
+    # model-level validators put the key before the first colon: "upstream: must be ..."
+    head = message.removeprefix("Value error, ").split(":", 1)[0]
+    return head if head.isidentifier() else ""

@@ -1,0 +1,89 @@
+"""The edgesplit exception tree.
+
+    EdgesplitError
+    ├── ConfigError            bad or missing setting (names the key)
+    ├── ModelError             model file missing, unknown model name
+    │   └── IntegrityError     a model file failed its sha256 check
+    ├── InvalidRequest         a client request that cannot be served (HTTP 400)
+    │   ├── UnknownModel       the requested model alias is not served here (HTTP 404)
+    │   └── ContextOverflow    prompt + max_tokens exceed the context window (HTTP 400)
+    ├── AuthError              missing or wrong bearer token (HTTP 401)
+    ├── QueueFull              the model's queue is full; carries retry_after_s (HTTP 429)
+    └── UpstreamError          the next tier failed: unreachable, timed out, or answered an error
+        └── UpstreamTimeout    the upstream did not answer within the configured timeout
+
+HTTP handlers map these to OpenAI-style error bodies in one place (``nodes/http.py``).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "ContextOverflow",
+    "EdgesplitError",
+    "IntegrityError",
+    "InvalidRequest",
+    "ModelError",
+    "QueueFull",
+    "UnknownModel",
+    "UpstreamError",
+    "UpstreamTimeout",
+]
+
+
+class EdgesplitError(Exception):
+    """Root of every error edgesplit raises on purpose."""
+
+
+class ConfigError(EdgesplitError):
+    """A setting is missing or invalid; the message names the key."""
+
+
+class ModelError(EdgesplitError):
+    """A model cannot be located, assembled or loaded."""
+
+
+class IntegrityError(ModelError):
+    """A file's sha256 does not match the recorded digest."""
+
+
+class InvalidRequest(EdgesplitError):
+    """A request that is well-formed JSON but cannot be served."""
+
+    def __init__(self, message: str, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+        self.code = code
+
+
+class UnknownModel(InvalidRequest):
+    """The requested model alias is not served by this node."""
+
+
+class ContextOverflow(InvalidRequest):
+    """Prompt tokens plus max_tokens do not fit the model's context window."""
+
+
+class AuthError(EdgesplitError):
+    """The caller's bearer token is missing or wrong."""
+
+
+class QueueFull(EdgesplitError):
+    """The model's wait queue is full; the client should retry after ``retry_after_s``."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class UpstreamError(EdgesplitError):
+    """The upstream tier failed (connection refused, HTTP error, broken stream)."""
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class UpstreamTimeout(UpstreamError):
+    """The upstream tier did not answer within the configured timeout."""

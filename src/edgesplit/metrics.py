@@ -1,0 +1,41 @@
+"""Prometheus metrics for one node, in a registry of its own (several nodes may share a process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["NodeMetrics"]
+
+_LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+_TOKEN_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0)
+
+
+class NodeMetrics:
+    """The counters and histograms every node exports on ``/metrics``."""
+
+    def __init__(self, role: str) -> None:
+        self.registry = CollectorRegistry()
+        labels = {"registry": self.registry}
+        self.requests = Counter(
+            "edgesplit_requests", "HTTP requests by path and status", ["path", "status"], **labels
+        )
+        self.routed = Counter(
+            "edgesplit_routed", "Generations by serving route and routing rule", ["route", "rule"], **labels
+        )
+        self.ttft = Histogram(
+            "edgesplit_time_to_first_token_seconds", "Time to first token", ["route"], buckets=_LATENCY_BUCKETS_S, **labels
+        )
+        self.token_latency = Histogram(
+            "edgesplit_inter_token_seconds", "Time between tokens", ["route"], buckets=_TOKEN_BUCKETS_S, **labels
+        )
+        self.tokens = Counter("edgesplit_tokens_generated", "Completion tokens generated", ["route"], **labels)
+        self.queue_depth = Gauge("edgesplit_queue_depth", "Requests waiting per model", ["model"], **labels)
+        self.upstream_errors = Counter("edgesplit_upstream_errors", "Upstream failures by kind", ["kind"], **labels)
+        self.info = Gauge("edgesplit_node_info", "Node role", ["role"], **labels)
+        self.info.labels(role=role).set(1)
+
+    def set_queue_depth(self, model: str, depth: int) -> None:
+        self.queue_depth.labels(model=model).set(depth)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

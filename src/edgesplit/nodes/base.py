@@ -1,0 +1,60 @@
+"""What the HTTP layer needs from a node, and the Generation it hands back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from edgesplit.backends.base import Finish, GenerationParams, Prompt, TokenEvent
+from edgesplit.config import Settings
+from edgesplit.metrics import NodeMetrics
+from edgesplit.schemas import RouteInfo, RouteName
+
+__all__ = ["Events", "Generation", "Node", "primed"]
+
+Events = AsyncIterator[TokenEvent | Finish]
+
+
+@dataclass
+class Generation:
+    """A started generation: where it runs (``route`` may gain a fallback flag later) and its events."""
+
+    route: RouteInfo
+    events: Events
+
+
+class Node(Protocol):
+    settings: Settings
+    metrics: NodeMetrics
+
+    def model_ids(self) -> list[str]: ...
+
+    def resolve(self, model: str, header: str | None, body_route: RouteName | None) -> RouteName: ...
+
+    async def generate(self, prompt: Prompt, params: GenerationParams, route: RouteName, stream: bool) -> Generation: ...
+
+    async def aclose(self) -> None: ...
+
+
+async def primed(events: Events) -> Events:
+    """Start ``events`` and wait for its first item, so errors raised before any token surface here.
+
+    The HTTP layer calls this before it sends a status line: a full queue, an overlong prompt
+    or an unreachable upstream still become a proper 4xx/5xx (or a fallback), not a broken stream.
+    """
+    try:
+        first = await anext(events)
+    except BaseException:
+        await events.aclose()  # type: ignore[attr-defined]
+        raise
+
+    async def chain() -> Events:
+        try:
+            yield first
+            async for item in events:
+                yield item
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+
+    return chain()

@@ -1,0 +1,200 @@
+"""EdgeNode: the tier next to the user. Answers locally, escalates to the upstream, falls back.
+
+Request path: resolve the route (forced or auto) → generate on the chosen tier → on upstream
+failure, answer locally and flag it. Errors before the first token (unreachable, timeout,
+5xx, 429) fall back at once; a stream that breaks later is finished by the edge model from
+the text received so far, and the final chunk's ``edgesplit`` metadata says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from edgesplit.admission import ModelQueue
+from edgesplit.backends.base import Backend, Finish, GenerationParams, Prompt, TokenEvent, mean_logprob
+from edgesplit.backends.local import LocalBackend
+from edgesplit.backends.remote import RemoteBackend
+from edgesplit.config import Settings
+from edgesplit.errors import UpstreamError
+from edgesplit.metrics import NodeMetrics
+from edgesplit.models import locate_model
+from edgesplit.nodes.base import Events, Generation, primed
+from edgesplit.routing.router import EDGE_ALIASES, CascadePolicy, resolve_route
+from edgesplit.schemas import RouteInfo, RouteName
+
+__all__ = ["EdgeNode"]
+
+# Upstream answers that mean "this request is wrong", not "the cloud is failing": no fallback.
+_CLIENT_ERRORS = frozenset({400, 404, 413, 422})
+
+
+class EdgeNode:
+    """Serves the edge model and routes to the upstream per request."""
+
+    def __init__(self, settings: Settings, local: Backend, upstream: Backend | None, metrics: NodeMetrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.local = local
+        self.upstream = upstream
+        self.cascade = CascadePolicy(settings.cascade_threshold, settings.cascade_probe_tokens)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EdgeNode:
+        metrics = NodeMetrics("edge")
+        queue = ModelQueue(settings.model, settings.queue_max_waiting, settings.queue_retry_after_s, metrics.set_queue_depth)
+        local = LocalBackend(settings.model, locate_model(settings.model), queue, settings.n_ctx, settings.n_threads)
+        upstream = None
+        if settings.upstream:
+            token = settings.upstream_token.get_secret_value() if settings.upstream_token else None
+            upstream = RemoteBackend(settings.upstream, settings.upstream_model, token, settings.upstream_timeout_s)
+        return cls(settings, local, upstream, metrics)
+
+    def model_ids(self) -> list[str]:
+        return [*EDGE_ALIASES, self.settings.model]
+
+    def resolve(self, model: str, header: str | None, body_route: RouteName | None) -> RouteName:
+        return resolve_route(model, self.settings.model, header, body_route)
+
+    async def generate(self, prompt: Prompt, params: GenerationParams, route: RouteName, stream: bool) -> Generation:
+        if route == "edge":
+            return await self._local(prompt, params, RouteInfo(route="edge", rule="forced", reason="client asked for the edge", requested=route))
+        if self.upstream is None:
+            info = RouteInfo(route="edge", rule="no-upstream", reason="no upstream configured", requested=route)
+            return await self._local(prompt, params, info)
+        if route == "cloud":
+            return await self._forced_cloud(prompt, params)
+        if stream:
+            return await self._cascade_streaming(prompt, params)
+        return await self._cascade_whole(prompt, params)
+
+    async def _local(self, prompt: Prompt, params: GenerationParams, info: RouteInfo) -> Generation:
+        return Generation(info, await primed(self.local.stream(prompt, params)))
+
+    async def _forced_cloud(self, prompt: Prompt, params: GenerationParams) -> Generation:
+        info = RouteInfo(route="cloud", rule="forced", reason="client asked for the cloud", requested="cloud")
+        try:
+            return await self._remote(prompt, params, info)
+        except UpstreamError as exc:
+            if exc.status_code in _CLIENT_ERRORS:
+                raise
+            self._note_fallback(info, exc, "cloud unavailable, answered on the edge")
+            return await self._local(prompt, params, info)
+
+    async def _remote(self, prompt: Prompt, params: GenerationParams, info: RouteInfo) -> Generation:
+        assert self.upstream is not None
+        try:
+            events = await primed(self.upstream.stream(prompt, params))
+        except UpstreamError as exc:
+            self.metrics.upstream_errors.labels(kind=type(exc).__name__).inc()
+            raise
+        return Generation(info, self._finish_locally_on_break(events, prompt, params, info))
+
+    async def _cascade_whole(self, prompt: Prompt, params: GenerationParams) -> Generation:
+        """Non-streamed auto: judge the whole edge answer, then keep it or ask the cloud."""
+        tokens, finish = await _drain(self.local.stream(prompt, params))
+        verdict = self.cascade.judge(mean_logprob(tokens))
+        edge_info = RouteInfo(
+            route="edge", rule="cascade-kept", reason=verdict.reason, confidence=verdict.confidence,
+            threshold=self.cascade.threshold,
+        )
+        if not verdict.escalate:
+            return Generation(edge_info, _replay(tokens, finish))
+        cloud_info = edge_info.model_copy(update={"route": "cloud", "rule": "cascade-escalated"})
+        try:
+            generation = await self._remote(prompt, params, cloud_info)
+            cloud_tokens, cloud_finish = await _drain(generation.events)
+            return Generation(generation.route, _replay(cloud_tokens, cloud_finish))
+        except UpstreamError as exc:
+            self._note_fallback(edge_info, exc, f"{verdict.reason}; cloud unavailable, kept the edge answer")
+            return Generation(edge_info, _replay(tokens, finish))
+
+    async def _cascade_streaming(self, prompt: Prompt, params: GenerationParams) -> Generation:
+        """Streamed auto: hold the first ``probe_tokens`` edge tokens, judge them, then commit to one tier.
+
+        The local generation keeps running while the cloud is asked, so a failing cloud costs
+        no extra time: the edge stream continues from where the probe stopped.
+        """
+        local = self.local.stream(prompt, params)
+        probe: list[TokenEvent | Finish] = []
+        async for event in local:
+            probe.append(event)
+            if isinstance(event, Finish) or len(probe) >= self.cascade.probe_tokens:
+                break
+        tokens = [e for e in probe if isinstance(e, TokenEvent)]
+        verdict = self.cascade.judge(mean_logprob(tokens))
+        info = RouteInfo(
+            route="edge", rule="cascade-kept", reason=f"{verdict.reason} (first {len(tokens)} tokens)",
+            confidence=verdict.confidence, threshold=self.cascade.threshold,
+        )
+        if verdict.escalate:
+            cloud_info = info.model_copy(update={"route": "cloud", "rule": "cascade-escalated"})
+            try:
+                generation = await self._remote(prompt, params, cloud_info)
+            except UpstreamError as exc:
+                self._note_fallback(info, exc, f"{info.reason}; cloud unavailable, stayed on the edge")
+            else:
+                await local.aclose()  # type: ignore[attr-defined]
+                return generation
+        return Generation(info, _resume(probe, local))
+
+    async def _finish_locally_on_break(self, events: Events, prompt: Prompt, params: GenerationParams, info: RouteInfo) -> Events:
+        """Pass upstream events through; if the stream breaks, the edge model finishes the answer."""
+        received: list[str] = []
+        try:
+            async for event in events:
+                if isinstance(event, TokenEvent):
+                    received.append(event.text)
+                yield event
+            return
+        except UpstreamError as exc:
+            self.metrics.upstream_errors.labels(kind="midstream").inc()
+            reason = f"{info.reason}; upstream broke after {len(received)} chunks, finished on the edge"
+            self._note_fallback(info, exc, reason, keep_route=True)
+        remaining = params.max_tokens - len(received)
+        if remaining <= 0:
+            yield Finish(reason="length", prompt_tokens=0, completion_tokens=len(received))
+            return
+        continued = prompt.continued("".join(received))
+        async for event in self.local.stream(continued, replace(params, max_tokens=remaining, max_tokens_explicit=False)):
+            if isinstance(event, Finish):
+                event = replace(event, completion_tokens=event.completion_tokens + len(received))
+            yield event
+
+    def _note_fallback(self, info: RouteInfo, exc: UpstreamError, reason: str, keep_route: bool = False) -> None:
+        if not keep_route:
+            info.route = "edge"
+        info.rule = "fallback"
+        info.fallback = True
+        info.reason = reason
+        info.upstream_error = str(exc)
+
+    async def aclose(self) -> None:
+        if isinstance(self.upstream, RemoteBackend):
+            await self.upstream.aclose()
+        close = getattr(self.local, "close", None)
+        if close is not None:
+            close()
+
+
+async def _drain(events: Events) -> tuple[list[TokenEvent], Finish]:
+    tokens: list[TokenEvent] = []
+    async for event in events:
+        if isinstance(event, Finish):
+            return tokens, event
+        tokens.append(event)
+    raise UpstreamError("generation ended without a finish event")
+
+
+async def _replay(tokens: list[TokenEvent], finish: Finish) -> Events:
+    for token in tokens:
+        yield token
+    yield finish
+
+
+async def _resume(held: list[TokenEvent | Finish], rest: Events) -> Events:
+    for event in held:
+        yield event
+    if held and isinstance(held[-1], Finish):
+        return
+    async for event in rest:
+        yield event

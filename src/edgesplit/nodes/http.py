@@ -1,0 +1,262 @@
+"""The OpenAI-compatible HTTP surface shared by every node, and errors → HTTP in one place."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from edgesplit.backends.base import Finish, GenerationParams, Prompt, TokenEvent
+from edgesplit.errors import (
+    AuthError,
+    EdgesplitError,
+    InvalidRequest,
+    QueueFull,
+    UnknownModel,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from edgesplit.nodes.base import Generation, Node
+from edgesplit.nodes.openai_format import ResponseBuilder, sse
+from edgesplit.schemas import ChatCompletionRequest, CompletionRequest
+
+__all__ = ["create_app", "error_response"]
+
+R = TypeVar("R", bound=BaseModel)
+_UNAUTHENTICATED_PATHS = ("/healthz", "/metrics")
+
+
+def error_response(
+    status: int, message: str, type_: str, param: str | None = None, code: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """An OpenAI-style error: ``{"error": {"message", "type", "param", "code"}}``."""
+    body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _map_error(exc: Exception) -> JSONResponse:
+    if isinstance(exc, UnknownModel):
+        return error_response(404, str(exc), "invalid_request_error", exc.param, exc.code or "model_not_found")
+    if isinstance(exc, InvalidRequest):
+        return error_response(400, str(exc), "invalid_request_error", exc.param, exc.code)
+    if isinstance(exc, AuthError):
+        return error_response(401, str(exc), "authentication_error", None, "invalid_api_key", {"www-authenticate": "Bearer"})
+    if isinstance(exc, QueueFull):
+        return error_response(429, str(exc), "rate_limit_error", None, "queue_full", {"retry-after": str(exc.retry_after_s)})
+    if isinstance(exc, UpstreamTimeout):
+        return error_response(504, str(exc), "upstream_error", None, "upstream_timeout")
+    if isinstance(exc, UpstreamError):
+        status = exc.status_code if exc.status_code and 400 <= exc.status_code < 500 else 502
+        return error_response(status, str(exc), "upstream_error", None, "upstream_error")
+    if isinstance(exc, EdgesplitError):
+        return error_response(500, str(exc), "server_error", None, type(exc).__name__)
+    return error_response(500, "internal error; see the node's log", "server_error", None, "internal_error")
+
+
+def _parse(model: type[R], raw: bytes) -> R:
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        param = ".".join(str(p) for p in first["loc"]) or None
+        if first["type"] == "json_invalid":
+            raise InvalidRequest(f"malformed JSON body: {first['msg']}", code="invalid_json") from None
+        if first["type"] == "extra_forbidden":
+            raise InvalidRequest(f"unsupported parameter: {param}", param=param, code="unsupported_parameter") from None
+        raise InvalidRequest(f"invalid value for {param}: {first['msg']}", param=param) from None
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge(limit)
+    body = bytearray()
+    async for part in request.stream():
+        body.extend(part)
+        if len(body) > limit:
+            raise _TooLarge(limit)
+    return bytes(body)
+
+
+class _TooLarge(InvalidRequest):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body exceeds {limit} bytes", code="request_too_large")
+
+
+def _check_auth(request: Request, token: str | None) -> None:
+    if token is None or request.url.path in _UNAUTHENTICATED_PATHS:
+        return
+    header = request.headers.get("authorization", "")
+    scheme, _, presented = header.partition(" ")
+    ok = scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode())
+    if not ok:
+        raise AuthError("missing or invalid bearer token")
+
+
+def _params(node: Node, req: ChatCompletionRequest | CompletionRequest) -> GenerationParams:
+    requested = req.requested_max_tokens()
+    limit = node.settings.max_tokens_limit
+    if requested is not None and requested > limit:
+        raise InvalidRequest(f"max_tokens must be at most {limit}, got {requested}", param="max_tokens")
+    if isinstance(req, ChatCompletionRequest):
+        logprobs, top = req.logprobs, (req.top_logprobs or 0)
+        if top and not logprobs:
+            raise InvalidRequest("top_logprobs requires logprobs: true", param="top_logprobs")
+    else:
+        logprobs, top = req.logprobs is not None, (req.logprobs or 0)
+    return GenerationParams(
+        max_tokens=requested or node.settings.default_max_tokens,
+        max_tokens_explicit=requested is not None,
+        temperature=req.temperature,
+        top_p=req.top_p,
+        seed=req.seed,
+        stop=tuple(req.stop_list()),
+        presence_penalty=req.presence_penalty,
+        frequency_penalty=req.frequency_penalty,
+        logprobs=logprobs,
+        top_logprobs=top,
+    )
+
+
+def _chat_prompt(req: ChatCompletionRequest) -> Prompt:
+    messages = tuple(("system" if m.role == "developer" else m.role, m.text()) for m in req.messages)
+    if all(not content.strip() for _, content in messages):
+        raise InvalidRequest("messages: every message is empty", param="messages", code="empty_messages")
+    return Prompt(messages=messages)
+
+
+def _completion_prompt(req: CompletionRequest) -> Prompt:
+    if not req.prompt_text().strip():
+        raise InvalidRequest("prompt is empty", param="prompt", code="empty_prompt")
+    return Prompt(text=req.prompt_text())
+
+
+def _count_route(node: Node, gen: Generation) -> None:
+    node.metrics.routed.labels(route=gen.route.route, rule=gen.route.rule).inc()
+
+
+async def _collect(gen: Generation, builder: ResponseBuilder, on_token: Callable[[str], None]) -> dict[str, Any]:
+    tokens: list[TokenEvent] = []
+    finish: Finish | None = None
+    async for event in gen.events:
+        if isinstance(event, Finish):
+            finish = event
+        else:
+            on_token(gen.route.route)
+            tokens.append(event)
+    assert finish is not None, "a backend ended without Finish"
+    return builder.complete(tokens, finish, gen.route)
+
+
+async def _stream(
+    node: Node, gen: Generation, builder: ResponseBuilder, include_usage: bool, on_token: Callable[[str], None]
+) -> AsyncIterator[bytes]:
+    first = True
+    try:
+        async for event in gen.events:
+            if isinstance(event, Finish):
+                yield sse(builder.final_chunk(event, gen.route))
+                if include_usage:
+                    yield sse(builder.usage_chunk(event))
+                continue
+            on_token(gen.route.route)
+            yield sse(builder.chunk(event, first, gen.route if first else None))
+            first = False
+    except Exception as exc:  # noqa: BLE001 - the status line is gone; report in-band, OpenAI style
+        yield sse(bytes(_map_error(exc).body).decode())
+    _count_route(node, gen)
+    yield sse("[DONE]")
+
+
+class _TokenClock:
+    """Feeds the time-to-first-token and inter-token histograms for one request."""
+
+    def __init__(self, node: Node) -> None:
+        self.metrics = node.metrics
+        self.start = self.last = time.perf_counter()
+        self.count = 0
+
+    def __call__(self, route: str) -> None:
+        now = time.perf_counter()
+        if self.count == 0:
+            self.metrics.ttft.labels(route=route).observe(now - self.start)
+        else:
+            self.metrics.token_latency.labels(route=route).observe(now - self.last)
+        self.last = now
+        self.count += 1
+        self.metrics.tokens.labels(route=route).inc()
+
+
+def create_app(node: Node) -> FastAPI:
+    """The ASGI app for a node: OpenAI routes, health, metrics, auth and error mapping."""
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await node.aclose()
+
+    app = FastAPI(title=f"edgesplit {node.settings.role}", docs_url=None, redoc_url=None, lifespan=lifespan)
+    token = node.settings.api_token.get_secret_value() if node.settings.api_token else None
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        try:
+            _check_auth(request, token)
+            response = await call_next(request)
+        except Exception as exc:  # noqa: BLE001 - every failure leaves as an OpenAI error body
+            response = _map_error(exc)
+        node.metrics.requests.labels(path=request.url.path, status=str(response.status_code)).inc()
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(exc.status_code, str(exc.detail), "invalid_request_error")
+
+    async def serve(request: Request, req: ChatCompletionRequest | CompletionRequest, prompt: Prompt) -> Response:
+        route = node.resolve(req.model, request.headers.get("x-edgesplit-route"), req.edgesplit.route if req.edgesplit else None)
+        params = _params(node, req)
+        clock = _TokenClock(node)
+        gen = await node.generate(prompt, params, route, stream=req.stream)
+        builder = ResponseBuilder("chat" if prompt.is_chat else "text", req.model, logprobs=params.logprobs)
+        if req.stream:
+            include_usage = bool(req.stream_options and req.stream_options.include_usage)
+            body = _stream(node, gen, builder, include_usage, clock)
+            return StreamingResponse(body, media_type="text/event-stream", headers=gen.route.headers())
+        payload = await _collect(gen, builder, clock)
+        _count_route(node, gen)
+        return JSONResponse(payload, headers=gen.route.headers())
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(request: Request) -> Response:
+        req = _parse(ChatCompletionRequest, await _read_body(request, node.settings.max_body_bytes))
+        return await serve(request, req, _chat_prompt(req))
+
+    @app.post("/v1/completions")
+    async def completions(request: Request) -> Response:
+        req = _parse(CompletionRequest, await _read_body(request, node.settings.max_body_bytes))
+        return await serve(request, req, _completion_prompt(req))
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        now = int(time.time())
+        data = [{"id": mid, "object": "model", "created": now, "owned_by": "edgesplit"} for mid in node.model_ids()]
+        return {"object": "list", "data": data}
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "role": node.settings.role, "model": node.settings.model}
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return PlainTextResponse(node.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    return app
+
+
+

@@ -1,0 +1,148 @@
+"""OpenAI-compatible wire models (requests, responses, stream chunks) and edgesplit metadata.
+
+Requests are strict: an argument the OpenAI API defines but edgesplit does not implement,
+or an argument nobody defines, is rejected with a 400 naming it rather than silently ignored.
+Responses carry an extra ``edgesplit`` object; the OpenAI SDK keeps unknown fields, so
+``completion.model_extra["edgesplit"]`` (or ``completion.edgesplit``) reads it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "ChatCompletionRequest",
+    "ChatMessage",
+    "CompletionRequest",
+    "EdgesplitOptions",
+    "RouteInfo",
+    "RouteName",
+    "TextPart",
+    "Usage",
+]
+
+RouteName = Literal["edge", "cloud", "auto"]
+FinishReason = Literal["stop", "length", "error"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TextPart(_Strict):
+    type: Literal["text"]
+    text: str
+
+
+class ChatMessage(_Strict):
+    role: Literal["system", "developer", "user", "assistant"]
+    content: str | list[TextPart]
+    name: str | None = None
+
+    def text(self) -> str:
+        """The message content as one string (text parts joined)."""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(part.text for part in self.content)
+
+
+class EdgesplitOptions(_Strict):
+    """Per-request edgesplit controls, sent as ``extra_body={"edgesplit": {...}}``."""
+
+    route: RouteName | None = None
+
+
+class StreamOptions(_Strict):
+    include_usage: bool = False
+
+
+class _SamplingRequest(_Strict):
+    model: str = Field(min_length=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    temperature: float = Field(default=1.0, ge=0.0, le=2.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    seed: int | None = None
+    stop: str | list[str] | None = None
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    n: Literal[1] = 1
+    presence_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
+    frequency_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
+    user: str | None = None
+    metadata: dict[str, str] | None = None
+    edgesplit: EdgesplitOptions | None = None
+
+    @field_validator("stop")
+    @classmethod
+    def _check_stop(cls, value: str | list[str] | None) -> str | list[str] | None:
+        stops = [value] if isinstance(value, str) else (value or [])
+        if len(stops) > 4 or any(not s for s in stops):
+            raise ValueError("stop: at most 4 non-empty sequences")
+        return value
+
+    def stop_list(self) -> list[str]:
+        if self.stop is None:
+            return []
+        return [self.stop] if isinstance(self.stop, str) else list(self.stop)
+
+
+class ChatCompletionRequest(_SamplingRequest):
+    messages: Annotated[list[ChatMessage], Field(min_length=1)]
+    logprobs: bool = False
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+
+    def requested_max_tokens(self) -> int | None:
+        return self.max_completion_tokens or self.max_tokens
+
+
+class CompletionRequest(_SamplingRequest):
+    prompt: str | list[str]
+    logprobs: int | None = Field(default=None, ge=0, le=5)
+    echo: Literal[False] = False
+
+    @field_validator("prompt")
+    @classmethod
+    def _one_prompt(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list) and len(value) != 1:
+            raise ValueError("prompt: exactly one prompt per request is supported")
+        return value
+
+    def prompt_text(self) -> str:
+        return self.prompt if isinstance(self.prompt, str) else self.prompt[0]
+
+    def requested_max_tokens(self) -> int | None:
+        return self.max_tokens
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class RouteInfo(BaseModel):
+    """Where a response was served and why; sent as the ``edgesplit`` field and ``x-edgesplit-*`` headers."""
+
+    route: Literal["edge", "cloud"]
+    rule: Literal["forced", "local-only", "cascade-kept", "cascade-escalated", "no-upstream", "fallback"]
+    reason: str  # for people: the numbers behind the rule
+    requested: RouteName = "auto"
+    confidence: float | None = None  # mean token log-prob of the edge answer (probe or whole)
+    threshold: float | None = None
+    fallback: bool = False  # the route wanted the cloud but the edge answered
+    upstream_error: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "x-edgesplit-route": self.route,
+            "x-edgesplit-rule": self.rule,
+            "x-edgesplit-reason": self.reason.encode("ascii", "replace").decode()[:200],
+            "x-edgesplit-fallback": "true" if self.fallback else "false",
+        }
+
+
+def as_json(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json", exclude_none=True)

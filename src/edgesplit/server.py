@@ -1,0 +1,80 @@
+"""Run nodes: build one from settings, serve it with uvicorn, or run it in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import uvicorn
+
+from edgesplit.config import Settings
+from edgesplit.errors import EdgesplitError
+from edgesplit.nodes.base import Node
+from edgesplit.nodes.cloud import CloudNode
+from edgesplit.nodes.edge import EdgeNode
+from edgesplit.nodes.http import create_app
+
+__all__ = ["NodeServer", "build_node", "serve"]
+
+
+def build_node(settings: Settings) -> Node:
+    """The node for ``settings.role``, with its model loaded (sha256-verified) and backends ready."""
+    if settings.role == "cloud":
+        return CloudNode.from_settings(settings)
+    return EdgeNode.from_settings(settings)
+
+
+def serve(settings: Settings) -> None:
+    """Serve a node in the foreground until interrupted."""
+    node = build_node(settings)
+    uvicorn.run(create_app(node), host=settings.host, port=settings.port, log_level="info", access_log=False)
+
+
+class NodeServer:
+    """A node served by uvicorn on a background thread (for the demo and tests).
+
+    ``port=0`` in the settings picks a free port; :attr:`url` tells which.
+    """
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        config = uvicorn.Config(
+            create_app(node), host=node.settings.host, port=node.settings.port, log_level="warning", lifespan="on"
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._run, name=f"edgesplit-{node.settings.role}", daemon=True)
+        self._error: BaseException | None = None
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._server.serve())
+        except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
+            self._error = exc
+
+    @property
+    def url(self) -> str:
+        sockets = self._server.servers[0].sockets
+        host, port = sockets[0].getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    def start(self, timeout_s: float = 30.0) -> NodeServer:
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self._server.started:
+            if self._error is not None or not self._thread.is_alive():
+                raise EdgesplitError(f"node failed to start: {self._error}")
+            if time.monotonic() > deadline:
+                raise EdgesplitError(f"node did not start within {timeout_s:g} s")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=30)
+
+    def __enter__(self) -> NodeServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
