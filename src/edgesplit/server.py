@@ -7,6 +7,7 @@ import threading
 import time
 
 import uvicorn
+from uvicorn._types import ASGIApplication
 
 from edgesplit.config import Settings
 from edgesplit.errors import EdgesplitError
@@ -15,7 +16,7 @@ from edgesplit.nodes.cloud import CloudNode
 from edgesplit.nodes.edge import EdgeNode
 from edgesplit.nodes.http import create_app
 
-__all__ = ["NodeServer", "build_node", "serve"]
+__all__ = ["AppServer", "NodeServer", "build_node", "serve"]
 
 
 def build_node(settings: Settings) -> Node:
@@ -31,19 +32,13 @@ def serve(settings: Settings) -> None:
     uvicorn.run(create_app(node), host=settings.host, port=settings.port, log_level="info", access_log=False)
 
 
-class NodeServer:
-    """A node served by uvicorn on a background thread (for the demo and tests).
+class AppServer:
+    """An ASGI app served by uvicorn on a background thread; ``port=0`` picks a free port."""
 
-    ``port=0`` in the settings picks a free port; :attr:`url` tells which.
-    """
-
-    def __init__(self, node: Node) -> None:
-        self.node = node
-        config = uvicorn.Config(
-            create_app(node), host=node.settings.host, port=node.settings.port, log_level="warning", lifespan="on"
-        )
+    def __init__(self, app: ASGIApplication, host: str = "127.0.0.1", port: int = 0, name: str = "app") -> None:
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._run, name=f"edgesplit-{node.settings.role}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"edgesplit-{name}", daemon=True)
         self._error: BaseException | None = None
 
     def _run(self) -> None:
@@ -58,7 +53,7 @@ class NodeServer:
         host, port = sockets[0].getsockname()[:2]
         return f"http://{host}:{port}"
 
-    def start(self, timeout_s: float = 30.0) -> NodeServer:
+    def start(self, timeout_s: float = 30.0) -> AppServer:
         self._thread.start()
         deadline = time.monotonic() + timeout_s
         while not self._server.started:
@@ -73,8 +68,23 @@ class NodeServer:
         self._server.should_exit = True
         self._thread.join(timeout=30)
 
-    def __enter__(self) -> NodeServer:
+    def __enter__(self) -> AppServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class NodeServer(AppServer):
+    """A node served on a background thread (for the demo and tests); :attr:`url` tells the port."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        super().__init__(create_app(node), node.settings.host, node.settings.port, node.settings.role)
+
+    def start(self, timeout_s: float = 30.0) -> NodeServer:
+        super().start(timeout_s)
+        return self
+
+    def __enter__(self) -> NodeServer:
+        return self.start()

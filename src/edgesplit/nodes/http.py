@@ -42,6 +42,8 @@ def error_response(
 
 
 def _map_error(exc: Exception) -> JSONResponse:
+    if isinstance(exc, _TooLarge):
+        return error_response(413, str(exc), "invalid_request_error", None, exc.code)
     if isinstance(exc, UnknownModel):
         return error_response(404, str(exc), "invalid_request_error", exc.param, exc.code or "model_not_found")
     if isinstance(exc, InvalidRequest):

@@ -1,0 +1,3 @@
+from edgesplit.cli import app
+
+app()

@@ -1,0 +1,139 @@
+"""The ``edgesplit`` command: thin wrappers over library functions."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from edgesplit.config import Role, load_settings
+from edgesplit.demo import DemoResult, percentile, run_demo
+from edgesplit.errors import EdgesplitError
+
+app = typer.Typer(help="Split LLM work between the edge and the cloud.", no_args_is_help=True, add_completion=False)
+console = Console()
+
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML settings file")]  # noqa: UP045
+
+
+def _offline() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@app.command()
+def serve(
+    role: Annotated[str, typer.Option(help="edge or cloud")] = "edge",
+    upstream: Annotated[Optional[str], typer.Option(help="URL of the next tier (edge only)")] = None,  # noqa: UP045
+    host: Annotated[Optional[str], typer.Option(help="bind address (default 127.0.0.1)")] = None,  # noqa: UP045
+    port: Annotated[Optional[int], typer.Option(help="port (default 8000)")] = None,  # noqa: UP045
+    model: Annotated[Optional[str], typer.Option(help="model name from the registry")] = None,  # noqa: UP045
+    config: ConfigOpt = None,
+) -> None:
+    """Start an edge or cloud node (uvicorn)."""
+    from edgesplit.server import serve as serve_node
+
+    _offline()
+    if role not in ("edge", "cloud"):
+        raise typer.BadParameter("role must be edge or cloud", param_hint="--role")
+    try:
+        role_value: Role = "cloud" if role == "cloud" else "edge"
+        settings = load_settings(config, role=role_value, upstream=upstream, host=host, port=port, model=model)
+        serve_node(settings)
+    except EdgesplitError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def chat(
+    prompt: str,
+    url: Annotated[str, typer.Option(help="edge node URL")] = "http://127.0.0.1:8000",
+    route: Annotated[str, typer.Option(help="auto, edge or cloud")] = "auto",
+    max_tokens: Annotated[int, typer.Option()] = 256,
+    api_key: Annotated[str, typer.Option(envvar="EDGESPLIT_CLIENT_TOKEN", help="bearer token for the node")] = "none",
+) -> None:
+    """Send one prompt to a node and stream the answer to the terminal, with its route."""
+    body = {
+        "model": f"edgesplit/{route}",
+        "messages": [{"role": "user", "content": prompt}],
+        "max_tokens": max_tokens,
+        "stream": True,
+    }
+    headers = {"authorization": f"Bearer {api_key}"}
+    meta: dict[str, object] = {}
+    try:
+        with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, headers=headers, timeout=600) as response:
+            if response.status_code >= 400:
+                console.print(f"[red]error {response.status_code}:[/red] {response.read().decode()}")
+                raise typer.Exit(1)
+            for line in response.iter_lines():
+                if not line.startswith("data: ") or line == "data: [DONE]":
+                    continue
+                chunk = json.loads(line[6:])
+                meta = chunk.get("edgesplit", meta)
+                for choice in chunk.get("choices", []):
+                    console.print(choice.get("delta", {}).get("content") or "", end="", markup=False, highlight=False)
+    except httpx.HTTPError as exc:
+        console.print(f"[red]cannot reach {url}:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print()
+    console.print(f"[dim]route: {meta.get('route')} ({meta.get('rule')}): {meta.get('reason')}[/dim]")
+
+
+@app.command()
+def demo(
+    max_tokens: Annotated[int, typer.Option(help="max tokens per answer")] = 96,
+    config: ConfigOpt = None,
+) -> None:
+    """Start a cloud and an edge node on loopback, send mixed traffic, print a routing summary."""
+    _offline()
+    try:
+        edge_settings = load_settings(config, role="edge", port=0)
+    except EdgesplitError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("starting", total=None)
+
+        def stage(text: str) -> None:
+            bar.update(task, description=text)
+
+        def result(r: DemoResult) -> None:
+            bar.update(task, description=f"answered ({r.route}): {r.prompt[:50]}")
+
+        results = run_demo(edge_settings, max_tokens=max_tokens, on_stage=stage, on_result=result)
+    console.print(_results_table(results))
+    console.print(_summary_table(results))
+
+
+def _results_table(results: list[DemoResult]) -> Table:
+    table = Table(title="Demo requests (edgesplit/auto)")
+    for col in ("kind", "prompt", "route", "reason", "latency s", "tok/s"):
+        table.add_column(col, overflow="fold")
+    for r in results:
+        table.add_row(r.kind, r.prompt[:60], r.route, r.reason, f"{r.latency_s:.2f}", f"{r.tokens_per_s:.1f}")
+    return table
+
+
+def _summary_table(results: list[DemoResult]) -> Table:
+    table = Table(title="Summary")
+    for col in ("route", "requests", "share", "p50 latency s", "p95 latency s"):
+        table.add_column(col)
+    for route in ("edge", "cloud"):
+        lat = sorted(r.latency_s for r in results if r.route == route)
+        share = len(lat) / len(results) if results else 0.0
+        table.add_row(route, str(len(lat)), f"{share:.0%}", f"{percentile(lat, 50):.2f}", f"{percentile(lat, 95):.2f}")
+    fallbacks = sum(r.rule == "fallback" for r in results)
+    table.caption = f"edge share {sum(r.route == 'edge' for r in results) / max(1, len(results)):.0%}; fallbacks {fallbacks}"
+    return table
+
+
+def main() -> None:  # pragma: no cover
+    app()

@@ -1,0 +1,69 @@
+"""Shared fixtures: real nodes (real models, real uvicorn on loopback ports) and upstream doubles."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import openai
+import pytest
+
+from edgesplit.config import Settings, load_settings
+from edgesplit.server import NodeServer, build_node
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+EDGE_MODEL = "smollm2-135m-instruct"
+CLOUD_TOKEN = "test-cloud-token"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith("EDGESPLIT_") and key != "EDGESPLIT_CACHE_DIR":
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture(scope="session")
+def cloud() -> Iterator[NodeServer]:
+    """A cloud node serving the small model (fast), requiring CLOUD_TOKEN."""
+    settings = load_settings(role="cloud", port=0, model=EDGE_MODEL, api_token=CLOUD_TOKEN)
+    with NodeServer(build_node(settings)) as server:
+        yield server
+
+
+EdgeFactory = Callable[..., NodeServer]
+
+
+@pytest.fixture
+def make_edge() -> Iterator[EdgeFactory]:
+    """Start edge nodes with settings overrides; all are stopped after the test."""
+    started: list[NodeServer] = []
+
+    def start(**overrides: Any) -> NodeServer:
+        settings: Settings = load_settings(role="edge", port=0, **overrides)
+        server = NodeServer(build_node(settings)).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def edge(make_edge: EdgeFactory, cloud: NodeServer) -> NodeServer:
+    return make_edge(upstream=cloud.url, upstream_token=CLOUD_TOKEN)
+
+
+def client_for(server: NodeServer, **kwargs: Any) -> openai.OpenAI:
+    kwargs.setdefault("api_key", "unused")
+    return openai.OpenAI(base_url=f"{server.url}/v1", max_retries=0, **kwargs)
+
+
+def chat(server: NodeServer, prompt: str, **kwargs: Any) -> Any:
+    kwargs.setdefault("model", "edgesplit/auto")
+    kwargs.setdefault("max_tokens", 24)
+    kwargs.setdefault("temperature", 0)
+    return client_for(server).chat.completions.create(messages=[{"role": "user", "content": prompt}], **kwargs)

@@ -1,0 +1,50 @@
+"""Upstream test doubles: tiny ASGI apps that misbehave on purpose (hang, fail, break mid-stream).
+
+They stand in for a failing cloud at the HTTP level; the edge under test is always real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+
+def hanging_upstream(delay_s: float = 3600.0) -> Starlette:
+    """Accepts the request and answers nothing for ``delay_s``."""
+
+    async def handler(request: Request) -> Response:
+        await asyncio.sleep(delay_s)
+        return JSONResponse({})
+
+    return Starlette(routes=[Route("/v1/chat/completions", handler, methods=["POST"])])
+
+
+def failing_upstream(status: int = 500) -> Starlette:
+    """Answers every generation with an OpenAI-style error."""
+
+    async def handler(request: Request) -> Response:
+        body = {"error": {"message": "boom", "type": "server_error", "param": None, "code": None}}
+        return JSONResponse(body, status_code=status)
+
+    return Starlette(routes=[Route("/v1/chat/completions", handler, methods=["POST"])])
+
+
+def breaking_upstream(words: list[str]) -> Starlette:
+    """Streams ``words`` as chat chunks, then drops the connection without ``[DONE]``."""
+
+    async def handler(request: Request) -> Response:
+        async def body():  # type: ignore[no-untyped-def]
+            for word in words:
+                chunk = {"choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
+                yield f"data: {json.dumps(chunk)}\n\n".encode()
+                await asyncio.sleep(0.01)
+            raise ConnectionResetError("upstream died mid-stream")
+
+        return StreamingResponse(body(), media_type="text/event-stream")
+
+    return Starlette(routes=[Route("/v1/chat/completions", handler, methods=["POST"])])

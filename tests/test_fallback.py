@@ -1,0 +1,127 @@
+"""The cloud failing: unreachable, killed, slow, erroring, breaking mid-stream. The edge answers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from conftest import CLOUD_TOKEN, EDGE_MODEL, EdgeFactory, chat, client_for
+from doubles import breaking_upstream, failing_upstream, hanging_upstream
+
+from edgesplit.server import AppServer
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_unreachable_cloud_falls_back(make_edge: EdgeFactory) -> None:
+    edge = make_edge(upstream=f"http://127.0.0.1:{_free_port()}", upstream_timeout_s=5)
+    meta = chat(edge, "Hi", model="edgesplit/cloud").model_extra["edgesplit"]
+    assert meta["route"] == "edge" and meta["fallback"] is True
+    assert "unreachable" in meta["upstream_error"]
+    metrics = httpx.get(f"{edge.url}/metrics").text
+    assert 'edgesplit_upstream_errors_total{kind="UpstreamError"} 1.0' in metrics
+
+
+def test_slow_cloud_falls_back_within_timeout(make_edge: EdgeFactory) -> None:
+    with AppServer(hanging_upstream()) as slow:
+        edge = make_edge(upstream=slow.url, upstream_timeout_s=1.0)
+        start = time.perf_counter()
+        reply = chat(edge, "Hi", model="edgesplit/cloud", max_tokens=8)
+        elapsed = time.perf_counter() - start
+    meta = reply.model_extra["edgesplit"]
+    assert meta["fallback"] is True and "within 1 s" in meta["upstream_error"]
+    assert 1.0 <= elapsed < 4.0  # the timeout, plus a few edge tokens
+
+
+@pytest.mark.parametrize("status", [500, 503, 429, 401])
+def test_erroring_cloud_falls_back(make_edge: EdgeFactory, status: int) -> None:
+    with AppServer(failing_upstream(status)) as bad:
+        edge = make_edge(upstream=bad.url)
+        meta = chat(edge, "Hi", model="edgesplit/cloud").model_extra["edgesplit"]
+    assert meta["fallback"] is True and str(status) in meta["upstream_error"]
+
+
+def test_cloud_client_error_is_passed_through_not_hidden(make_edge: EdgeFactory) -> None:
+    with AppServer(failing_upstream(400)) as bad:
+        edge = make_edge(upstream=bad.url)
+        response = httpx.post(
+            f"{edge.url}/v1/chat/completions",
+            json={"model": "edgesplit/cloud", "messages": [{"role": "user", "content": "Hi"}]},
+        )
+    assert response.status_code == 400
+    assert "boom" in response.json()["error"]["message"]
+
+
+def test_escalation_with_failing_cloud_keeps_edge_answer(make_edge: EdgeFactory) -> None:
+    with AppServer(failing_upstream(500)) as bad:
+        edge = make_edge(upstream=bad.url, cascade_threshold=0.0)  # escalate everything
+        meta = chat(edge, "Hi").model_extra["edgesplit"]
+        stream = client_for(edge).chat.completions.create(
+            model="edgesplit/auto", messages=[{"role": "user", "content": "Hi"}], max_tokens=16, stream=True
+        )
+        chunks = list(stream)
+    assert meta["route"] == "edge" and meta["fallback"] is True and "< threshold" in meta["reason"]
+    assert chunks[0].model_extra["edgesplit"]["fallback"] is True
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_stream_broken_mid_way_is_finished_on_edge(make_edge: EdgeFactory, stream: bool) -> None:
+    words = ["The", " answer", " is"]
+    with AppServer(breaking_upstream(words)) as breaking:
+        edge = make_edge(upstream=breaking.url)
+        client = client_for(edge)
+        messages = [{"role": "user", "content": "What is 2+2?"}]
+        if stream:
+            chunks = list(
+                client.chat.completions.create(model="edgesplit/cloud", messages=messages, max_tokens=16, stream=True)
+            )
+            text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+            meta = next(c for c in chunks if c.choices and c.choices[0].finish_reason).model_extra["edgesplit"]
+        else:
+            reply = client.chat.completions.create(model="edgesplit/cloud", messages=messages, max_tokens=16)
+            text, meta = reply.choices[0].message.content, reply.model_extra["edgesplit"]
+    assert text.startswith("The answer is") and len(text) > len("The answer is")
+    assert meta["fallback"] is True and "finished on the edge" in meta["reason"]
+
+
+def test_cloud_killed_mid_run_falls_back(make_edge: EdgeFactory) -> None:
+    port = _free_port()
+    env = {**os.environ, "EDGESPLIT_API_TOKEN": CLOUD_TOKEN}
+    cmd = [sys.executable, "-m", "edgesplit", "serve", "--role", "cloud", "--model", EDGE_MODEL, "--port", str(port)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_healthy(url, proc)
+        edge = make_edge(upstream=url, upstream_token=CLOUD_TOKEN, upstream_timeout_s=5)
+        before = chat(edge, "Hi", model="edgesplit/cloud").model_extra["edgesplit"]
+        assert before["route"] == "cloud" and not before["fallback"]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        after = chat(edge, "Hi", model="edgesplit/cloud").model_extra["edgesplit"]
+        assert after["route"] == "edge" and after["fallback"] is True
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "cloud process exited during start-up"
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError("cloud did not become healthy")
