@@ -11,9 +11,9 @@ import time
 
 import httpx
 import pytest
+
 from conftest import CLOUD_TOKEN, EDGE_MODEL, EdgeFactory, chat, client_for
 from doubles import breaking_upstream, failing_upstream, hanging_upstream
-
 from edgesplit.server import AppServer
 
 

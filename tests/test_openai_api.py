@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import openai
 import pytest
-from conftest import CLOUD_TOKEN, EDGE_MODEL, chat, client_for
 
+from conftest import CLOUD_TOKEN, EDGE_MODEL, chat, client_for
 from edgesplit.server import NodeServer
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import CLOUD_TOKEN, EdgeFactory, chat, client_for
 
+from conftest import CLOUD_TOKEN, EdgeFactory, chat, client_for
 from edgesplit.server import NodeServer
 
 
@@ -67,8 +67,12 @@ def test_cascade_keeps_confident_and_escalates_unsure(make_edge: EdgeFactory, cl
 
 
 @pytest.mark.parametrize(("threshold", "expected"), [(-50.0, "edge"), (0.0, "cloud")])
-def test_streaming_cascade_still_streams(make_edge: EdgeFactory, cloud: NodeServer, threshold: float, expected: str) -> None:
-    edge = make_edge(upstream=cloud.url, upstream_token=CLOUD_TOKEN, cascade_threshold=threshold, cascade_probe_tokens=4)
+def test_streaming_cascade_still_streams(
+    make_edge: EdgeFactory, cloud: NodeServer, threshold: float, expected: str
+) -> None:
+    edge = make_edge(
+        upstream=cloud.url, upstream_token=CLOUD_TOKEN, cascade_threshold=threshold, cascade_probe_tokens=4
+    )
     stream = client_for(edge).chat.completions.create(
         model="edgesplit/auto",
         messages=[{"role": "user", "content": "Name three primary colors."}],

@@ -131,7 +131,9 @@ def _summary_table(results: list[DemoResult]) -> Table:
         share = len(lat) / len(results) if results else 0.0
         table.add_row(route, str(len(lat)), f"{share:.0%}", f"{percentile(lat, 50):.2f}", f"{percentile(lat, 95):.2f}")
     fallbacks = sum(r.rule == "fallback" for r in results)
-    table.caption = f"edge share {sum(r.route == 'edge' for r in results) / max(1, len(results)):.0%}; fallbacks {fallbacks}"
+    table.caption = (
+        f"edge share {sum(r.route == 'edge' for r in results) / max(1, len(results)):.0%}; fallbacks {fallbacks}"
+    )
     return table
 
 

@@ -30,7 +30,11 @@ DEMO_PROMPTS: list[tuple[str, str]] = [
     ("hard", "Write a Python function that checks whether a string is a palindrome, ignoring punctuation."),
     ("hard", "Explain the difference between a process and a thread, with an example."),
     ("hard", "Write a SQL query that returns the second highest salary from an employees table."),
-    ("hard", "A train leaves at 3 pm at 60 km/h; another leaves the same station at 4 pm at 90 km/h. When does the second catch up?"),
+    (
+        "hard",
+        "A train leaves at 3 pm at 60 km/h; another leaves the same station at 4 pm at 90 km/h. "
+        "When does the second catch up?",
+    ),
 ]
 
 
@@ -52,7 +56,12 @@ class DemoResult:
 
 def send_chat(client: httpx.Client, prompt: str, max_tokens: int, model: str = "edgesplit/auto") -> dict[str, Any]:
     """One non-streamed chat request; returns the parsed OpenAI response body."""
-    body = {"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens, "temperature": 0}
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": prompt}],
+        "max_tokens": max_tokens,
+        "temperature": 0,
+    }
     response = client.post("/v1/chat/completions", json=body)
     response.raise_for_status()
     return dict(response.json())

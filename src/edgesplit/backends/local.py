@@ -59,7 +59,8 @@ class LocalBackend:
         """The exact text fed to the model: the chat template applied, or the raw completion prompt."""
         if not prompt.is_chat:
             return (prompt.text or "") + prompt.continuation
-        return self._formatter(messages=prompt.as_openai_messages()).prompt + prompt.continuation
+        rendered: str = self._formatter(messages=prompt.as_openai_messages()).prompt  # type: ignore[arg-type]
+        return rendered + prompt.continuation
 
     def tokenize(self, prompt: Prompt) -> list[int]:
         text = self.render(prompt)
@@ -111,7 +112,7 @@ class LocalBackend:
         try:
             finish = self._sample_loop(tokens, params, emit, cancel)
             emit(finish)
-        except Exception as exc:  # noqa: BLE001 - handed to the event loop and re-raised there
+        except Exception as exc:
             emit(exc)
         finally:
             emit(_DONE)
@@ -156,7 +157,9 @@ class LocalBackend:
         tail = stops.flush() + decoder.decode(b"", final=True)
         if tail:
             emit(TokenEvent(text=tail))
-        return Finish(reason="stop" if reason == "stop" else "length", prompt_tokens=len(tokens), completion_tokens=generated)
+        return Finish(
+            reason="stop" if reason == "stop" else "length", prompt_tokens=len(tokens), completion_tokens=generated
+        )
 
     def _piece(self, token: int) -> str:
         return self._llm.detokenize([token]).decode("utf-8", errors="replace")

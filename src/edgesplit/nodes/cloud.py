@@ -22,7 +22,9 @@ class CloudNode:
 
     def __init__(self, settings: Settings, backend: Backend, metrics: NodeMetrics) -> None:
         if settings.api_token is None:
-            raise ConfigError("config key 'api_token' (env EDGESPLIT_API_TOKEN): the cloud tier requires a bearer token")
+            raise ConfigError(
+                "config key 'api_token' (env EDGESPLIT_API_TOKEN): the cloud tier requires a bearer token"
+            )
         self.settings = settings
         self.metrics = metrics
         self.backend = backend
@@ -30,7 +32,9 @@ class CloudNode:
     @classmethod
     def from_settings(cls, settings: Settings) -> CloudNode:
         metrics = NodeMetrics("cloud")
-        queue = ModelQueue(settings.model, settings.queue_max_waiting, settings.queue_retry_after_s, metrics.set_queue_depth)
+        queue = ModelQueue(
+            settings.model, settings.queue_max_waiting, settings.queue_retry_after_s, metrics.set_queue_depth
+        )
         backend = LocalBackend(settings.model, locate_model(settings.model), queue, settings.n_ctx, settings.n_threads)
         return cls(settings, backend, metrics)
 
@@ -40,12 +44,16 @@ class CloudNode:
     def resolve(self, model: str, header: str | None, body_route: RouteName | None) -> RouteName:
         if model not in self.model_ids():
             served = ", ".join(self.model_ids())
-            raise UnknownModel(f"model {model!r} is not served here; use one of: {served}", param="model", code="model_not_found")
+            raise UnknownModel(
+                f"model {model!r} is not served here; use one of: {served}", param="model", code="model_not_found"
+            )
         return "cloud"
 
     async def generate(self, prompt: Prompt, params: GenerationParams, route: RouteName, stream: bool) -> Generation:
         events = await primed(self.backend.stream(prompt, params))
-        return Generation(RouteInfo(route="cloud", rule="forced", reason="served by the cloud tier", requested=route), events)
+        return Generation(
+            RouteInfo(route="cloud", rule="forced", reason="served by the cloud tier", requested=route), events
+        )
 
     async def aclose(self) -> None:
         close = getattr(self.backend, "close", None)

@@ -41,7 +41,9 @@ class EdgeNode:
     @classmethod
     def from_settings(cls, settings: Settings) -> EdgeNode:
         metrics = NodeMetrics("edge")
-        queue = ModelQueue(settings.model, settings.queue_max_waiting, settings.queue_retry_after_s, metrics.set_queue_depth)
+        queue = ModelQueue(
+            settings.model, settings.queue_max_waiting, settings.queue_retry_after_s, metrics.set_queue_depth
+        )
         local = LocalBackend(settings.model, locate_model(settings.model), queue, settings.n_ctx, settings.n_threads)
         upstream = None
         if settings.upstream:
@@ -57,7 +59,11 @@ class EdgeNode:
 
     async def generate(self, prompt: Prompt, params: GenerationParams, route: RouteName, stream: bool) -> Generation:
         if route == "edge":
-            return await self._local(prompt, params, RouteInfo(route="edge", rule="forced", reason="client asked for the edge", requested=route))
+            return await self._local(
+                prompt,
+                params,
+                RouteInfo(route="edge", rule="forced", reason="client asked for the edge", requested=route),
+            )
         if self.upstream is None:
             info = RouteInfo(route="edge", rule="no-upstream", reason="no upstream configured", requested=route)
             return await self._local(prompt, params, info)
@@ -94,7 +100,10 @@ class EdgeNode:
         tokens, finish = await _drain(self.local.stream(prompt, params))
         verdict = self.cascade.judge(mean_logprob(tokens))
         edge_info = RouteInfo(
-            route="edge", rule="cascade-kept", reason=verdict.reason, confidence=verdict.confidence,
+            route="edge",
+            rule="cascade-kept",
+            reason=verdict.reason,
+            confidence=verdict.confidence,
             threshold=self.cascade.threshold,
         )
         if not verdict.escalate:
@@ -123,8 +132,11 @@ class EdgeNode:
         tokens = [e for e in probe if isinstance(e, TokenEvent)]
         verdict = self.cascade.judge(mean_logprob(tokens))
         info = RouteInfo(
-            route="edge", rule="cascade-kept", reason=f"{verdict.reason} (first {len(tokens)} tokens)",
-            confidence=verdict.confidence, threshold=self.cascade.threshold,
+            route="edge",
+            rule="cascade-kept",
+            reason=f"{verdict.reason} (first {len(tokens)} tokens)",
+            confidence=verdict.confidence,
+            threshold=self.cascade.threshold,
         )
         if verdict.escalate:
             cloud_info = info.model_copy(update={"route": "cloud", "rule": "cascade-escalated"})
@@ -137,7 +149,9 @@ class EdgeNode:
                 return generation
         return Generation(info, _resume(probe, local))
 
-    async def _finish_locally_on_break(self, events: Events, prompt: Prompt, params: GenerationParams, info: RouteInfo) -> Events:
+    async def _finish_locally_on_break(
+        self, events: Events, prompt: Prompt, params: GenerationParams, info: RouteInfo
+    ) -> Events:
         """Pass upstream events through; if the stream breaks, the edge model finishes the answer."""
         received: list[str] = []
         try:
@@ -155,7 +169,9 @@ class EdgeNode:
             yield Finish(reason="length", prompt_tokens=0, completion_tokens=len(received))
             return
         continued = prompt.continued("".join(received))
-        async for event in self.local.stream(continued, replace(params, max_tokens=remaining, max_tokens_explicit=False)):
+        async for event in self.local.stream(
+            continued, replace(params, max_tokens=remaining, max_tokens_explicit=False)
+        ):
             if isinstance(event, Finish):
                 event = replace(event, completion_tokens=event.completion_tokens + len(received))
             yield event

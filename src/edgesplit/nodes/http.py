@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hmac
 import time
-from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request, Response
@@ -34,7 +34,12 @@ _UNAUTHENTICATED_PATHS = ("/healthz", "/metrics")
 
 
 def error_response(
-    status: int, message: str, type_: str, param: str | None = None, code: str | None = None, headers: dict[str, str] | None = None
+    status: int,
+    message: str,
+    type_: str,
+    param: str | None = None,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     """An OpenAI-style error: ``{"error": {"message", "type", "param", "code"}}``."""
     body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
@@ -49,9 +54,13 @@ def _map_error(exc: Exception) -> JSONResponse:
     if isinstance(exc, InvalidRequest):
         return error_response(400, str(exc), "invalid_request_error", exc.param, exc.code)
     if isinstance(exc, AuthError):
-        return error_response(401, str(exc), "authentication_error", None, "invalid_api_key", {"www-authenticate": "Bearer"})
+        return error_response(
+            401, str(exc), "authentication_error", None, "invalid_api_key", {"www-authenticate": "Bearer"}
+        )
     if isinstance(exc, QueueFull):
-        return error_response(429, str(exc), "rate_limit_error", None, "queue_full", {"retry-after": str(exc.retry_after_s)})
+        return error_response(
+            429, str(exc), "rate_limit_error", None, "queue_full", {"retry-after": str(exc.retry_after_s)}
+        )
     if isinstance(exc, UpstreamTimeout):
         return error_response(504, str(exc), "upstream_error", None, "upstream_timeout")
     if isinstance(exc, UpstreamError):
@@ -171,7 +180,7 @@ async def _stream(
             on_token(gen.route.route)
             yield sse(builder.chunk(event, first, gen.route if first else None))
             first = False
-    except Exception as exc:  # noqa: BLE001 - the status line is gone; report in-band, OpenAI style
+    except Exception as exc:
         yield sse(bytes(_map_error(exc).body).decode())
     _count_route(node, gen)
     yield sse("[DONE]")
@@ -198,6 +207,7 @@ class _TokenClock:
 
 def create_app(node: Node) -> FastAPI:
     """The ASGI app for a node: OpenAI routes, health, metrics, auth and error mapping."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
@@ -211,7 +221,7 @@ def create_app(node: Node) -> FastAPI:
         try:
             _check_auth(request, token)
             response = await call_next(request)
-        except Exception as exc:  # noqa: BLE001 - every failure leaves as an OpenAI error body
+        except Exception as exc:
             response = _map_error(exc)
         node.metrics.requests.labels(path=request.url.path, status=str(response.status_code)).inc()
         return response
@@ -221,7 +231,9 @@ def create_app(node: Node) -> FastAPI:
         return error_response(exc.status_code, str(exc.detail), "invalid_request_error")
 
     async def serve(request: Request, req: ChatCompletionRequest | CompletionRequest, prompt: Prompt) -> Response:
-        route = node.resolve(req.model, request.headers.get("x-edgesplit-route"), req.edgesplit.route if req.edgesplit else None)
+        route = node.resolve(
+            req.model, request.headers.get("x-edgesplit-route"), req.edgesplit.route if req.edgesplit else None
+        )
         params = _params(node, req)
         clock = _TokenClock(node)
         gen = await node.generate(prompt, params, route, stream=req.stream)
@@ -259,6 +271,3 @@ def create_app(node: Node) -> FastAPI:
         return PlainTextResponse(node.metrics.render(), media_type="text/plain; version=0.0.4")
 
     return app
-
-
-

