@@ -1,0 +1,198 @@
+"""Full-generation runtime: llama.cpp (edgesplit's LocalBackend) vs transformers' generate, same GGUF weights.
+
+For each model: time to first token (prefill + first sample) and decode tokens/s, greedy,
+same chat-templated prompt, median over repeats, in one run. Prints a Markdown table with
+ratios and writes bench/out/engine.md and bench/out/engine.png.
+
+    make install-bench && .venv/bin/python bench/engine.py [--models smollm2-135m-instruct ...] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from edgesplit.admission import ModelQueue
+from edgesplit.backends.base import GenerationParams, Prompt, TokenEvent
+from edgesplit.backends.local import LocalBackend
+from edgesplit.models import locate_model
+
+OUT = Path(__file__).parent / "out"
+PROMPT = "Explain in detail how a refrigerator works, step by step."
+NEW_TOKENS = 64
+
+
+@dataclass
+class Run:
+    ttft_s: float
+    decode_tok_s: float
+    tokens: int
+
+
+def run_llamacpp(model: str, repeats: int) -> list[Run]:
+    backend = LocalBackend(model, locate_model(model), ModelQueue(model, 1, 1), n_ctx=2048, n_threads=2)
+    params = GenerationParams(max_tokens=NEW_TOKENS, temperature=0.0)
+    prompt = Prompt(messages=(("user", PROMPT),))
+
+    async def once() -> Run:
+        start = time.perf_counter()
+        stamps: list[float] = []
+        async for event in backend.stream(prompt, params):
+            if isinstance(event, TokenEvent) and event.logprob is not None:
+                stamps.append(time.perf_counter())
+        return _run(start, stamps)
+
+    # a different first prompt, so llama.cpp's prefix cache does not flatter the timed prefills
+    asyncio.run(_warm(backend))
+    runs = []
+    for i in range(repeats):
+        backend._llm.reset()  # no prompt cache between repeats: every run pays its prefill
+        runs.append(asyncio.run(once()))
+        print(f"  llama.cpp {model} run {i + 1}: {runs[-1]}")
+    backend.close()
+    return runs
+
+
+async def _warm(backend: LocalBackend) -> None:
+    async for _ in backend.stream(Prompt(messages=(("user", "Hi"),)), GenerationParams(max_tokens=4, temperature=0.0)):
+        pass
+
+
+def run_transformers(model: str, repeats: int) -> list[Run]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.generation.streamers import BaseStreamer
+
+    path = locate_model(model)
+    torch.set_num_threads(2)
+    start = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    lm = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
+    lm.eval()
+    print(f"  transformers load {model}: {time.perf_counter() - start:.1f} s")
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": PROMPT}], tokenize=False, add_generation_prompt=True
+    )
+    inputs = tokenizer(text, return_tensors="pt", add_special_tokens=False)
+
+    class Clock(BaseStreamer):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.stamps: list[float] = []
+            self.prompt_seen = False
+
+        def put(self, value: object) -> None:
+            if not self.prompt_seen:  # generate() first hands the streamer the prompt ids
+                self.prompt_seen = True
+                return
+            self.stamps.append(time.perf_counter())
+
+        def end(self) -> None:
+            pass
+
+    runs = []
+    with torch.inference_mode():
+        lm.generate(**inputs, max_new_tokens=2, do_sample=False)  # warm-up
+        for i in range(repeats):
+            clock = Clock()
+            start = time.perf_counter()
+            lm.generate(**inputs, max_new_tokens=NEW_TOKENS, do_sample=False, streamer=clock)
+            runs.append(_run(start, clock.stamps))
+            print(f"  transformers {model} run {i + 1}: {runs[-1]}")
+    del lm
+    return runs
+
+
+def _run(start: float, stamps: list[float]) -> Run:
+    if len(stamps) < 2:
+        raise RuntimeError("need at least two generated tokens to time decoding")
+    return Run(
+        ttft_s=stamps[0] - start,
+        decode_tok_s=(len(stamps) - 1) / (stamps[-1] - stamps[0]),
+        tokens=len(stamps),
+    )
+
+
+def _median(runs: list[Run]) -> Run:
+    return Run(
+        ttft_s=statistics.median(r.ttft_s for r in runs),
+        decode_tok_s=statistics.median(r.decode_tok_s for r in runs),
+        tokens=int(statistics.median(r.tokens for r in runs)),
+    )
+
+
+def table(results: dict[str, dict[str, Run]]) -> str:
+    lines = [
+        "| model | runtime | TTFT ms | decode tok/s | tokens "
+        "| TTFT ratio (tf / llama.cpp) | decode ratio (llama.cpp / tf) |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for model, by_runtime in results.items():
+        cpp, tf = by_runtime["llama.cpp"], by_runtime["transformers"]
+        for name, run in by_runtime.items():
+            ratios = (
+                (f"{tf.ttft_s / cpp.ttft_s:.1f}x", f"{cpp.decode_tok_s / tf.decode_tok_s:.1f}x")
+                if name == "llama.cpp"
+                else ("", "")
+            )
+            lines.append(
+                f"| {model} | {name} | {run.ttft_s * 1000:.0f} | {run.decode_tok_s:.1f} | {run.tokens} "
+                f"| {ratios[0]} | {ratios[1]} |"
+            )
+    return "\n".join(lines)
+
+
+def plot(results: dict[str, dict[str, Run]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_ttft, ax_tps) = plt.subplots(1, 2, figsize=(10, 4))
+    models = list(results)
+    width = 0.38
+    for offset, runtime in ((-width / 2, "llama.cpp"), (width / 2, "transformers")):
+        xs = [i + offset for i in range(len(models))]
+        ax_ttft.bar(xs, [results[m][runtime].ttft_s * 1000 for m in models], width, label=runtime)
+        ax_tps.bar(xs, [results[m][runtime].decode_tok_s for m in models], width, label=runtime)
+    for ax, title in (
+        (ax_ttft, "time to first token (ms, lower is better)"),
+        (ax_tps, "decode tokens/s (higher is better)"),
+    ):
+        ax.set_xticks(range(len(models)), models, fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.legend()
+    fig.suptitle(f"Full generation, 2 CPU threads, greedy, {NEW_TOKENS} new tokens")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["smollm2-135m-instruct", "qwen2.5-coder-1.5b-instruct"])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    results: dict[str, dict[str, Run]] = {}
+    for model in args.models:
+        print(f"{model}:")
+        results[model] = {
+            "llama.cpp": _median(run_llamacpp(model, args.repeats)),
+            "transformers": _median(run_transformers(model, args.repeats)),
+        }
+    OUT.mkdir(exist_ok=True)
+    report = table(results)
+    print()
+    print(report)
+    (OUT / "engine.md").write_text(report + "\n")
+    plot(results, OUT / "engine.png")
+    print(f"\nwrote {OUT / 'engine.md'} and {OUT / 'engine.png'}")
+
+
+if __name__ == "__main__":
+    main()

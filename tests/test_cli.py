@@ -1,0 +1,40 @@
+"""The CLI over real nodes: chat streams and shows the route; demo runs end to end."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from edgesplit.cli import app
+from edgesplit.config import load_settings
+from edgesplit.demo import percentile, run_demo
+from edgesplit.server import NodeServer
+
+
+def test_chat_streams_and_shows_route(edge: NodeServer) -> None:
+    result = CliRunner().invoke(app, ["chat", "Say hi", "--url", edge.url, "--route", "edge", "--max-tokens", "8"])
+    assert result.exit_code == 0, result.output
+    assert "route: edge (forced)" in result.output
+
+
+def test_chat_reports_unreachable_node() -> None:
+    result = CliRunner().invoke(app, ["chat", "Hi", "--url", "http://127.0.0.1:9"])
+    assert result.exit_code == 1
+    assert "cannot reach" in result.output
+
+
+def test_demo_runs_both_tiers_and_reports_routes() -> None:
+    # the real demo loads the 1.5B cloud model; here both tiers run the small one, same code path
+    cloud = load_settings(role="cloud", port=0, model="smollm2-135m-instruct", api_token="demo-token")
+    edge = load_settings(role="edge", port=0, cascade_threshold=-0.6)
+    prompts = [("easy", "Say hi."), ("hard", "Write a Python function that reverses a list.")]
+    stages: list[str] = []
+    results = run_demo(edge, cloud, prompts=prompts, max_tokens=16, on_stage=stages.append)
+    assert [r.prompt for r in results] == [p for _, p in prompts]
+    assert all(r.route in ("edge", "cloud") and r.reason and r.latency_s > 0 for r in results)
+    assert any("cloud" in s for s in stages) and any("edge" in s for s in stages)
+
+
+@pytest.mark.parametrize(("values", "q", "expected"), [([], 50, 0.0), ([3.0], 95, 3.0), ([1.0, 2.0, 3.0], 50, 2.0)])
+def test_percentile(values: list[float], q: float, expected: float) -> None:
+    assert percentile(values, q) == pytest.approx(expected)
