@@ -10,11 +10,11 @@ from typing import Annotated, Optional
 import httpx
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from edgesplit.config import Role, load_settings
-from edgesplit.demo import DemoResult, percentile, run_demo
+from edgesplit.demo import DEMO_PROMPTS, DemoResult, percentile, run_demo
 from edgesplit.errors import EdgesplitError
 
 app = typer.Typer(help="Split LLM work between the edge and the cloud.", no_args_is_help=True, add_completion=False)
@@ -99,14 +99,15 @@ def demo(
     except EdgesplitError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
-        task = bar.add_task("starting", total=None)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("starting", total=len(DEMO_PROMPTS))
 
         def stage(text: str) -> None:
             bar.update(task, description=text)
 
         def result(r: DemoResult) -> None:
-            bar.update(task, description=f"answered ({r.route}): {r.prompt[:50]}")
+            bar.update(task, advance=1, description=f"answered on the {r.route}: {r.prompt[:40]}")
 
         results = run_demo(edge_settings, max_tokens=max_tokens, on_stage=stage, on_result=result)
     console.print(_results_table(results))
