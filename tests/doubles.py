@@ -48,3 +48,16 @@ def breaking_upstream(words: list[str]) -> Starlette:
         return StreamingResponse(body(), media_type="text/event-stream")
 
     return Starlette(routes=[Route("/v1/chat/completions", handler, methods=["POST"])])
+
+
+def silent_stream_upstream(delay_s: float = 3600.0) -> Starlette:
+    """Sends the response headers at once, then no token for ``delay_s``."""
+
+    async def handler(request: Request) -> Response:
+        async def body():  # type: ignore[no-untyped-def]
+            yield b": connected\n\n"
+            await asyncio.sleep(delay_s)
+
+        return StreamingResponse(body(), media_type="text/event-stream")
+
+    return Starlette(routes=[Route("/v1/chat/completions", handler, methods=["POST"])])

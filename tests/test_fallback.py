@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from conftest import CLOUD_TOKEN, EDGE_MODEL, EdgeFactory, chat, client_for
-from doubles import breaking_upstream, failing_upstream, hanging_upstream
+from doubles import breaking_upstream, failing_upstream, hanging_upstream, silent_stream_upstream
 from edgesplit.server import AppServer
 
 
@@ -41,6 +41,16 @@ def test_slow_cloud_falls_back_within_timeout(make_edge: EdgeFactory) -> None:
     meta = reply.model_extra["edgesplit"]
     assert meta["fallback"] is True and "within 1 s" in meta["upstream_error"]
     assert 1.0 <= elapsed < 4.0  # the timeout, plus a few edge tokens
+
+
+def test_headers_without_tokens_still_bounded_by_one_timeout(make_edge: EdgeFactory) -> None:
+    with AppServer(silent_stream_upstream()) as silent:
+        edge = make_edge(upstream=silent.url, upstream_timeout_s=1.0)
+        start = time.perf_counter()
+        reply = chat(edge, "Hi", model="edgesplit/cloud", max_tokens=8)
+        elapsed = time.perf_counter() - start
+    assert reply.model_extra["edgesplit"]["fallback"] is True
+    assert 1.0 <= elapsed < 1.8  # one timeout for the first token, not one per phase
 
 
 @pytest.mark.parametrize("status", [500, 503, 429, 401])

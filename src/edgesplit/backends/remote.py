@@ -74,8 +74,9 @@ class RemoteBackend:
 
     async def stream(self, prompt: Prompt, params: GenerationParams) -> AsyncIterator[TokenEvent | Finish]:
         path, body = self._body(prompt, params)
+        first_deadline = asyncio.get_running_loop().time() + self.timeout_s
         try:
-            async with asyncio.timeout(self.timeout_s):
+            async with asyncio.timeout_at(first_deadline):
                 response = await self._client.send(self._client.build_request("POST", path, json=body), stream=True)
         except TimeoutError:
             raise UpstreamTimeout(f"upstream gave no answer within {self.timeout_s:g} s") from None
@@ -84,19 +85,22 @@ class RemoteBackend:
         try:
             if response.status_code >= 400:
                 raise await _status_error(response)
-            async for event in self._events(response):
+            async for event in self._events(response, first_deadline):
                 yield event
         finally:
             await response.aclose()
 
-    async def _events(self, response: httpx.Response) -> AsyncIterator[TokenEvent | Finish]:
+    async def _events(self, response: httpx.Response, first_deadline: float) -> AsyncIterator[TokenEvent | Finish]:
+        """Parse the SSE stream: the call's deadline holds until the first token, then a per-chunk stall limit."""
+        loop = asyncio.get_running_loop()
+        deadline: float | None = first_deadline
         finish_reason = "length"
         completion_tokens = 0
         prompt_tokens = 0
         lines = response.aiter_lines()
         while True:
             try:
-                async with asyncio.timeout(self.timeout_s):
+                async with asyncio.timeout_at(deadline or loop.time() + self.timeout_s):
                     line = await anext(lines)
             except StopAsyncIteration:
                 raise UpstreamError("upstream stream ended without [DONE]") from None
@@ -118,6 +122,7 @@ class RemoteBackend:
             for choice in chunk.get("choices", []):
                 event = _choice_event(choice)
                 if event is not None:
+                    deadline = None
                     yield event
                     if usage is None:
                         completion_tokens += 1

@@ -161,6 +161,7 @@ class EdgeNode:
                 yield event
             return
         except UpstreamError as exc:
+            await events.aclose()  # type: ignore[attr-defined]
             self.metrics.upstream_errors.labels(kind="midstream").inc()
             reason = f"{info.reason}; upstream broke after {len(received)} chunks, finished on the edge"
             self._note_fallback(info, exc, reason, keep_route=True)
@@ -208,9 +209,12 @@ async def _replay(tokens: list[TokenEvent], finish: Finish) -> Events:
 
 
 async def _resume(held: list[TokenEvent | Finish], rest: Events) -> Events:
-    for event in held:
-        yield event
-    if held and isinstance(held[-1], Finish):
-        return
-    async for event in rest:
-        yield event
+    try:
+        for event in held:
+            yield event
+        if held and isinstance(held[-1], Finish):
+            return
+        async for event in rest:
+            yield event
+    finally:
+        await rest.aclose()  # type: ignore[attr-defined]

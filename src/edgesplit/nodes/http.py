@@ -180,8 +180,10 @@ async def _stream(
             on_token(gen.route.route)
             yield sse(builder.chunk(event, first, gen.route if first else None))
             first = False
-    except Exception as exc:
+    except Exception as exc:  # the status line is gone: report in-band, OpenAI style
         yield sse(bytes(_map_error(exc).body).decode())
+    finally:
+        await gen.events.aclose()  # type: ignore[attr-defined]  # stops generation if the client left
     _count_route(node, gen)
     yield sse("[DONE]")
 
