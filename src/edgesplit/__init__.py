@@ -22,6 +22,7 @@ from edgesplit.errors import (
     UpstreamTimeout,
 )
 from edgesplit.models import MODELS, ModelSpec, locate_model
+from edgesplit.netem import PROFILES, LinkEmulator, LinkProfile
 from edgesplit.nodes.cloud import CloudNode
 from edgesplit.nodes.edge import EdgeNode
 from edgesplit.nodes.http import create_app
@@ -33,6 +34,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "MODELS",
+    "PROFILES",
     "AppServer",
     "AuthError",
     "Backend",
@@ -48,6 +50,8 @@ __all__ = [
     "GenerationParams",
     "IntegrityError",
     "InvalidRequest",
+    "LinkEmulator",
+    "LinkProfile",
     "LocalBackend",
     "ModelError",
     "ModelQueue",

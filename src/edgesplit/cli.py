@@ -16,6 +16,7 @@ from rich.table import Table
 from edgesplit.config import Role, load_settings
 from edgesplit.demo import DEMO_PROMPTS, DemoResult, percentile, run_demo
 from edgesplit.errors import EdgesplitError
+from edgesplit.netem import LinkEmulator
 
 app = typer.Typer(help="Split LLM work between the edge and the cloud.", no_args_is_help=True, add_completion=False)
 console = Console()
@@ -112,6 +113,50 @@ def demo(
         results = run_demo(edge_settings, max_tokens=max_tokens, on_stage=stage, on_result=result)
     console.print(_results_table(results))
     console.print(_summary_table(results))
+
+
+@app.command()
+def netem(
+    target: Annotated[str, typer.Option(help="HOST:PORT to forward to, e.g. the cloud node")],
+    profile: Annotated[str, typer.Option(help="lan, 4g, satellite, flaky or down")] = "lan",
+    listen: Annotated[str, typer.Option(help="HOST to listen on (the port is picked and printed)")] = "127.0.0.1",
+) -> None:
+    """Run the link emulator; type `profile NAME`, `outage refuse|cut|blackhole`, `restore` or `quit`."""
+    from edgesplit.netem import PROFILES
+
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        raise typer.BadParameter("expected HOST:PORT", param_hint="--target")
+    try:
+        link = LinkEmulator(host, int(port), profile, listen_host=listen).start()
+    except EdgesplitError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"forwarding {link.url} -> {target} as {link.profile.name!r}; profiles: {', '.join(PROFILES)}")
+    try:
+        for line in iter(input, "quit"):
+            _netem_command(link, line.split())
+    except (EOFError, KeyboardInterrupt):
+        pass
+    finally:
+        link.stop()
+
+
+def _netem_command(link: LinkEmulator, words: list[str]) -> None:
+    try:
+        if words[:1] == ["profile"] and len(words) == 2:
+            link.set_profile(words[1])
+        elif words[:1] == ["outage"] and len(words) == 2 and words[1] in ("refuse", "cut", "blackhole"):
+            link.outage(words[1])  # type: ignore[arg-type]
+        elif words == ["restore"]:
+            link.restore()
+        elif words:
+            console.print("commands: profile NAME | outage refuse|cut|blackhole | restore | quit")
+            return
+    except EdgesplitError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return
+    console.print(f"link: {link.profile}")
 
 
 def _results_table(results: list[DemoResult]) -> Table:
