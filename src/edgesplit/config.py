@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     upstream_token: SecretStr | None = None  # bearer token sent to the upstream
     upstream_model: str = "default"  # model name sent to the upstream
     upstream_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    link_failure_threshold: int = Field(default=3, ge=1, le=1000)  # consecutive failures that open the breaker
+    link_backoff_s: float = Field(default=1.0, gt=0, le=3600)  # first wait before a half-open probe
+    link_max_backoff_s: float = Field(default=60.0, gt=0, le=86400)
     cascade_threshold: float = Field(default=-1.0, le=0)  # mean token log-prob under which auto escalates
     cascade_probe_tokens: int = Field(default=8, ge=1, le=256)  # tokens checked before a stream commits
     queue_max_waiting: int = Field(default=16, ge=0, le=100_000)  # waiting requests per model before 429

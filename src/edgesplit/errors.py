@@ -10,7 +10,8 @@
     ├── AuthError              missing or wrong bearer token (HTTP 401)
     ├── QueueFull              the model's queue is full; carries retry_after_s (HTTP 429)
     └── UpstreamError          the next tier failed: unreachable, timed out, or answered an error
-        └── UpstreamTimeout    the upstream did not answer within the configured timeout
+        ├── UpstreamTimeout    the upstream did not answer within the configured timeout
+        └── LinkDown           the circuit breaker is open: the call was not attempted
 
 HTTP handlers map these to OpenAI-style error bodies in one place (``nodes/http.py``).
 """
@@ -24,6 +25,7 @@ __all__ = [
     "EdgesplitError",
     "IntegrityError",
     "InvalidRequest",
+    "LinkDown",
     "ModelError",
     "QueueFull",
     "UnknownModel",
@@ -87,3 +89,7 @@ class UpstreamError(EdgesplitError):
 
 class UpstreamTimeout(UpstreamError):
     """The upstream tier did not answer within the configured timeout."""
+
+
+class LinkDown(UpstreamError):
+    """The link's circuit breaker is open; the upstream was not called."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import Enum as EnumMetric
 
 __all__ = ["NodeMetrics"]
 
@@ -35,6 +36,10 @@ class NodeMetrics:
         self.tokens = Counter("edgesplit_tokens_generated", "Completion tokens generated", ["route"], registry=reg)
         self.queue_depth = Gauge("edgesplit_queue_depth", "Requests waiting per model", ["model"], registry=reg)
         self.upstream_errors = Counter("edgesplit_upstream_errors", "Upstream failures by kind", ["kind"], registry=reg)
+        self.link_state = EnumMetric(
+            "edgesplit_link_state", "Upstream circuit breaker", states=["closed", "half-open", "open"], registry=reg
+        )
+        self.link_rtt = Gauge("edgesplit_link_rtt_seconds", "EWMA of time to the first upstream event", registry=reg)
         self.info = Gauge("edgesplit_node_info", "Node role", ["role"], registry=reg)
         self.info.labels(role=role).set(1)
 

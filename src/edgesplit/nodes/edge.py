@@ -8,6 +8,7 @@ the text received so far, and the final chunk's ``edgesplit`` metadata says so.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from edgesplit.admission import ModelQueue
@@ -15,10 +16,11 @@ from edgesplit.backends.base import Backend, Finish, GenerationParams, Prompt, T
 from edgesplit.backends.local import LocalBackend
 from edgesplit.backends.remote import RemoteBackend
 from edgesplit.config import Settings
-from edgesplit.errors import UpstreamError
+from edgesplit.errors import LinkDown, UpstreamError
 from edgesplit.metrics import NodeMetrics
 from edgesplit.models import locate_model
 from edgesplit.nodes.base import Events, Generation, primed
+from edgesplit.routing.link import LinkMonitor
 from edgesplit.routing.router import EDGE_ALIASES, CascadePolicy, resolve_route
 from edgesplit.schemas import RouteInfo, RouteName
 
@@ -37,6 +39,12 @@ class EdgeNode:
         self.local = local
         self.upstream = upstream
         self.cascade = CascadePolicy(settings.cascade_threshold, settings.cascade_probe_tokens)
+        self.link = LinkMonitor(
+            failure_threshold=settings.link_failure_threshold,
+            backoff_s=settings.link_backoff_s,
+            max_backoff_s=settings.link_max_backoff_s,
+            on_change=lambda state: metrics.link_state.state(state.value),
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EdgeNode:
@@ -88,12 +96,30 @@ class EdgeNode:
 
     async def _remote(self, prompt: Prompt, params: GenerationParams, info: RouteInfo) -> Generation:
         assert self.upstream is not None
+        if not self.link.allow():
+            snap = self.link.snapshot()
+            self.metrics.upstream_errors.labels(kind="LinkDown").inc()
+            raise LinkDown(
+                f"circuit open after {snap.consecutive_failures} failures; next probe in {snap.retry_in_s:.1f} s"
+            )
+        start = time.perf_counter()
         try:
             events = await primed(self.upstream.stream(prompt, params))
         except UpstreamError as exc:
             self.metrics.upstream_errors.labels(kind=type(exc).__name__).inc()
+            self._record_link(exc, start)
             raise
+        self._record_link(None, start)
         return Generation(info, self._finish_locally_on_break(events, prompt, params, info))
+
+    def _record_link(self, exc: UpstreamError | None, start: float) -> None:
+        """Feed the breaker: an answer (even a 4xx about the request) means the link works."""
+        if exc is not None and exc.status_code not in _CLIENT_ERRORS:
+            self.link.record_failure()
+            return
+        self.link.record_success((time.perf_counter() - start) * 1000)
+        if self.link.rtt_ms is not None:
+            self.metrics.link_rtt.set(self.link.rtt_ms / 1000)
 
     async def _cascade_whole(self, prompt: Prompt, params: GenerationParams) -> Generation:
         """Non-streamed auto: judge the whole edge answer, then keep it or ask the cloud."""
@@ -163,6 +189,7 @@ class EdgeNode:
         except UpstreamError as exc:
             await events.aclose()  # type: ignore[attr-defined]
             self.metrics.upstream_errors.labels(kind="midstream").inc()
+            self.link.record_failure()
             reason = f"{info.reason}; upstream broke after {len(received)} chunks, finished on the edge"
             self._note_fallback(info, exc, reason, keep_route=True)
         remaining = params.max_tokens - len(received)

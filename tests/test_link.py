@@ -1,0 +1,97 @@
+"""Circuit-breaker transitions on a fake clock, and the edge answering at once when the link is open."""
+
+from __future__ import annotations
+
+import time
+
+from conftest import EdgeFactory, chat
+from edgesplit.netem import LinkEmulator, LinkProfile
+from edgesplit.routing.link import BreakerState, LinkMonitor
+from edgesplit.server import NodeServer
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _monitor(clock: Clock, changes: list[BreakerState] | None = None) -> LinkMonitor:
+    return LinkMonitor(
+        failure_threshold=3,
+        backoff_s=10,
+        max_backoff_s=35,
+        clock=clock,
+        on_change=None if changes is None else changes.append,
+    )
+
+
+def test_opens_after_consecutive_failures_only() -> None:
+    clock, changes = Clock(), []
+    link = _monitor(clock, changes)
+    link.record_failure()
+    link.record_failure()
+    link.record_success(20.0)  # resets the count
+    link.record_failure()
+    link.record_failure()
+    assert link.state is BreakerState.CLOSED and link.allow()
+    link.record_failure()
+    assert link.state is BreakerState.OPEN and not link.allow()
+    assert changes == [BreakerState.OPEN]
+
+
+def test_half_open_probe_closes_on_success() -> None:
+    clock, changes = Clock(), []
+    link = _monitor(clock, changes)
+    for _ in range(3):
+        link.record_failure()
+    clock.now += 13  # past the 10 s backoff (+-20% jitter)
+    assert link.allow()  # the probe
+    assert link.state is BreakerState.HALF_OPEN
+    assert not link.allow()  # one probe at a time
+    link.record_success(15.0)
+    assert link.state is BreakerState.CLOSED and link.allow()
+    assert changes == [BreakerState.OPEN, BreakerState.HALF_OPEN, BreakerState.CLOSED]
+
+
+def test_failed_probe_reopens_with_doubled_capped_backoff() -> None:
+    clock = Clock()
+    link = _monitor(clock)
+    for _ in range(3):
+        link.record_failure()
+    clock.now += 13
+    assert link.allow()
+    link.record_failure()
+    assert link.state is BreakerState.OPEN
+    assert 16 <= link.snapshot().retry_in_s <= 24  # 20 s +-20%
+    clock.now += 25
+    assert link.allow()
+    link.record_failure()
+    assert 28 <= link.snapshot().retry_in_s <= 42  # capped at 35 s +-20%
+
+
+def test_rtt_and_error_rate_are_smoothed() -> None:
+    link = _monitor(Clock())
+    link.record_success(100.0)
+    link.record_success(200.0)
+    assert link.rtt_ms is not None and 100 < link.rtt_ms < 200
+    link.record_failure()
+    assert 0 < link.error_rate < 1
+
+
+def test_open_circuit_answers_at_once(make_edge: EdgeFactory, cloud: NodeServer) -> None:
+    port = int(cloud.url.rsplit(":", 1)[1])
+    with LinkEmulator("127.0.0.1", port, LinkProfile("test", latency_ms=1)) as link:
+        edge = make_edge(upstream=link.url, upstream_token="test-cloud-token", upstream_timeout_s=0.5)
+        assert chat(edge, "Hi", model="edgesplit/cloud").model_extra["edgesplit"]["route"] == "cloud"
+        link.outage("blackhole")
+        for _ in range(3):  # each waits for the timeout, then falls back
+            assert chat(edge, "Hi", model="edgesplit/cloud").model_extra["edgesplit"]["fallback"] is True
+        start = time.perf_counter()
+        meta = chat(edge, "Hi", model="edgesplit/cloud", max_tokens=4).model_extra["edgesplit"]
+        elapsed = time.perf_counter() - start
+        assert meta["fallback"] is True and "circuit open" in meta["upstream_error"]
+        assert elapsed < 0.4  # no timeout wait
+        link.restore()
