@@ -109,6 +109,9 @@ class EdgeNode:
             self.metrics.upstream_errors.labels(kind=type(exc).__name__).inc()
             self._record_link(exc, start)
             raise
+        except BaseException:  # cancelled (client left) or a bug: the outcome is unknown, count it against the link
+            self.link.record_failure()  # so that a half-open probe is never left in flight
+            raise
         self._record_link(None, start)
         return Generation(info, self._finish_locally_on_break(events, prompt, params, info))
 
