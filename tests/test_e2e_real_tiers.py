@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from conftest import EdgeFactory, client_for
+from conftest import EdgeFactory, chat, client_for
 from edgesplit.config import load_settings
 from edgesplit.server import NodeServer, build_node
 
@@ -25,12 +25,7 @@ def qwen_cloud() -> Iterator[NodeServer]:
 
 def test_escalation_reaches_the_big_model(make_edge: EdgeFactory, qwen_cloud: NodeServer) -> None:
     edge = make_edge(upstream=qwen_cloud.url, upstream_token=TOKEN, cascade_threshold=0.0)
-    reply = client_for(edge).chat.completions.create(
-        model="edgesplit/auto",
-        messages=[{"role": "user", "content": "Write a Python function is_even(n). Only code."}],
-        max_tokens=48,
-        temperature=0,
-    )
+    reply = chat(edge, "Write a Python function is_even(n). Only code.", max_tokens=48)
     meta = reply.model_extra["edgesplit"]
     assert meta["route"] == "cloud" and meta["rule"] == "cascade-escalated" and not meta["fallback"]
     assert "def is_even" in reply.choices[0].message.content

@@ -8,9 +8,11 @@ import socket
 import subprocess
 import sys
 import time
+from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from conftest import CLOUD_TOKEN, EDGE_MODEL, EdgeFactory, chat, client_for
 from doubles import breaking_upstream, failing_upstream, hanging_upstream, silent_stream_upstream
@@ -32,23 +34,24 @@ def test_unreachable_cloud_falls_back(make_edge: EdgeFactory) -> None:
     assert 'edgesplit_upstream_errors_total{kind="UpstreamError"} 1.0' in metrics
 
 
-def test_slow_cloud_falls_back_within_timeout(make_edge: EdgeFactory) -> None:
-    with AppServer(hanging_upstream()) as slow:
-        edge = make_edge(upstream=slow.url, upstream_timeout_s=1.0)
+def _timed_cloud_chat(make_edge: EdgeFactory, upstream: Starlette, timeout_s: float) -> tuple[Any, float]:
+    """A forced-cloud chat through an edge whose upstream is ``upstream``; returns (reply, seconds)."""
+    with AppServer(upstream) as double:
+        edge = make_edge(upstream=double.url, upstream_timeout_s=timeout_s)
         start = time.perf_counter()
         reply = chat(edge, "Hi", model="edgesplit/cloud", max_tokens=8)
-        elapsed = time.perf_counter() - start
+        return reply, time.perf_counter() - start
+
+
+def test_slow_cloud_falls_back_within_timeout(make_edge: EdgeFactory) -> None:
+    reply, elapsed = _timed_cloud_chat(make_edge, hanging_upstream(), timeout_s=1.0)
     meta = reply.model_extra["edgesplit"]
     assert meta["fallback"] is True and "within 1 s" in meta["upstream_error"]
     assert 1.0 <= elapsed < 4.0  # the timeout, plus a few edge tokens
 
 
 def test_headers_without_tokens_still_bounded_by_one_timeout(make_edge: EdgeFactory) -> None:
-    with AppServer(silent_stream_upstream()) as silent:
-        edge = make_edge(upstream=silent.url, upstream_timeout_s=1.0)
-        start = time.perf_counter()
-        reply = chat(edge, "Hi", model="edgesplit/cloud", max_tokens=8)
-        elapsed = time.perf_counter() - start
+    reply, elapsed = _timed_cloud_chat(make_edge, silent_stream_upstream(), timeout_s=1.0)
     assert reply.model_extra["edgesplit"]["fallback"] is True
     assert 1.0 <= elapsed < 1.8  # one timeout for the first token, not one per phase
 

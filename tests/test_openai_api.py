@@ -22,13 +22,14 @@ def test_chat_non_streamed_reports_usage_and_route(edge: NodeServer) -> None:
 
 def test_chat_stream_matches_non_stream_under_greedy(edge: NodeServer) -> None:
     whole = chat(edge, "Name three primary colors.", model="edgesplit/edge", max_tokens=20)
-    stream = client_for(edge).chat.completions.create(
+    stream_options = {"include_usage": True}
+    stream = chat(
+        edge,
+        "Name three primary colors.",
         model="edgesplit/edge",
-        messages=[{"role": "user", "content": "Name three primary colors."}],
         max_tokens=20,
-        temperature=0,
         stream=True,
-        stream_options={"include_usage": True},
+        stream_options=stream_options,
     )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)

@@ -73,14 +73,7 @@ def test_streaming_cascade_still_streams(
     edge = make_edge(
         upstream=cloud.url, upstream_token=CLOUD_TOKEN, cascade_threshold=threshold, cascade_probe_tokens=4
     )
-    stream = client_for(edge).chat.completions.create(
-        model="edgesplit/auto",
-        messages=[{"role": "user", "content": "Name three primary colors."}],
-        max_tokens=24,
-        temperature=0,
-        stream=True,
-    )
-    chunks = list(stream)
+    chunks = list(chat(edge, "Name three primary colors.", stream=True))
     assert sum(1 for c in chunks if c.choices and c.choices[0].delta.content) > 1
     meta = chunks[0].model_extra["edgesplit"]
     assert meta["route"] == expected
