@@ -26,9 +26,10 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def cloud() -> Iterator[NodeServer]:
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeServer]:
     """A cloud node serving the small model (fast), requiring CLOUD_TOKEN."""
-    settings = load_settings(role="cloud", port=0, model=EDGE_MODEL, api_token=CLOUD_TOKEN)
+    data_dir = tmp_path_factory.mktemp("cloud")
+    settings = load_settings(role="cloud", port=0, model=EDGE_MODEL, api_token=CLOUD_TOKEN, data_dir=data_dir)
     with NodeServer(build_node(settings)) as server:
         yield server
 
@@ -37,11 +38,12 @@ EdgeFactory = Callable[..., NodeServer]
 
 
 @pytest.fixture
-def make_edge() -> Iterator[EdgeFactory]:
-    """Start edge nodes with settings overrides; all are stopped after the test."""
+def make_edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeFactory]:
+    """Start edge nodes with settings overrides (each its own data dir); all are stopped after the test."""
     started: list[NodeServer] = []
 
     def start(**overrides: Any) -> NodeServer:
+        overrides.setdefault("data_dir", tmp_path_factory.mktemp("edge"))
         settings: Settings = load_settings(role="edge", port=0, **overrides)
         server = NodeServer(build_node(settings)).start()
         started.append(server)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -23,10 +25,12 @@ def test_chat_reports_unreachable_node() -> None:
     assert "cannot reach" in result.output
 
 
-def test_demo_runs_both_tiers_and_reports_routes() -> None:
+def test_demo_runs_both_tiers_and_reports_routes(tmp_path: Path) -> None:
     # the real demo loads the 1.5B cloud model; here both tiers run the small one, same code path
-    cloud = load_settings(role="cloud", port=0, model="smollm2-135m-instruct", api_token="demo-token")
-    edge = load_settings(role="edge", port=0, cascade_threshold=-0.6)
+    cloud = load_settings(
+        role="cloud", port=0, model="smollm2-135m-instruct", api_token="demo-token", data_dir=tmp_path / "cloud"
+    )
+    edge = load_settings(role="edge", port=0, cascade_threshold=-0.6, data_dir=tmp_path / "edge")
     prompts = [("easy", "Say hi."), ("hard", "Write a Python function that reverses a list.")]
     stages: list[str] = []
     results = run_demo(edge, cloud, prompts=prompts, max_tokens=16, on_stage=stages.append)

@@ -16,8 +16,8 @@ TOKEN = "qwen-cloud-token"
 
 
 @pytest.fixture(scope="module")
-def qwen_cloud() -> Iterator[NodeServer]:
-    settings = load_settings(role="cloud", port=0, api_token=TOKEN)
+def qwen_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeServer]:
+    settings = load_settings(role="cloud", port=0, api_token=TOKEN, data_dir=tmp_path_factory.mktemp("qwen"))
     assert settings.model == "qwen2.5-coder-1.5b-instruct"
     with NodeServer(build_node(settings)) as server:
         yield server

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -108,9 +109,9 @@ def test_stream_broken_mid_way_is_finished_on_edge(make_edge: EdgeFactory, strea
     assert meta["fallback"] is True and "finished on the edge" in meta["reason"]
 
 
-def test_cloud_killed_mid_run_falls_back(make_edge: EdgeFactory) -> None:
+def test_cloud_killed_mid_run_falls_back(make_edge: EdgeFactory, tmp_path: Path) -> None:
     port = _free_port()
-    env = {**os.environ, "EDGESPLIT_API_TOKEN": CLOUD_TOKEN}
+    env = {**os.environ, "EDGESPLIT_API_TOKEN": CLOUD_TOKEN, "EDGESPLIT_DATA_DIR": str(tmp_path)}
     cmd = [sys.executable, "-m", "edgesplit", "serve", "--role", "cloud", "--model", EDGE_MODEL, "--port", str(port)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     link_failure_threshold: int = Field(default=3, ge=1, le=1000)  # consecutive failures that open the breaker
     link_backoff_s: float = Field(default=1.0, gt=0, le=3600)  # first wait before a half-open probe
     link_max_backoff_s: float = Field(default=60.0, gt=0, le=86400)
+    data_dir: Path | None = None  # outbox / result store; default: the cache dir + "/<role>"
+    outbox_max_rows: int = Field(default=100_000, ge=1)  # pending jobs before 507
+    outbox_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)  # pending request bytes before 507
+    outbox_backoff_s: float = Field(default=1.0, gt=0, le=3600)  # first retry delay; doubles per attempt
+    outbox_max_backoff_s: float = Field(default=300.0, gt=0, le=86400)
+    outbox_concurrency: int = Field(default=2, ge=1, le=64)  # deliveries in flight at once
     cascade_threshold: float = Field(default=-1.0, le=0)  # mean token log-prob under which auto escalates
     cascade_probe_tokens: int = Field(default=8, ge=1, le=256)  # tokens checked before a stream commits
     queue_max_waiting: int = Field(default=16, ge=0, le=100_000)  # waiting requests per model before 429
@@ -70,6 +76,12 @@ class Settings(BaseSettings):
         if not _is_loopback(self.host) and self.api_token is None:
             raise ValueError(f"api_token: required when binding beyond loopback (host={self.host!r})")
         return self
+
+    def resolved_data_dir(self) -> Path:
+        """Where this node keeps its SQLite files."""
+        from edgesplit.models import cache_dir
+
+        return self.data_dir if self.data_dir is not None else cache_dir() / self.role
 
     @classmethod
     def settings_customise_sources(

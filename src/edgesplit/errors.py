@@ -5,7 +5,8 @@
     ├── ModelError             model file missing, unknown model name
     │   └── IntegrityError     a model file failed its sha256 check
     ├── InvalidRequest         a client request that cannot be served (HTTP 400)
-    │   ├── UnknownModel       the requested model alias is not served here (HTTP 404)
+    │   ├── NotFound           no such job / result (HTTP 404)
+    │   │   └── UnknownModel   the requested model alias is not served here (HTTP 404)
     │   └── ContextOverflow    prompt + max_tokens exceed the context window (HTTP 400)
     ├── AuthError              missing or wrong bearer token (HTTP 401)
     ├── QueueFull              the model's queue is full; carries retry_after_s (HTTP 429)
@@ -27,6 +28,7 @@ __all__ = [
     "InvalidRequest",
     "LinkDown",
     "ModelError",
+    "NotFound",
     "QueueFull",
     "UnknownModel",
     "UpstreamError",
@@ -59,7 +61,11 @@ class InvalidRequest(EdgesplitError):
         self.code = code
 
 
-class UnknownModel(InvalidRequest):
+class NotFound(InvalidRequest):
+    """The addressed job, result or model does not exist here."""
+
+
+class UnknownModel(NotFound):
     """The requested model alias is not served by this node."""
 
 

@@ -17,6 +17,10 @@ __all__ = [
     "ChatMessage",
     "CompletionRequest",
     "EdgesplitOptions",
+    "JobRecord",
+    "JobStatus",
+    "OnUnavailable",
+    "Priority",
     "RouteInfo",
     "RouteName",
     "TextPart",
@@ -48,10 +52,17 @@ class ChatMessage(_Strict):
         return "".join(part.text for part in self.content)
 
 
+Priority = Literal["interactive", "batch"]
+OnUnavailable = Literal["fallback", "defer", "error"]
+
+
 class EdgesplitOptions(_Strict):
     """Per-request edgesplit controls, sent as ``extra_body={"edgesplit": {...}}``."""
 
     route: RouteName | None = None
+    priority: Priority | None = None  # "batch": store in the outbox, answer 202 with a job id
+    on_cloud_unavailable: OnUnavailable | None = None  # what to do when the cloud cannot be reached
+    callback_url: str | None = Field(default=None, pattern=r"^https?://")  # POSTed the job record when done
 
 
 class StreamOptions(_Strict):
@@ -146,3 +157,22 @@ class RouteInfo(BaseModel):
 
 def as_json(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude_none=True)
+
+
+JobStatus = Literal["queued", "delivering", "done", "failed"]
+
+
+class JobRecord(BaseModel):
+    """A deferred request in the edge's outbox, as ``GET /v1/jobs/{id}`` shows it."""
+
+    id: str
+    object: Literal["edgesplit.job"] = "edgesplit.job"
+    status: JobStatus
+    kind: Literal["chat", "text"]
+    created: float  # unix seconds
+    completed: float | None = None
+    attempts: int = 0
+    next_attempt_at: float | None = None  # unix seconds
+    last_error: str | None = None
+    callback_url: str | None = None
+    result: dict[str, Any] | None = None  # the upstream's OpenAI response, once done

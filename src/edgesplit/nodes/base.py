@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from edgesplit.backends.base import Finish, GenerationParams, Prompt, TokenEvent
 from edgesplit.config import Settings
 from edgesplit.metrics import NodeMetrics
-from edgesplit.schemas import RouteInfo, RouteName
+from edgesplit.schemas import JobRecord, OnUnavailable, RouteInfo, RouteName
 
-__all__ = ["Events", "Generation", "Node", "primed"]
+__all__ = ["FALLBACK", "Events", "Generation", "Node", "Unavailable", "primed"]
 
 Events = AsyncIterator[TokenEvent | Finish]
 
@@ -24,6 +24,17 @@ class Generation:
     events: Events
 
 
+@dataclass(frozen=True)
+class Unavailable:
+    """What a request wants when the cloud cannot serve it; ``defer`` stores it via ``enqueue``."""
+
+    action: OnUnavailable = "fallback"
+    enqueue: Callable[[], JobRecord] | None = None
+
+
+FALLBACK = Unavailable()  # the default policy: answer on the edge when the cloud fails
+
+
 class Node(Protocol):
     settings: Settings
     metrics: NodeMetrics
@@ -33,8 +44,15 @@ class Node(Protocol):
     def resolve(self, model: str, header: str | None, body_route: RouteName | None) -> RouteName: ...
 
     async def generate(
-        self, prompt: Prompt, params: GenerationParams, route: RouteName, stream: bool
-    ) -> Generation: ...
+        self,
+        prompt: Prompt,
+        params: GenerationParams,
+        route: RouteName,
+        stream: bool,
+        unavailable: Unavailable = ...,
+    ) -> Generation | JobRecord: ...
+
+    async def start(self) -> None: ...
 
     async def aclose(self) -> None: ...
 

@@ -7,9 +7,10 @@ from edgesplit.backends.base import Backend, GenerationParams, Prompt
 from edgesplit.backends.local import LocalBackend
 from edgesplit.config import Settings
 from edgesplit.errors import ConfigError, UnknownModel
+from edgesplit.idempotency import ResultStore
 from edgesplit.metrics import NodeMetrics
 from edgesplit.models import locate_model
-from edgesplit.nodes.base import Generation, primed
+from edgesplit.nodes.base import FALLBACK, Generation, Unavailable, primed
 from edgesplit.schemas import RouteInfo, RouteName
 
 __all__ = ["CloudNode"]
@@ -20,7 +21,9 @@ _CLOUD_ALIASES = ("default", "edgesplit/cloud", "edgesplit/auto")
 class CloudNode:
     """Answers every request with its local model; it has no upstream to route to."""
 
-    def __init__(self, settings: Settings, backend: Backend, metrics: NodeMetrics) -> None:
+    def __init__(
+        self, settings: Settings, backend: Backend, metrics: NodeMetrics, results: ResultStore | None = None
+    ) -> None:
         if settings.api_token is None:
             raise ConfigError(
                 "config key 'api_token' (env EDGESPLIT_API_TOKEN): the cloud tier requires a bearer token"
@@ -28,6 +31,7 @@ class CloudNode:
         self.settings = settings
         self.metrics = metrics
         self.backend = backend
+        self.results = results  # answers of idempotent requests (the edge's outbox deliveries)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CloudNode:
@@ -36,7 +40,8 @@ class CloudNode:
             settings.model, settings.queue_max_waiting, settings.queue_retry_after_s, metrics.set_queue_depth
         )
         backend = LocalBackend(settings.model, locate_model(settings.model), queue, settings.n_ctx, settings.n_threads)
-        return cls(settings, backend, metrics)
+        results = ResultStore(settings.resolved_data_dir() / "results.sqlite")
+        return cls(settings, backend, metrics, results)
 
     def model_ids(self) -> list[str]:
         return [self.settings.model, *_CLOUD_ALIASES]
@@ -49,13 +54,25 @@ class CloudNode:
             )
         return "cloud"
 
-    async def generate(self, prompt: Prompt, params: GenerationParams, route: RouteName, stream: bool) -> Generation:
+    async def start(self) -> None:
+        pass
+
+    async def generate(
+        self,
+        prompt: Prompt,
+        params: GenerationParams,
+        route: RouteName,
+        stream: bool,
+        unavailable: Unavailable = FALLBACK,
+    ) -> Generation:
         events = await primed(self.backend.stream(prompt, params))
         return Generation(
             RouteInfo(route="cloud", rule="forced", reason="served by the cloud tier", requested=route), events
         )
 
     async def aclose(self) -> None:
+        if self.results is not None:
+            self.results.close()
         close = getattr(self.backend, "close", None)
         if close is not None:
             close()

@@ -1,9 +1,12 @@
 """EdgeNode: the tier next to the user. Answers locally, escalates to the upstream, falls back.
 
 Request path: resolve the route (forced or auto) → generate on the chosen tier → on upstream
-failure, answer locally and flag it. Errors before the first token (unreachable, timeout,
-5xx, 429) fall back at once; a stream that breaks later is finished by the edge model from
-the text received so far, and the final chunk's ``edgesplit`` metadata says so.
+failure, do what the request's policy says: answer locally and flag it (``fallback``, the
+default), store it in the outbox and answer 202 with a job id (``defer``), or fail with the
+upstream's error (``error``). Errors before the first token (unreachable, timeout, 5xx, 429,
+an open circuit) take that path at once; a stream that breaks later is finished by the edge
+model from the text received so far, and the final chunk's ``edgesplit`` metadata says so.
+Requests marked ``batch`` skip all this: they go to the outbox and the delivery worker.
 """
 
 from __future__ import annotations
@@ -16,13 +19,15 @@ from edgesplit.backends.base import Backend, Finish, GenerationParams, Prompt, T
 from edgesplit.backends.local import LocalBackend
 from edgesplit.backends.remote import RemoteBackend
 from edgesplit.config import Settings
-from edgesplit.errors import LinkDown, UpstreamError
+from edgesplit.delivery import DeliveryWorker
+from edgesplit.errors import InvalidRequest, LinkDown, UpstreamError
 from edgesplit.metrics import NodeMetrics
 from edgesplit.models import locate_model
-from edgesplit.nodes.base import Events, Generation, primed
+from edgesplit.nodes.base import FALLBACK, Events, Generation, Unavailable, primed
+from edgesplit.outbox import Outbox
 from edgesplit.routing.link import LinkMonitor
 from edgesplit.routing.router import EDGE_ALIASES, CascadePolicy, resolve_route
-from edgesplit.schemas import RouteInfo, RouteName
+from edgesplit.schemas import JobRecord, RouteInfo, RouteName
 
 __all__ = ["EdgeNode"]
 
@@ -33,7 +38,14 @@ _CLIENT_ERRORS = frozenset({400, 404, 413, 422})
 class EdgeNode:
     """Serves the edge model and routes to the upstream per request."""
 
-    def __init__(self, settings: Settings, local: Backend, upstream: Backend | None, metrics: NodeMetrics) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        local: Backend,
+        upstream: Backend | None,
+        metrics: NodeMetrics,
+        outbox: Outbox | None = None,
+    ) -> None:
         self.settings = settings
         self.metrics = metrics
         self.local = local
@@ -45,6 +57,20 @@ class EdgeNode:
             max_backoff_s=settings.link_max_backoff_s,
             on_change=lambda state: metrics.link_state.state(state.value),
         )
+        self.outbox = outbox
+        self.worker: DeliveryWorker | None = None
+        if outbox is not None and settings.upstream:
+            token = settings.upstream_token.get_secret_value() if settings.upstream_token else None
+            self.worker = DeliveryWorker(
+                outbox,
+                settings.upstream,
+                token,
+                self.link,
+                timeout_s=max(settings.upstream_timeout_s, 120.0),  # a whole, unstreamed generation
+                backoff_s=settings.outbox_backoff_s,
+                max_backoff_s=settings.outbox_max_backoff_s,
+                concurrency=settings.outbox_concurrency,
+            )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EdgeNode:
@@ -53,11 +79,26 @@ class EdgeNode:
             settings.model, settings.queue_max_waiting, settings.queue_retry_after_s, metrics.set_queue_depth
         )
         local = LocalBackend(settings.model, locate_model(settings.model), queue, settings.n_ctx, settings.n_threads)
-        upstream = None
+        upstream, outbox = None, None
         if settings.upstream:
             token = settings.upstream_token.get_secret_value() if settings.upstream_token else None
             upstream = RemoteBackend(settings.upstream, settings.upstream_model, token, settings.upstream_timeout_s)
-        return cls(settings, local, upstream, metrics)
+            path = settings.resolved_data_dir() / "outbox.sqlite"
+            outbox = Outbox(path, settings.outbox_max_rows, settings.outbox_max_bytes)
+        return cls(settings, local, upstream, metrics, outbox)
+
+    async def start(self) -> None:
+        if self.worker is not None:
+            self.worker.start()
+
+    def defer(self, kind: str, request: dict[str, object], callback_url: str | None) -> JobRecord:
+        """Store a request for the cloud in the outbox; the worker delivers it."""
+        if self.outbox is None:
+            raise InvalidRequest("deferred requests need an upstream; none is configured", code="no_upstream")
+        job = self.outbox.enqueue("chat" if kind == "chat" else "text", request, callback_url)
+        if self.worker is not None:
+            self.worker.wake()
+        return job
 
     def model_ids(self) -> list[str]:
         return [*EDGE_ALIASES, self.settings.model]
@@ -65,7 +106,14 @@ class EdgeNode:
     def resolve(self, model: str, header: str | None, body_route: RouteName | None) -> RouteName:
         return resolve_route(model, self.settings.model, header, body_route)
 
-    async def generate(self, prompt: Prompt, params: GenerationParams, route: RouteName, stream: bool) -> Generation:
+    async def generate(
+        self,
+        prompt: Prompt,
+        params: GenerationParams,
+        route: RouteName,
+        stream: bool,
+        unavailable: Unavailable = FALLBACK,
+    ) -> Generation | JobRecord:
         if route == "edge":
             return await self._local(
                 prompt,
@@ -76,21 +124,25 @@ class EdgeNode:
             info = RouteInfo(route="edge", rule="no-upstream", reason="no upstream configured", requested=route)
             return await self._local(prompt, params, info)
         if route == "cloud":
-            return await self._forced_cloud(prompt, params)
+            return await self._forced_cloud(prompt, params, unavailable)
         if stream:
-            return await self._cascade_streaming(prompt, params)
-        return await self._cascade_whole(prompt, params)
+            return await self._cascade_streaming(prompt, params, unavailable)
+        return await self._cascade_whole(prompt, params, unavailable)
 
     async def _local(self, prompt: Prompt, params: GenerationParams, info: RouteInfo) -> Generation:
         return Generation(info, await primed(self.local.stream(prompt, params)))
 
-    async def _forced_cloud(self, prompt: Prompt, params: GenerationParams) -> Generation:
+    async def _forced_cloud(
+        self, prompt: Prompt, params: GenerationParams, unavailable: Unavailable
+    ) -> Generation | JobRecord:
         info = RouteInfo(route="cloud", rule="forced", reason="client asked for the cloud", requested="cloud")
         try:
             return await self._remote(prompt, params, info)
         except UpstreamError as exc:
             if exc.status_code in _CLIENT_ERRORS:
                 raise
+            if (job := _not_falling_back(exc, unavailable)) is not None:
+                return job
             self._note_fallback(info, exc, "cloud unavailable, answered on the edge")
             return await self._local(prompt, params, info)
 
@@ -124,7 +176,9 @@ class EdgeNode:
         if self.link.rtt_ms is not None:
             self.metrics.link_rtt.set(self.link.rtt_ms / 1000)
 
-    async def _cascade_whole(self, prompt: Prompt, params: GenerationParams) -> Generation:
+    async def _cascade_whole(
+        self, prompt: Prompt, params: GenerationParams, unavailable: Unavailable
+    ) -> Generation | JobRecord:
         """Non-streamed auto: judge the whole edge answer, then keep it or ask the cloud."""
         tokens, finish = await _drain(self.local.stream(prompt, params))
         verdict = self.cascade.judge(mean_logprob(tokens))
@@ -143,10 +197,14 @@ class EdgeNode:
             cloud_tokens, cloud_finish = await _drain(generation.events)
             return Generation(generation.route, _replay(cloud_tokens, cloud_finish))
         except UpstreamError as exc:
+            if (job := _not_falling_back(exc, unavailable)) is not None:
+                return job
             self._note_fallback(edge_info, exc, f"{verdict.reason}; cloud unavailable, kept the edge answer")
             return Generation(edge_info, _replay(tokens, finish))
 
-    async def _cascade_streaming(self, prompt: Prompt, params: GenerationParams) -> Generation:
+    async def _cascade_streaming(
+        self, prompt: Prompt, params: GenerationParams, unavailable: Unavailable
+    ) -> Generation | JobRecord:
         """Streamed auto: hold the first ``probe_tokens`` edge tokens, judge them, then commit to one tier.
 
         The local generation keeps running while the cloud is asked, so a failing cloud costs
@@ -172,6 +230,14 @@ class EdgeNode:
             try:
                 generation = await self._remote(prompt, params, cloud_info)
             except UpstreamError as exc:
+                try:
+                    job = _not_falling_back(exc, unavailable)
+                except UpstreamError:
+                    await local.aclose()  # type: ignore[attr-defined]
+                    raise
+                if job is not None:
+                    await local.aclose()  # type: ignore[attr-defined]
+                    return job
                 self._note_fallback(info, exc, f"{info.reason}; cloud unavailable, stayed on the edge")
             else:
                 await local.aclose()  # type: ignore[attr-defined]
@@ -216,11 +282,24 @@ class EdgeNode:
         info.upstream_error = str(exc)
 
     async def aclose(self) -> None:
+        if self.worker is not None:
+            await self.worker.stop()
+        if self.outbox is not None:
+            self.outbox.close()
         if isinstance(self.upstream, RemoteBackend):
             await self.upstream.aclose()
         close = getattr(self.local, "close", None)
         if close is not None:
             close()
+
+
+def _not_falling_back(exc: UpstreamError, unavailable: Unavailable) -> JobRecord | None:
+    """Apply the request's policy to an upstream failure: a job (defer), a raise (error), or None (fall back)."""
+    if unavailable.action == "error":
+        raise exc
+    if unavailable.action == "defer" and unavailable.enqueue is not None:
+        return unavailable.enqueue()
+    return None
 
 
 async def _drain(events: Events) -> tuple[list[TokenEvent], Finish]:

@@ -18,14 +18,18 @@ from edgesplit.errors import (
     AuthError,
     EdgesplitError,
     InvalidRequest,
+    LinkDown,
+    NotFound,
     QueueFull,
-    UnknownModel,
     UpstreamError,
     UpstreamTimeout,
 )
-from edgesplit.nodes.base import Generation, Node
+from edgesplit.idempotency import IdempotencyConflict
+from edgesplit.nodes.base import FALLBACK, Generation, Node, Unavailable
+from edgesplit.nodes.jobs_api import accepted, add_job_routes, run_idempotent, upstream_body
 from edgesplit.nodes.openai_format import ResponseBuilder, sse
-from edgesplit.schemas import ChatCompletionRequest, CompletionRequest
+from edgesplit.outbox import OutboxFull
+from edgesplit.schemas import ChatCompletionRequest, CompletionRequest, EdgesplitOptions, JobRecord
 
 __all__ = ["create_app", "error_response"]
 
@@ -49,8 +53,15 @@ def error_response(
 def _map_error(exc: Exception) -> JSONResponse:
     if isinstance(exc, _TooLarge):
         return error_response(413, str(exc), "invalid_request_error", None, exc.code)
-    if isinstance(exc, UnknownModel):
-        return error_response(404, str(exc), "invalid_request_error", exc.param, exc.code or "model_not_found")
+    if isinstance(exc, IdempotencyConflict):
+        status = 409 if exc.still_running else 422
+        return error_response(status, str(exc), "invalid_request_error", exc.param, exc.code, {"retry-after": "1"})
+    if isinstance(exc, NotFound):
+        return error_response(404, str(exc), "invalid_request_error", exc.param, exc.code or "not_found")
+    if isinstance(exc, OutboxFull):
+        return error_response(507, str(exc), "server_error", None, "outbox_full", {"retry-after": "60"})
+    if isinstance(exc, LinkDown):
+        return error_response(503, str(exc), "upstream_error", None, "link_down", {"retry-after": "5"})
     if isinstance(exc, InvalidRequest):
         return error_response(400, str(exc), "invalid_request_error", exc.param, exc.code)
     if isinstance(exc, AuthError):
@@ -136,6 +147,23 @@ def _params(node: Node, req: ChatCompletionRequest | CompletionRequest) -> Gener
     )
 
 
+def _options(request: Request, req: ChatCompletionRequest | CompletionRequest) -> EdgesplitOptions:
+    """Body options, with the ``x-edgesplit-priority`` / ``x-edgesplit-on-cloud-unavailable`` headers on top."""
+    options = req.edgesplit or EdgesplitOptions()
+    updates: dict[str, str] = {}
+    for header, field, allowed in (
+        ("x-edgesplit-priority", "priority", ("interactive", "batch")),
+        ("x-edgesplit-on-cloud-unavailable", "on_cloud_unavailable", ("fallback", "defer", "error")),
+    ):
+        value = request.headers.get(header)
+        if value is None:
+            continue
+        if value.strip().lower() not in allowed:
+            raise InvalidRequest(f"{header} must be one of {', '.join(allowed)}, got {value!r}", param=header)
+        updates[field] = value.strip().lower()
+    return options.model_copy(update=updates) if updates else options
+
+
 def _chat_prompt(req: ChatCompletionRequest) -> Prompt:
     messages = tuple(("system" if m.role == "developer" else m.role, m.text()) for m in req.messages)
     if all(not content.strip() for _, content in messages):
@@ -212,6 +240,7 @@ def create_app(node: Node) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await node.start()
         yield
         await node.aclose()
 
@@ -232,14 +261,47 @@ def create_app(node: Node) -> FastAPI:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error_response(exc.status_code, str(exc.detail), "invalid_request_error")
 
-    async def serve(request: Request, req: ChatCompletionRequest | CompletionRequest, prompt: Prompt) -> Response:
-        route = node.resolve(
-            req.model, request.headers.get("x-edgesplit-route"), req.edgesplit.route if req.edgesplit else None
-        )
+    outbox, results = getattr(node, "outbox", None), getattr(node, "results", None)
+    add_job_routes(app, outbox, results)
+
+    def enqueue(req: ChatCompletionRequest | CompletionRequest, kind: str, options: EdgesplitOptions) -> JobRecord:
+        defer = getattr(node, "defer", None)
+        if defer is None:
+            raise InvalidRequest("this node has no outbox to defer requests to", code="no_outbox")
+        job: JobRecord = defer(kind, upstream_body(req, node.settings.upstream_model), options.callback_url)
+        return job
+
+    async def serve(
+        request: Request, raw: bytes, req: ChatCompletionRequest | CompletionRequest, prompt: Prompt
+    ) -> Response:
+        options = _options(request, req)
+        route = node.resolve(req.model, request.headers.get("x-edgesplit-route"), options.route)
         params = _params(node, req)
+        kind = "chat" if prompt.is_chat else "text"
+        if options.priority == "batch":
+            if req.stream:
+                raise InvalidRequest("batch requests are not streamed: poll GET /v1/jobs/{id}", param="stream")
+            return accepted(enqueue(req, kind, options))
+        unavailable = FALLBACK
+        if options.on_cloud_unavailable is not None:
+            unavailable = Unavailable(options.on_cloud_unavailable, lambda: enqueue(req, kind, options))
+        builder = ResponseBuilder(kind, req.model, logprobs=params.logprobs)  # type: ignore[arg-type]
+        key = request.headers.get("idempotency-key")
+        if key is not None:
+            if results is None or req.stream:
+                where = "on streamed requests" if results is not None else "by this node (use priority batch)"
+                raise InvalidRequest(f"idempotency-key is not supported {where}", param="idempotency-key")
+
+            async def run() -> dict[str, Any]:
+                gen = await node.generate(prompt, params, route, stream=False, unavailable=unavailable)
+                assert isinstance(gen, Generation), "a node with a result store does not defer"
+                return await _collect(gen, builder, _TokenClock(node))
+
+            return await run_idempotent(results, key, raw, run)
         clock = _TokenClock(node)
-        gen = await node.generate(prompt, params, route, stream=req.stream)
-        builder = ResponseBuilder("chat" if prompt.is_chat else "text", req.model, logprobs=params.logprobs)
+        gen = await node.generate(prompt, params, route, stream=req.stream, unavailable=unavailable)
+        if isinstance(gen, JobRecord):
+            return accepted(gen)
         if req.stream:
             include_usage = bool(req.stream_options and req.stream_options.include_usage)
             body = _stream(node, gen, builder, include_usage, clock)
@@ -250,13 +312,15 @@ def create_app(node: Node) -> FastAPI:
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Response:
-        req = _parse(ChatCompletionRequest, await _read_body(request, node.settings.max_body_bytes))
-        return await serve(request, req, _chat_prompt(req))
+        raw = await _read_body(request, node.settings.max_body_bytes)
+        req = _parse(ChatCompletionRequest, raw)
+        return await serve(request, raw, req, _chat_prompt(req))
 
     @app.post("/v1/completions")
     async def completions(request: Request) -> Response:
-        req = _parse(CompletionRequest, await _read_body(request, node.settings.max_body_bytes))
-        return await serve(request, req, _completion_prompt(req))
+        raw = await _read_body(request, node.settings.max_body_bytes)
+        req = _parse(CompletionRequest, raw)
+        return await serve(request, raw, req, _completion_prompt(req))
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:

@@ -74,6 +74,10 @@ class LinkMonitor:
             self._probe_in_flight = True
         return True
 
+    def cancel_probe(self) -> None:
+        """A half-open probe slot was taken but no call was made: free it without a verdict."""
+        self._probe_in_flight = False
+
     def record_success(self, rtt_ms: float) -> None:
         self.rtt_ms = rtt_ms if self.rtt_ms is None else (1 - self.alpha) * self.rtt_ms + self.alpha * rtt_ms
         self.error_rate *= 1 - self.alpha
