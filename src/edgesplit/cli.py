@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -113,6 +114,39 @@ def demo(
         results = run_demo(edge_settings, max_tokens=max_tokens, on_stage=stage, on_result=result)
     console.print(_results_table(results))
     console.print(_summary_table(results))
+
+
+@app.command()
+def jobs(
+    job_id: Annotated[Optional[str], typer.Argument(help="a job id to inspect; omit to list")] = None,  # noqa: UP045
+    url: Annotated[str, typer.Option(help="edge node URL")] = "http://127.0.0.1:8000",
+    status: Annotated[Optional[str], typer.Option(help="queued, delivering, done or failed")] = None,  # noqa: UP045
+    api_key: Annotated[str, typer.Option(envvar="EDGESPLIT_CLIENT_TOKEN", help="bearer token for the node")] = "none",
+) -> None:
+    """List the edge's deferred jobs, or show one with its result."""
+    headers = {"authorization": f"Bearer {api_key}"}
+    path = f"/v1/jobs/{job_id}" if job_id else "/v1/jobs"
+    params = {"status": status} if status else {}
+    try:
+        response = httpx.get(f"{url}{path}", params=params, headers=headers, timeout=30)
+    except httpx.HTTPError as exc:
+        console.print(f"[red]cannot reach {url}:[/red] {exc}")
+        raise typer.Exit(1) from None
+    body = response.json()
+    if response.status_code >= 400:
+        console.print(f"[red]error {response.status_code}:[/red] {body['error']['message']}")
+        raise typer.Exit(1)
+    if job_id:
+        console.print_json(data=body)
+        return
+    table = Table(title=f"Jobs at {url}  {body['counts']}")
+    table.add_column("id", no_wrap=True)
+    for col in ("status", "attempts", "created", "last error"):
+        table.add_column(col, overflow="fold")
+    for job in body["data"]:
+        created = time.strftime("%H:%M:%S", time.localtime(job["created"]))
+        table.add_row(job["id"], job["status"], str(job["attempts"]), created, job.get("last_error") or "")
+    console.print(table)
 
 
 @app.command()

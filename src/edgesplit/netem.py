@@ -208,8 +208,8 @@ class LinkEmulator:
         tasks = [asyncio.create_task(coro) for pipe in pipes for coro in (pipe.read_side(), pipe.write_side())]
         try:
             await asyncio.gather(*tasks)
-        except (ConnectionError, OSError):
-            pass
+        except (ConnectionError, OSError, asyncio.CancelledError):
+            pass  # a reset link or the emulator stopping: both ends are aborted below
         finally:
             for task in tasks:
                 task.cancel()
