@@ -25,6 +25,7 @@ def test_claim_complete_replay(tmp_path: Path) -> None:
         store.claim("k1", "other-digest")
     assert not different.value.still_running
     assert store.runs() == {"k1": 1} and store.completed_per_digest() == {"d1": 1}
+    assert store.replays() == 1
 
 
 def test_abandoned_and_crashed_runs_can_be_retried(tmp_path: Path) -> None:

@@ -47,7 +47,11 @@ def m001_initial(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [m001_initial]
+def m002_replays(conn: sqlite3.Connection) -> None:
+    conn.execute("ALTER TABLE results ADD COLUMN replays INTEGER NOT NULL DEFAULT 0")
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_replays]
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ class ResultStore:
                 return Claim("new")
             if row["status"] == "running":
                 raise IdempotencyConflict(f"request with idempotency key {key!r} is still running", True)
+            conn.execute("UPDATE results SET replays = replays + 1 WHERE key = ?", (key,))
             return Claim("done", json.loads(row["response_json"]))
 
     def complete(self, key: str, response: dict[str, Any]) -> None:
@@ -106,6 +111,10 @@ class ResultStore:
     def runs(self) -> dict[str, int]:
         """How many times the model started, per key."""
         return {row["key"]: int(row["executions"]) for row in self.db.query("SELECT key, executions FROM results")}
+
+    def replays(self) -> int:
+        """Requests answered from a stored result instead of running again."""
+        return int(self.db.query("SELECT COALESCE(SUM(replays), 0) AS n FROM results")[0]["n"])
 
     def completed_per_digest(self) -> dict[str, int]:
         """Finished runs per request body: a request delivered under two keys would show 2."""
