@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
-from conftest import EdgeFactory, chat
+import httpx
+
+from conftest import CLOUD_TOKEN, EdgeFactory, chat
 from edgesplit.netem import LinkEmulator, LinkProfile
 from edgesplit.routing.link import BreakerState, LinkMonitor
 from edgesplit.server import NodeServer
@@ -95,3 +98,52 @@ def test_open_circuit_answers_at_once(make_edge: EdgeFactory, cloud: NodeServer)
         assert meta["fallback"] is True and "circuit open" in meta["upstream_error"]
         assert elapsed < 0.4  # no timeout wait
         link.restore()
+
+
+def _wait_for(condition: Callable[[], bool], timeout_s: float = 15) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def test_probes_measure_rtt_and_bandwidth(make_edge: EdgeFactory, cloud: NodeServer) -> None:
+    port = int(cloud.url.rsplit(":", 1)[1])
+    with LinkEmulator("127.0.0.1", port, LinkProfile("test", latency_ms=20, bandwidth_mbps=8)) as link:
+        edge = make_edge(
+            upstream=link.url, upstream_token=CLOUD_TOKEN, link_probe_interval_s=0.2, link_probe_bytes=256 * 1024
+        )
+        monitor: LinkMonitor = edge.node.link  # type: ignore[attr-defined]
+        _wait_for(lambda: monitor.bandwidth_mbps is not None)
+        snap = monitor.snapshot()
+    assert snap.rtt_ms is not None and 35 <= snap.rtt_ms <= 90, snap  # 2 x 20 ms, plus serving
+    assert snap.bandwidth_mbps is not None and 5 <= snap.bandwidth_mbps <= 11, snap
+    metrics = httpx.get(f"{edge.url}/metrics").text
+    assert "edgesplit_link_bandwidth_mbps" in metrics and "edgesplit_link_rtt_seconds" in metrics
+
+
+def test_probe_closes_the_breaker_when_the_link_returns(make_edge: EdgeFactory, cloud: NodeServer) -> None:
+    port = int(cloud.url.rsplit(":", 1)[1])
+    with LinkEmulator("127.0.0.1", port, "lan") as link:
+        link.outage("refuse")
+        edge = make_edge(
+            upstream=link.url,
+            upstream_token=CLOUD_TOKEN,
+            link_probe_interval_s=0.1,
+            link_backoff_s=0.1,
+            link_max_backoff_s=0.2,
+        )
+        monitor: LinkMonitor = edge.node.link  # type: ignore[attr-defined]
+        _wait_for(lambda: monitor.state is BreakerState.OPEN)
+        link.restore()
+        _wait_for(lambda: monitor.state is BreakerState.CLOSED)  # no client request needed
+    assert 'edgesplit_link_state{edgesplit_link_state="closed"} 1.0' in httpx.get(f"{edge.url}/metrics").text
+
+
+def test_probe_endpoint_checks_input_and_auth(cloud: NodeServer) -> None:
+    auth = {"authorization": f"Bearer {CLOUD_TOKEN}"}
+    ok = httpx.get(f"{cloud.url}/v1/link/probe", params={"bytes": 1000}, headers=auth)
+    assert ok.status_code == 200 and len(ok.content) == 1000
+    assert httpx.get(f"{cloud.url}/v1/link/probe", params={"bytes": 0}, headers=auth).status_code == 400
+    assert httpx.get(f"{cloud.url}/v1/link/probe", params={"bytes": "lots"}, headers=auth).status_code == 400
+    assert httpx.get(f"{cloud.url}/v1/link/probe").status_code == 401

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     link_failure_threshold: int = Field(default=3, ge=1, le=1000)  # consecutive failures that open the breaker
     link_backoff_s: float = Field(default=1.0, gt=0, le=3600)  # first wait before a half-open probe
     link_max_backoff_s: float = Field(default=60.0, gt=0, le=86400)
+    link_probe_interval_s: float = Field(default=15.0, ge=0, le=86400)  # active RTT/bandwidth probes; 0 = off
+    link_probe_bytes: int = Field(default=64 * 1024, ge=1024, le=8 * 1024 * 1024)  # download size per probe
     data_dir: Path | None = None  # outbox / result store; default: the cache dir + "/<role>"
     outbox_max_rows: int = Field(default=100_000, ge=1)  # pending jobs before 507
     outbox_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)  # pending request bytes before 507

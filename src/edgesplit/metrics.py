@@ -39,7 +39,8 @@ class NodeMetrics:
         self.link_state = EnumMetric(
             "edgesplit_link_state", "Upstream circuit breaker", states=["closed", "half-open", "open"], registry=reg
         )
-        self.link_rtt = Gauge("edgesplit_link_rtt_seconds", "EWMA of time to the first upstream event", registry=reg)
+        self.link_rtt = Gauge("edgesplit_link_rtt_seconds", "EWMA of upstream round trips", registry=reg)
+        self.link_bandwidth = Gauge("edgesplit_link_bandwidth_mbps", "EWMA of probed upstream bandwidth", registry=reg)
         self.info = Gauge("edgesplit_node_info", "Node role", ["role"], registry=reg)
         self.info.labels(role=role).set(1)
 

@@ -26,6 +26,7 @@ from edgesplit.models import locate_model
 from edgesplit.nodes.base import FALLBACK, Events, Generation, Unavailable, primed
 from edgesplit.outbox import Outbox
 from edgesplit.routing.link import LinkMonitor
+from edgesplit.routing.probe import LinkProber
 from edgesplit.routing.router import EDGE_ALIASES, CascadePolicy, resolve_route
 from edgesplit.schemas import JobRecord, RouteInfo, RouteName
 
@@ -57,10 +58,22 @@ class EdgeNode:
             max_backoff_s=settings.link_max_backoff_s,
             on_change=lambda state: metrics.link_state.state(state.value),
         )
+        metrics.link_rtt.set_function(lambda: (self.link.rtt_ms or 0.0) / 1000)
+        metrics.link_bandwidth.set_function(lambda: self.link.bandwidth_mbps or 0.0)
+        token = settings.upstream_token.get_secret_value() if settings.upstream_token else None
+        self.prober: LinkProber | None = None
+        if settings.upstream and settings.link_probe_interval_s > 0:
+            self.prober = LinkProber(
+                self.link,
+                settings.upstream,
+                token,
+                settings.link_probe_interval_s,
+                settings.link_probe_bytes,
+                timeout_s=settings.upstream_timeout_s,
+            )
         self.outbox = outbox
         self.worker: DeliveryWorker | None = None
         if outbox is not None and settings.upstream:
-            token = settings.upstream_token.get_secret_value() if settings.upstream_token else None
             self.worker = DeliveryWorker(
                 outbox,
                 settings.upstream,
@@ -90,6 +103,8 @@ class EdgeNode:
     async def start(self) -> None:
         if self.worker is not None:
             self.worker.start()
+        if self.prober is not None:
+            self.prober.start()
 
     def defer(self, kind: str, request: dict[str, object], callback_url: str | None) -> JobRecord:
         """Store a request for the cloud in the outbox; the worker delivers it."""
@@ -173,8 +188,6 @@ class EdgeNode:
             self.link.record_failure()
             return
         self.link.record_success((time.perf_counter() - start) * 1000)
-        if self.link.rtt_ms is not None:
-            self.metrics.link_rtt.set(self.link.rtt_ms / 1000)
 
     async def _cascade_whole(
         self, prompt: Prompt, params: GenerationParams, unavailable: Unavailable
@@ -282,6 +295,8 @@ class EdgeNode:
         info.upstream_error = str(exc)
 
     async def aclose(self) -> None:
+        if self.prober is not None:
+            await self.prober.stop()
         if self.worker is not None:
             await self.worker.stop()
         if self.outbox is not None:

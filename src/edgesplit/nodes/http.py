@@ -35,6 +35,8 @@ __all__ = ["create_app", "error_response"]
 
 R = TypeVar("R", bound=BaseModel)
 _UNAUTHENTICATED_PATHS = ("/healthz", "/metrics")
+_MAX_PROBE_BYTES = 8 * 1024 * 1024
+_PROBE_FILL = bytes(range(256)) * (_MAX_PROBE_BYTES // 256)
 
 
 def error_response(
@@ -327,6 +329,14 @@ def create_app(node: Node) -> FastAPI:
         now = int(time.time())
         data = [{"id": mid, "object": "model", "created": now, "owned_by": "edgesplit"} for mid in node.model_ids()]
         return {"object": "list", "data": data}
+
+    @app.get("/v1/link/probe")
+    async def link_probe(request: Request) -> Response:
+        """``bytes`` bytes of filler, for a downstream tier to measure bandwidth (authenticated)."""
+        size_text = request.query_params.get("bytes", "65536")
+        if not size_text.isdigit() or not 1 <= int(size_text) <= _MAX_PROBE_BYTES:
+            raise InvalidRequest(f"bytes must be an integer from 1 to {_MAX_PROBE_BYTES}", param="bytes")
+        return Response(_PROBE_FILL[: int(size_text)], media_type="application/octet-stream")
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

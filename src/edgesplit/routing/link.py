@@ -30,7 +30,8 @@ class BreakerState(StrEnum):
 @dataclass(frozen=True)
 class LinkSnapshot:
     state: BreakerState
-    rtt_ms: float | None  # EWMA of time to response headers
+    rtt_ms: float | None  # EWMA of round-trip samples (probes, time to first upstream event)
+    bandwidth_mbps: float | None  # EWMA of probe downloads
     error_rate: float  # EWMA of failures, 0..1
     consecutive_failures: int
     retry_in_s: float  # until the next probe, when open
@@ -56,6 +57,7 @@ class LinkMonitor:
         self._on_change = on_change
         self.state = BreakerState.CLOSED
         self.rtt_ms: float | None = None
+        self.bandwidth_mbps: float | None = None
         self.error_rate = 0.0
         self.consecutive_failures = 0
         self._backoff_s = backoff_s
@@ -79,13 +81,17 @@ class LinkMonitor:
         self._probe_in_flight = False
 
     def record_success(self, rtt_ms: float) -> None:
-        self.rtt_ms = rtt_ms if self.rtt_ms is None else (1 - self.alpha) * self.rtt_ms + self.alpha * rtt_ms
+        self.rtt_ms = _ewma(self.rtt_ms, rtt_ms, self.alpha)
         self.error_rate *= 1 - self.alpha
         self.consecutive_failures = 0
         self._probe_in_flight = False
         if self.state is not BreakerState.CLOSED:
             self._backoff_s = self.base_backoff_s
             self._set(BreakerState.CLOSED)
+
+    def record_bandwidth(self, mbps: float) -> None:
+        """A download measurement from a probe (megabits per second)."""
+        self.bandwidth_mbps = _ewma(self.bandwidth_mbps, mbps, self.alpha)
 
     def record_failure(self) -> None:
         self.error_rate = (1 - self.alpha) * self.error_rate + self.alpha
@@ -100,7 +106,9 @@ class LinkMonitor:
 
     def snapshot(self) -> LinkSnapshot:
         retry = max(0.0, self._reopen_at - self._clock()) if self.state is BreakerState.OPEN else 0.0
-        return LinkSnapshot(self.state, self.rtt_ms, self.error_rate, self.consecutive_failures, retry)
+        return LinkSnapshot(
+            self.state, self.rtt_ms, self.bandwidth_mbps, self.error_rate, self.consecutive_failures, retry
+        )
 
     def _set(self, state: BreakerState) -> None:
         if state is self.state:
@@ -111,3 +119,7 @@ class LinkMonitor:
         self.state = state
         if self._on_change is not None:
             self._on_change(state)
+
+
+def _ewma(current: float | None, sample: float, alpha: float) -> float:
+    return sample if current is None else (1 - alpha) * current + alpha * sample
