@@ -149,3 +149,13 @@ def test_netem_cli_switches_profiles(echo: int) -> None:
     assert result.exit_code == 0, result.output
     assert "name='4g'" in result.output and "outage='cut'" in result.output
     assert "commands:" in result.output and "unknown link profile 'moon'" in result.output
+
+
+@pytest.mark.parametrize("name", ["lan", "4g", "flaky", "satellite"])
+def test_named_profile_round_trip_matches_its_latency(echo: int, name: str) -> None:
+    link_profile = PROFILES[name]
+    with LinkEmulator("127.0.0.1", echo, name) as link, _connect(link) as sock:
+        rtt_ms = statistics.median(_round_trip_s(sock) for _ in range(7)) * 1000  # the median shrugs off "loss"
+    low = 2 * (link_profile.latency_ms - link_profile.jitter_ms)
+    high = 2 * (link_profile.latency_ms + link_profile.jitter_ms) + 15  # + loopback and scheduling
+    assert low <= rtt_ms <= high, (name, rtt_ms, low, high)
