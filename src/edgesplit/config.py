@@ -8,10 +8,11 @@ Validation runs at start-up; any error is raised as :class:`ConfigError` naming 
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,7 +22,7 @@ from pydantic_settings import (
 
 from edgesplit.errors import ConfigError
 
-__all__ = ["ENV_PREFIX", "Role", "Settings", "load_settings"]
+__all__ = ["ENV_PREFIX", "PrivacyRuleConfig", "Role", "Settings", "load_settings"]
 
 ENV_PREFIX = "EDGESPLIT_"
 Role = Literal["edge", "cloud"]
@@ -30,6 +31,28 @@ DEFAULT_MODELS: dict[str, str] = {
     "edge": "smollm2-135m-instruct",
     "cloud": "qwen2.5-coder-1.5b-instruct",
 }
+
+
+PrivacyActionName = Literal["allow", "redact", "local-only", "refuse"]
+
+
+class PrivacyRuleConfig(BaseModel):
+    """One ``[[privacy_rules]]`` table: when it matches, the request gets at least ``action``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    action: PrivacyActionName
+    entity_types: list[str] = []
+    pattern: str | None = None
+    sources: list[str] = []
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            re.compile(value)
+        return value
 
 
 class Settings(BaseSettings):
@@ -59,6 +82,14 @@ class Settings(BaseSettings):
     outbox_backoff_s: float = Field(default=1.0, gt=0, le=3600)  # first retry delay; doubles per attempt
     outbox_max_backoff_s: float = Field(default=300.0, gt=0, le=86400)
     outbox_concurrency: int = Field(default=2, ge=1, le=64)  # deliveries in flight at once
+    privacy_default: PrivacyActionName = "redact"  # for requests that ask for nothing and match no rule
+    privacy_ner: bool = True  # spaCy names/places/orgs (about 10 ms per 500 characters); patterns always run
+    privacy_rules: list[PrivacyRuleConfig] = []
+    privacy_deny_list: list[str] = []  # terms always redacted (type CUSTOM)
+    privacy_custom_patterns: dict[str, str] = {}  # entity type -> regex
+    privacy_medical_record_pattern: str = r"\b(?:MRN|prontuário|prontuario)[:#\s]*([A-Z]{0,3}\d{6,10})\b"
+    privacy_phone_regions: list[str] = ["US", "BR", "GB", "PT"]
+    vault_ttl_s: float = Field(default=3600.0, gt=0)  # placeholder mappings expire this long after last use
     cascade_threshold: float = Field(default=-1.0, le=0)  # mean token log-prob under which auto escalates
     cascade_probe_tokens: int = Field(default=8, ge=1, le=256)  # tokens checked before a stream commits
     queue_max_waiting: int = Field(default=16, ge=0, le=100_000)  # waiting requests per model before 429
@@ -66,6 +97,19 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     max_tokens_limit: int = Field(default=1024, ge=1)  # largest max_tokens a client may ask for
     default_max_tokens: int = Field(default=256, ge=1)
+
+    @field_validator("privacy_medical_record_pattern")
+    @classmethod
+    def _pattern_compiles(cls, value: str) -> str:
+        re.compile(value)
+        return value
+
+    @field_validator("privacy_custom_patterns")
+    @classmethod
+    def _patterns_compile(cls, value: dict[str, str]) -> dict[str, str]:
+        for pattern in value.values():
+            re.compile(pattern)
+        return value
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Settings:

@@ -20,12 +20,14 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from edgesplit.outbox import Outbox
 from edgesplit.routing.link import BreakerState, LinkMonitor
+from edgesplit.schemas import JobRecord
 
 __all__ = ["DeliveryWorker"]
 
@@ -47,8 +49,10 @@ class DeliveryWorker:
         backoff_s: float = 1.0,
         max_backoff_s: float = 300.0,
         concurrency: int = 2,
+        restore: Callable[[JobRecord], JobRecord] = lambda job: job,
     ) -> None:
         self.outbox = outbox
+        self.restore = restore  # callbacks receive the answer with the original values back
         self.link = link
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
@@ -138,7 +142,8 @@ class DeliveryWorker:
         for job in self.outbox.pending_callbacks():
             assert job.callback_url is not None
             try:
-                response = await self._callbacks.post(job.callback_url, json=job.model_dump(mode="json"))
+                payload = self.restore(job).model_dump(mode="json")
+                response = await self._callbacks.post(job.callback_url, json=payload)
             except httpx.HTTPError as exc:
                 log.info("callback for %s not delivered yet: %s", job.id, type(exc).__name__)
                 continue

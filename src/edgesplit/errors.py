@@ -9,6 +9,7 @@
     │   │   └── UnknownModel   the requested model alias is not served here (HTTP 404)
     │   └── ContextOverflow    prompt + max_tokens exceed the context window (HTTP 400)
     ├── AuthError              missing or wrong bearer token (HTTP 401)
+    ├── PolicyViolation        the privacy policy refuses the request; names the rule (HTTP 403)
     ├── QueueFull              the model's queue is full; carries retry_after_s (HTTP 429)
     └── UpstreamError          the next tier failed: unreachable, timed out, or answered an error
         ├── UpstreamTimeout    the upstream did not answer within the configured timeout
@@ -29,6 +30,7 @@ __all__ = [
     "LinkDown",
     "ModelError",
     "NotFound",
+    "PolicyViolation",
     "QueueFull",
     "UnknownModel",
     "UpstreamError",
@@ -99,3 +101,11 @@ class UpstreamTimeout(UpstreamError):
 
 class LinkDown(UpstreamError):
     """The link's circuit breaker is open; the upstream was not called."""
+
+
+class PolicyViolation(EdgesplitError):
+    """The privacy policy refuses this request; ``rule`` names the rule that did."""
+
+    def __init__(self, message: str, rule: str) -> None:
+        super().__init__(message)
+        self.rule = rule

@@ -52,7 +52,12 @@ def m002_callbacks(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE jobs ADD COLUMN callback_done INTEGER NOT NULL DEFAULT 0")
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_callbacks]
+def m003_conversation(conn: sqlite3.Connection) -> None:
+    # the vault conversation id (a hash) whose placeholders the result may contain; never raw values
+    conn.execute("ALTER TABLE jobs ADD COLUMN conversation TEXT")
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_callbacks, m003_conversation]
 _PENDING = ("queued", "delivering")
 
 
@@ -67,7 +72,11 @@ class Outbox:
             conn.execute("UPDATE jobs SET status = 'queued' WHERE status = 'delivering'")
 
     def enqueue(
-        self, kind: Literal["chat", "text"], request: dict[str, Any], callback_url: str | None = None
+        self,
+        kind: Literal["chat", "text"],
+        request: dict[str, Any],
+        callback_url: str | None = None,
+        conversation: str | None = None,
     ) -> JobRecord:
         """Store a request durably; raises :class:`OutboxFull` at the limits."""
         body = json.dumps(request, separators=(",", ":"))
@@ -84,8 +93,8 @@ class Outbox:
                 )
             conn.execute(
                 "INSERT INTO jobs (id, idempotency_key, kind, request_json, size_bytes, status, created,"
-                " next_attempt_at, callback_url) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
-                (job_id, f"idem_{uuid.uuid4().hex}", kind, body, len(body), now, now, callback_url),
+                " next_attempt_at, callback_url, conversation) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+                (job_id, f"idem_{uuid.uuid4().hex}", kind, body, len(body), now, now, callback_url, conversation),
             )
         return self.get(job_id)  # type: ignore[return-value]
 
@@ -144,6 +153,10 @@ class Outbox:
                 " WHERE id = ?",
                 (time.time(), error, job_id),
             )
+
+    def conversation_of(self, job_id: str) -> str | None:
+        rows = self.db.query("SELECT conversation FROM jobs WHERE id = ?", (job_id,))
+        return rows[0]["conversation"] if rows else None
 
     def attempts(self, job_id: str) -> int:
         rows = self.db.query("SELECT attempts FROM jobs WHERE id = ?", (job_id,))

@@ -63,6 +63,9 @@ class EdgesplitOptions(_Strict):
     priority: Priority | None = None  # "batch": store in the outbox, answer 202 with a job id
     on_cloud_unavailable: OnUnavailable | None = None  # what to do when the cloud cannot be reached
     callback_url: str | None = Field(default=None, pattern=r"^https?://")  # POSTed the job record when done
+    privacy: Literal["allow", "redact", "local-only", "refuse"] | None = None  # may only tighten configured rules
+    source: str | None = Field(default=None, max_length=200)  # where the data comes from, for privacy rules
+    conversation: str | None = Field(default=None, max_length=200)  # keeps placeholders stable across requests
 
 
 class StreamOptions(_Strict):
@@ -145,6 +148,7 @@ class RouteInfo(BaseModel):
     threshold: float | None = None
     fallback: bool = False  # the route wanted the cloud but the edge answered
     upstream_error: str | None = None
+    privacy: dict[str, Any] | None = None  # action, rule, redacted counts by type (never values)
 
     def headers(self) -> dict[str, str]:
         return {
@@ -176,3 +180,4 @@ class JobRecord(BaseModel):
     last_error: str | None = None
     callback_url: str | None = None
     result: dict[str, Any] | None = None  # the upstream's OpenAI response, once done
+    restored: bool | None = None  # placeholders in the result replaced by the original values

@@ -9,9 +9,10 @@ from typing import Protocol
 from edgesplit.backends.base import Finish, GenerationParams, Prompt, TokenEvent
 from edgesplit.config import Settings
 from edgesplit.metrics import NodeMetrics
+from edgesplit.privacy.redactor import PrivacyPlan
 from edgesplit.schemas import JobRecord, OnUnavailable, RouteInfo, RouteName
 
-__all__ = ["FALLBACK", "Events", "Generation", "Node", "Unavailable", "primed"]
+__all__ = ["FALLBACK", "CloudPolicy", "Events", "Generation", "Node", "primed"]
 
 Events = AsyncIterator[TokenEvent | Finish]
 
@@ -25,14 +26,20 @@ class Generation:
 
 
 @dataclass(frozen=True)
-class Unavailable:
-    """What a request wants when the cloud cannot serve it; ``defer`` stores it via ``enqueue``."""
+class CloudPolicy:
+    """What one request lets the cloud see, and what it wants when the cloud cannot serve it.
 
-    action: OnUnavailable = "fallback"
+    ``privacy`` (from the edge's Redactor) holds the prompt the upstream may receive and the
+    placeholder mapping that restores its answer; ``on_unavailable`` is ``fallback`` (answer
+    on the edge), ``defer`` (store via ``enqueue``: 202 + job) or ``error``.
+    """
+
+    on_unavailable: OnUnavailable = "fallback"
     enqueue: Callable[[], JobRecord] | None = None
+    privacy: PrivacyPlan | None = None
 
 
-FALLBACK = Unavailable()  # the default policy: answer on the edge when the cloud fails
+FALLBACK = CloudPolicy()  # the default: nothing to redact, answer on the edge when the cloud fails
 
 
 class Node(Protocol):
@@ -49,7 +56,7 @@ class Node(Protocol):
         params: GenerationParams,
         route: RouteName,
         stream: bool,
-        unavailable: Unavailable = ...,
+        policy: CloudPolicy = ...,
     ) -> Generation | JobRecord: ...
 
     async def start(self) -> None: ...

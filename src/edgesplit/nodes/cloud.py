@@ -10,7 +10,7 @@ from edgesplit.errors import ConfigError, UnknownModel
 from edgesplit.idempotency import ResultStore
 from edgesplit.metrics import NodeMetrics
 from edgesplit.models import locate_model
-from edgesplit.nodes.base import FALLBACK, Generation, Unavailable, primed
+from edgesplit.nodes.base import FALLBACK, CloudPolicy, Generation, primed
 from edgesplit.schemas import RouteInfo, RouteName
 
 __all__ = ["CloudNode"]
@@ -63,7 +63,7 @@ class CloudNode:
         params: GenerationParams,
         route: RouteName,
         stream: bool,
-        unavailable: Unavailable = FALLBACK,
+        policy: CloudPolicy = FALLBACK,
     ) -> Generation:
         events = await primed(self.backend.stream(prompt, params))
         return Generation(

@@ -11,6 +11,7 @@ Requests marked ``batch`` skip all this: they go to the outbox and the delivery 
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import replace
 
@@ -23,8 +24,10 @@ from edgesplit.delivery import DeliveryWorker
 from edgesplit.errors import InvalidRequest, LinkDown, UpstreamError
 from edgesplit.metrics import NodeMetrics
 from edgesplit.models import locate_model
-from edgesplit.nodes.base import FALLBACK, Events, Generation, Unavailable, primed
+from edgesplit.nodes.base import FALLBACK, CloudPolicy, Events, Generation, primed
 from edgesplit.outbox import Outbox
+from edgesplit.privacy.redactor import Redactor
+from edgesplit.privacy.restore import StreamRestorer, restore
 from edgesplit.routing.link import LinkMonitor
 from edgesplit.routing.probe import LinkProber
 from edgesplit.routing.router import EDGE_ALIASES, CascadePolicy, resolve_route
@@ -46,8 +49,10 @@ class EdgeNode:
         upstream: Backend | None,
         metrics: NodeMetrics,
         outbox: Outbox | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.settings = settings
+        self.redactor = redactor  # classify + redact before anything leaves; None = everything may leave as is
         self.metrics = metrics
         self.local = local
         self.upstream = upstream
@@ -83,6 +88,7 @@ class EdgeNode:
                 backoff_s=settings.outbox_backoff_s,
                 max_backoff_s=settings.outbox_max_backoff_s,
                 concurrency=settings.outbox_concurrency,
+                restore=self.restore_job,
             )
 
     @classmethod
@@ -98,7 +104,7 @@ class EdgeNode:
             upstream = RemoteBackend(settings.upstream, settings.upstream_model, token, settings.upstream_timeout_s)
             path = settings.resolved_data_dir() / "outbox.sqlite"
             outbox = Outbox(path, settings.outbox_max_rows, settings.outbox_max_bytes)
-        return cls(settings, local, upstream, metrics, outbox)
+        return cls(settings, local, upstream, metrics, outbox, Redactor.from_settings(settings))
 
     async def start(self) -> None:
         if self.worker is not None:
@@ -106,14 +112,32 @@ class EdgeNode:
         if self.prober is not None:
             self.prober.start()
 
-    def defer(self, kind: str, request: dict[str, object], callback_url: str | None) -> JobRecord:
-        """Store a request for the cloud in the outbox; the worker delivers it."""
+    def defer(
+        self, kind: str, request: dict[str, object], callback_url: str | None, conversation: str | None = None
+    ) -> JobRecord:
+        """Store a request for the cloud (already redacted) in the outbox; the worker delivers it."""
         if self.outbox is None:
             raise InvalidRequest("deferred requests need an upstream; none is configured", code="no_upstream")
-        job = self.outbox.enqueue("chat" if kind == "chat" else "text", request, callback_url)
+        job = self.outbox.enqueue("chat" if kind == "chat" else "text", request, callback_url, conversation)
         if self.worker is not None:
             self.worker.wake()
         return job
+
+    def restore_job(self, job: JobRecord) -> JobRecord:
+        """A finished job's answer with placeholders restored, while the vault still holds its mapping."""
+        if job.result is None or self.outbox is None or self.redactor is None:
+            return job
+        conversation = self.outbox.conversation_of(job.id)
+        mapping = self.redactor.vault.get(conversation) if conversation else None
+        if mapping is None:
+            return job.model_copy(update={"restored": False if conversation else None})
+        result = copy.deepcopy(job.result)
+        for choice in result.get("choices", []):
+            if isinstance(choice.get("message", {}).get("content"), str):
+                choice["message"]["content"] = restore(mapping, choice["message"]["content"])
+            if isinstance(choice.get("text"), str):
+                choice["text"] = restore(mapping, choice["text"])
+        return job.model_copy(update={"result": result, "restored": True})
 
     def model_ids(self) -> list[str]:
         return [*EDGE_ALIASES, self.settings.model]
@@ -127,8 +151,12 @@ class EdgeNode:
         params: GenerationParams,
         route: RouteName,
         stream: bool,
-        unavailable: Unavailable = FALLBACK,
+        policy: CloudPolicy = FALLBACK,
     ) -> Generation | JobRecord:
+        if policy.privacy is not None and not policy.privacy.may_leave:
+            reason = f"privacy {policy.privacy.action} ({policy.privacy.rule}): the data stays on the edge"
+            info = RouteInfo(route="edge", rule="local-only", reason=reason, requested=route)
+            return await self._local(prompt, params, info)
         if route == "edge":
             return await self._local(
                 prompt,
@@ -139,30 +167,34 @@ class EdgeNode:
             info = RouteInfo(route="edge", rule="no-upstream", reason="no upstream configured", requested=route)
             return await self._local(prompt, params, info)
         if route == "cloud":
-            return await self._forced_cloud(prompt, params, unavailable)
+            return await self._forced_cloud(prompt, params, policy)
         if stream:
-            return await self._cascade_streaming(prompt, params, unavailable)
-        return await self._cascade_whole(prompt, params, unavailable)
+            return await self._cascade_streaming(prompt, params, policy)
+        return await self._cascade_whole(prompt, params, policy)
 
     async def _local(self, prompt: Prompt, params: GenerationParams, info: RouteInfo) -> Generation:
         return Generation(info, await primed(self.local.stream(prompt, params)))
 
     async def _forced_cloud(
-        self, prompt: Prompt, params: GenerationParams, unavailable: Unavailable
+        self, prompt: Prompt, params: GenerationParams, policy: CloudPolicy
     ) -> Generation | JobRecord:
         info = RouteInfo(route="cloud", rule="forced", reason="client asked for the cloud", requested="cloud")
         try:
-            return await self._remote(prompt, params, info)
+            return await self._remote(prompt, params, info, policy)
         except UpstreamError as exc:
             if exc.status_code in _CLIENT_ERRORS:
                 raise
-            if (job := _not_falling_back(exc, unavailable)) is not None:
+            if (job := _not_falling_back(exc, policy)) is not None:
                 return job
             self._note_fallback(info, exc, "cloud unavailable, answered on the edge")
             return await self._local(prompt, params, info)
 
-    async def _remote(self, prompt: Prompt, params: GenerationParams, info: RouteInfo) -> Generation:
+    async def _remote(
+        self, prompt: Prompt, params: GenerationParams, info: RouteInfo, policy: CloudPolicy
+    ) -> Generation:
+        """Ask the upstream with what the policy lets it see; restore placeholders in what comes back."""
         assert self.upstream is not None
+        privacy = policy.privacy
         if not self.link.allow():
             snap = self.link.snapshot()
             self.metrics.upstream_errors.labels(kind="LinkDown").inc()
@@ -171,7 +203,8 @@ class EdgeNode:
             )
         start = time.perf_counter()
         try:
-            events = await primed(self.upstream.stream(prompt, params))
+            sent = privacy.upstream_prompt if privacy is not None else prompt
+            events = await primed(self.upstream.stream(sent, params))
         except UpstreamError as exc:
             self.metrics.upstream_errors.labels(kind=type(exc).__name__).inc()
             self._record_link(exc, start)
@@ -180,6 +213,8 @@ class EdgeNode:
             self.link.record_failure()  # so that a half-open probe is never left in flight
             raise
         self._record_link(None, start)
+        if privacy is not None and privacy.mapping.value_of:
+            events = _restoring(events, StreamRestorer(privacy.mapping))
         return Generation(info, self._finish_locally_on_break(events, prompt, params, info))
 
     def _record_link(self, exc: UpstreamError | None, start: float) -> None:
@@ -190,7 +225,7 @@ class EdgeNode:
         self.link.record_success((time.perf_counter() - start) * 1000)
 
     async def _cascade_whole(
-        self, prompt: Prompt, params: GenerationParams, unavailable: Unavailable
+        self, prompt: Prompt, params: GenerationParams, policy: CloudPolicy
     ) -> Generation | JobRecord:
         """Non-streamed auto: judge the whole edge answer, then keep it or ask the cloud."""
         tokens, finish = await _drain(self.local.stream(prompt, params))
@@ -206,17 +241,17 @@ class EdgeNode:
             return Generation(edge_info, _replay(tokens, finish))
         cloud_info = edge_info.model_copy(update={"route": "cloud", "rule": "cascade-escalated"})
         try:
-            generation = await self._remote(prompt, params, cloud_info)
+            generation = await self._remote(prompt, params, cloud_info, policy)
             cloud_tokens, cloud_finish = await _drain(generation.events)
             return Generation(generation.route, _replay(cloud_tokens, cloud_finish))
         except UpstreamError as exc:
-            if (job := _not_falling_back(exc, unavailable)) is not None:
+            if (job := _not_falling_back(exc, policy)) is not None:
                 return job
             self._note_fallback(edge_info, exc, f"{verdict.reason}; cloud unavailable, kept the edge answer")
             return Generation(edge_info, _replay(tokens, finish))
 
     async def _cascade_streaming(
-        self, prompt: Prompt, params: GenerationParams, unavailable: Unavailable
+        self, prompt: Prompt, params: GenerationParams, policy: CloudPolicy
     ) -> Generation | JobRecord:
         """Streamed auto: hold the first ``probe_tokens`` edge tokens, judge them, then commit to one tier.
 
@@ -241,10 +276,10 @@ class EdgeNode:
         if verdict.escalate:
             cloud_info = info.model_copy(update={"route": "cloud", "rule": "cascade-escalated"})
             try:
-                generation = await self._remote(prompt, params, cloud_info)
+                generation = await self._remote(prompt, params, cloud_info, policy)
             except UpstreamError as exc:
                 try:
-                    job = _not_falling_back(exc, unavailable)
+                    job = _not_falling_back(exc, policy)
                 except UpstreamError:
                     await local.aclose()  # type: ignore[attr-defined]
                     raise
@@ -308,13 +343,27 @@ class EdgeNode:
             close()
 
 
-def _not_falling_back(exc: UpstreamError, unavailable: Unavailable) -> JobRecord | None:
+def _not_falling_back(exc: UpstreamError, policy: CloudPolicy) -> JobRecord | None:
     """Apply the request's policy to an upstream failure: a job (defer), a raise (error), or None (fall back)."""
-    if unavailable.action == "error":
+    if policy.on_unavailable == "error":
         raise exc
-    if unavailable.action == "defer" and unavailable.enqueue is not None:
-        return unavailable.enqueue()
+    if policy.on_unavailable == "defer" and policy.enqueue is not None:
+        return policy.enqueue()
     return None
+
+
+async def _restoring(events: Events, restorer: StreamRestorer) -> Events:
+    """Placeholders in upstream text → original values, holding back only a possible partial placeholder."""
+    try:
+        async for event in events:
+            if isinstance(event, Finish):
+                if tail := restorer.flush():
+                    yield TokenEvent(text=tail)
+                yield event
+            else:
+                yield replace(event, text=restorer.feed(event.text))
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
 
 
 async def _drain(events: Events) -> tuple[list[TokenEvent], Finish]:

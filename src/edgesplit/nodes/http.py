@@ -20,15 +20,17 @@ from edgesplit.errors import (
     InvalidRequest,
     LinkDown,
     NotFound,
+    PolicyViolation,
     QueueFull,
     UpstreamError,
     UpstreamTimeout,
 )
 from edgesplit.idempotency import IdempotencyConflict
-from edgesplit.nodes.base import FALLBACK, Generation, Node, Unavailable
+from edgesplit.nodes.base import CloudPolicy, Generation, Node
 from edgesplit.nodes.jobs_api import accepted, add_job_routes, run_idempotent, upstream_body
 from edgesplit.nodes.openai_format import ResponseBuilder, sse
 from edgesplit.outbox import OutboxFull
+from edgesplit.privacy.redactor import PrivacyPlan, Redactor
 from edgesplit.schemas import ChatCompletionRequest, CompletionRequest, EdgesplitOptions, JobRecord
 
 __all__ = ["create_app", "error_response"]
@@ -66,6 +68,8 @@ def _map_error(exc: Exception) -> JSONResponse:
         return error_response(503, str(exc), "upstream_error", None, "link_down", {"retry-after": "5"})
     if isinstance(exc, InvalidRequest):
         return error_response(400, str(exc), "invalid_request_error", exc.param, exc.code)
+    if isinstance(exc, PolicyViolation):
+        return error_response(403, str(exc), "permission_error", "edgesplit.privacy", "privacy_refused")
     if isinstance(exc, AuthError):
         return error_response(
             401, str(exc), "authentication_error", None, "invalid_api_key", {"www-authenticate": "Bearer"}
@@ -166,6 +170,10 @@ def _options(request: Request, req: ChatCompletionRequest | CompletionRequest) -
     return options.model_copy(update=updates) if updates else options
 
 
+def _prompt_of(req: ChatCompletionRequest | CompletionRequest) -> Prompt:
+    return _chat_prompt(req) if isinstance(req, ChatCompletionRequest) else _completion_prompt(req)
+
+
 def _chat_prompt(req: ChatCompletionRequest) -> Prompt:
     messages = tuple(("system" if m.role == "developer" else m.role, m.text()) for m in req.messages)
     if all(not content.strip() for _, content in messages):
@@ -264,14 +272,32 @@ def create_app(node: Node) -> FastAPI:
         return error_response(exc.status_code, str(exc.detail), "invalid_request_error")
 
     outbox, results = getattr(node, "outbox", None), getattr(node, "results", None)
-    add_job_routes(app, outbox, results)
+    redactor: Redactor | None = getattr(node, "redactor", None)
+    add_job_routes(app, outbox, results, getattr(node, "restore_job", lambda job: job))
 
-    def enqueue(req: ChatCompletionRequest | CompletionRequest, kind: str, options: EdgesplitOptions) -> JobRecord:
+    def enqueue(
+        req: ChatCompletionRequest | CompletionRequest, kind: str, options: EdgesplitOptions, plan: PrivacyPlan | None
+    ) -> JobRecord:
         defer = getattr(node, "defer", None)
         if defer is None:
             raise InvalidRequest("this node has no outbox to defer requests to", code="no_outbox")
-        job: JobRecord = defer(kind, upstream_body(req, node.settings.upstream_model), options.callback_url)
+        if plan is not None and not plan.may_leave:
+            raise InvalidRequest(
+                f"privacy {plan.action} ({plan.rule}): this request may not be deferred to the cloud",
+                param="x-edgesplit-priority",
+                code="privacy_local_only",
+            )
+        sent = plan.upstream_prompt if plan is not None else None
+        body = upstream_body(req, node.settings.upstream_model, sent or _prompt_of(req))
+        job: JobRecord = defer(kind, body, options.callback_url, plan.conversation if plan else None)
         return job
+
+    def classify(request: Request, prompt: Prompt, options: EdgesplitOptions) -> PrivacyPlan | None:
+        if redactor is None:
+            return None
+        source = request.headers.get("x-edgesplit-source") or options.source
+        conversation = request.headers.get("x-edgesplit-conversation") or options.conversation
+        return redactor.plan(prompt, options.privacy, source, conversation)
 
     async def serve(
         request: Request, raw: bytes, req: ChatCompletionRequest | CompletionRequest, prompt: Prompt
@@ -280,13 +306,14 @@ def create_app(node: Node) -> FastAPI:
         route = node.resolve(req.model, request.headers.get("x-edgesplit-route"), options.route)
         params = _params(node, req)
         kind = "chat" if prompt.is_chat else "text"
+        plan = classify(request, prompt, options)  # may raise PolicyViolation (refuse)
         if options.priority == "batch":
             if req.stream:
                 raise InvalidRequest("batch requests are not streamed: poll GET /v1/jobs/{id}", param="stream")
-            return accepted(enqueue(req, kind, options))
-        unavailable = FALLBACK
-        if options.on_cloud_unavailable is not None:
-            unavailable = Unavailable(options.on_cloud_unavailable, lambda: enqueue(req, kind, options))
+            return accepted(enqueue(req, kind, options, plan))
+        policy = CloudPolicy(
+            options.on_cloud_unavailable or "fallback", lambda: enqueue(req, kind, options, plan), plan
+        )
         builder = ResponseBuilder(kind, req.model, logprobs=params.logprobs)  # type: ignore[arg-type]
         key = request.headers.get("idempotency-key")
         if key is not None:
@@ -295,15 +322,17 @@ def create_app(node: Node) -> FastAPI:
                 raise InvalidRequest(f"idempotency-key is not supported {where}", param="idempotency-key")
 
             async def run() -> dict[str, Any]:
-                gen = await node.generate(prompt, params, route, stream=False, unavailable=unavailable)
+                gen = await node.generate(prompt, params, route, stream=False, policy=policy)
                 assert isinstance(gen, Generation), "a node with a result store does not defer"
                 return await _collect(gen, builder, _TokenClock(node))
 
             return await run_idempotent(results, key, raw, run)
         clock = _TokenClock(node)
-        gen = await node.generate(prompt, params, route, stream=req.stream, unavailable=unavailable)
+        gen = await node.generate(prompt, params, route, stream=req.stream, policy=policy)
         if isinstance(gen, JobRecord):
             return accepted(gen)
+        if plan is not None:
+            gen.route.privacy = plan.info()
         if req.stream:
             include_usage = bool(req.stream_options and req.stream_options.include_usage)
             body = _stream(node, gen, builder, include_usage, clock)

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from edgesplit.backends.base import Prompt
 from edgesplit.errors import InvalidRequest, NotFound
 from edgesplit.idempotency import ResultStore, request_digest
 from edgesplit.outbox import Outbox
@@ -21,10 +22,17 @@ _KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 _STATUSES = ("queued", "delivering", "done", "failed")
 
 
-def upstream_body(req: ChatCompletionRequest | CompletionRequest, model: str) -> dict[str, Any]:
-    """The request as the upstream should receive it: its model name, not streamed, no edgesplit options."""
-    body = req.model_dump(mode="json", exclude_none=True, exclude={"edgesplit", "stream", "stream_options"})
+def upstream_body(req: ChatCompletionRequest | CompletionRequest, model: str, prompt: Prompt) -> dict[str, Any]:
+    """The request as the upstream should receive it: ``prompt`` (the redacted one), its model name,
+    not streamed, no edgesplit options."""
+    body = req.model_dump(
+        mode="json", exclude_none=True, exclude={"edgesplit", "stream", "stream_options", "messages", "prompt"}
+    )
     body["model"] = model
+    if prompt.is_chat:
+        body["messages"] = prompt.as_openai_messages()
+    else:
+        body["prompt"] = prompt.text
     return body
 
 
@@ -52,7 +60,12 @@ async def run_idempotent(
     return JSONResponse(payload, headers={"x-edgesplit-replayed": "false"})
 
 
-def add_job_routes(app: FastAPI, outbox: Outbox | None, results: ResultStore | None) -> None:
+def add_job_routes(
+    app: FastAPI,
+    outbox: Outbox | None,
+    results: ResultStore | None,
+    restore: Callable[[JobRecord], JobRecord] = lambda job: job,
+) -> None:
     """``/v1/jobs`` on a node with an outbox; ``/v1/results/{key}`` on a node with a result store."""
     if outbox is not None:
 
@@ -64,7 +77,7 @@ def add_job_routes(app: FastAPI, outbox: Outbox | None, results: ResultStore | N
             limit_text = request.query_params.get("limit", "100")
             if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
                 raise InvalidRequest("limit must be an integer from 1 to 1000", param="limit")
-            jobs = outbox.jobs(status, int(limit_text))
+            jobs = [restore(job) for job in outbox.jobs(status, int(limit_text))]
             return {"object": "list", "data": [j.model_dump(mode="json") for j in jobs], "counts": outbox.counts()}
 
         @app.get("/v1/jobs/{job_id}")
@@ -74,7 +87,7 @@ def add_job_routes(app: FastAPI, outbox: Outbox | None, results: ResultStore | N
             job = outbox.get(job_id)
             if job is None:
                 raise NotFound(f"no job {job_id!r}", param="job_id", code="job_not_found")
-            return job.model_dump(mode="json")
+            return restore(job).model_dump(mode="json")
 
     if results is not None:
 

