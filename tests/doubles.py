@@ -61,3 +61,48 @@ def silent_stream_upstream(delay_s: float = 3600.0) -> Starlette:
         return StreamingResponse(body(), media_type="text/event-stream")
 
     return Starlette(routes=[Route("/v1/chat/completions", handler, methods=["POST"])])
+
+
+class RecordingEcho:
+    """An upstream that records every request body and answers with the last user message, echoed.
+
+    Streams come back in 1-3 character chunks (cycling), the hardest case for restoring
+    placeholders; non-streamed requests (outbox deliveries) get a whole chat.completion.
+    """
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        self.app = Starlette(routes=[Route("/v1/chat/completions", self.handle, methods=["POST"])])
+
+    async def handle(self, request: Request) -> Response:
+        raw = await request.body()
+        self.bodies.append(raw)
+        body = json.loads(raw)
+        text = next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user")
+        if not body.get("stream"):
+            message = {"role": "assistant", "content": text}
+            return JSONResponse(
+                {
+                    "id": "echo",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body["model"],
+                    "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                }
+            )
+
+        async def chunks():  # type: ignore[no-untyped-def]
+            i, size = 0, 1
+            while i < len(text):
+                delta = {"content": text[i : i + size]}
+                yield f"data: {json.dumps({'choices': [{'index': 0, 'delta': delta, 'finish_reason': None}]})}\n\n"
+                i += size
+                size = size % 3 + 1
+            done = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+            yield f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n"
+
+        return StreamingResponse(chunks(), media_type="text/event-stream")
+
+    def seen(self) -> str:
+        return b"\n".join(self.bodies).decode("utf-8")

@@ -42,3 +42,16 @@ def test_demo_runs_both_tiers_and_reports_routes(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("values", "q", "expected"), [([], 50, 0.0), ([3.0], 95, 3.0), ([1.0, 2.0, 3.0], 50, 2.0)])
 def test_percentile(values: list[float], q: float, expected: float) -> None:
     assert percentile(values, q) == pytest.approx(expected)
+
+
+def test_redact_reads_stdin_and_file(tmp_path: Path) -> None:
+    text = "Email ana@example.com, CPF 529.982.247-25."
+    result = CliRunner().invoke(app, ["redact", "--no-ner"], input=text)
+    assert result.exit_code == 0, result.output
+    assert "Email <EMAIL_ADDRESS_1>, CPF <BR_CPF_1>." in result.output
+    assert "BR_CPF" in result.output and "pattern" in result.output
+    path = tmp_path / "msg.txt"
+    path.write_text(text)
+    assert "<EMAIL_ADDRESS_1>" in CliRunner().invoke(app, ["redact", str(path), "--no-ner"]).output
+    missing = CliRunner().invoke(app, ["redact", str(tmp_path / "nope.txt")])
+    assert missing.exit_code == 2 and "error" in missing.output

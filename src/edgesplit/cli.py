@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Optional
@@ -146,6 +147,35 @@ def jobs(
     for job in body["data"]:
         created = time.strftime("%H:%M:%S", time.localtime(job["created"]))
         table.add_row(job["id"], job["status"], str(job["attempts"]), created, job.get("last_error") or "")
+    console.print(table)
+
+
+@app.command()
+def redact(
+    file: Annotated[Optional[Path], typer.Argument(help="text file; omit to read stdin")] = None,  # noqa: UP045
+    config: ConfigOpt = None,
+    ner: Annotated[bool, typer.Option(help="run spaCy NER for names, places, organisations")] = True,
+) -> None:
+    """Print the redacted text and the entity table, using the node's privacy settings."""
+    from edgesplit.privacy.detectors import Detector
+    from edgesplit.privacy.redactor import redact_text
+    from edgesplit.privacy.vault import Mapping
+
+    _offline()
+    try:
+        settings = load_settings(config, role="edge")
+        text = file.read_text(encoding="utf-8") if file is not None else sys.stdin.read()
+    except (EdgesplitError, OSError, UnicodeDecodeError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    entities = Detector.from_settings(settings, ner=ner).detect(text)
+    mapping = Mapping()
+    console.print(redact_text(text, entities, mapping), markup=False, highlight=False)
+    table = Table(title=f"{len(entities)} entities")
+    for col in ("placeholder", "type", "value", "start", "end", "found by"):
+        table.add_column(col)
+    for e in entities:
+        table.add_row(mapping.placeholder(e.type, e.value), e.type, e.value, str(e.start), str(e.end), e.source)
     console.print(table)
 
 

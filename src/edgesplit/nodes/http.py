@@ -154,12 +154,13 @@ def _params(node: Node, req: ChatCompletionRequest | CompletionRequest) -> Gener
 
 
 def _options(request: Request, req: ChatCompletionRequest | CompletionRequest) -> EdgesplitOptions:
-    """Body options, with the ``x-edgesplit-priority`` / ``x-edgesplit-on-cloud-unavailable`` headers on top."""
+    """Body options, with the ``x-edgesplit-priority``, ``-on-cloud-unavailable`` and ``-privacy`` headers on top."""
     options = req.edgesplit or EdgesplitOptions()
     updates: dict[str, str] = {}
     for header, field, allowed in (
         ("x-edgesplit-priority", "priority", ("interactive", "batch")),
         ("x-edgesplit-on-cloud-unavailable", "on_cloud_unavailable", ("fallback", "defer", "error")),
+        ("x-edgesplit-privacy", "privacy", ("allow", "redact", "local-only", "refuse")),
     ):
         value = request.headers.get(header)
         if value is None:

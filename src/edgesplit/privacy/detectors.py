@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from edgesplit.config import Settings
+
 __all__ = ["ENTITY_TYPES", "Detector", "Entity", "cnpj_valid", "cpf_valid", "iban_valid", "luhn_valid"]
 
 ENTITY_TYPES = (
@@ -160,6 +162,17 @@ class Detector:
         terms = sorted((t for t in deny_list if t), key=len, reverse=True)
         self._deny = re.compile("|".join(re.escape(t) for t in terms), re.IGNORECASE) if terms else None
         self._nlp: Any = _load_spacy() if ner else None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, ner: bool = True) -> Detector:
+        """The detector a node's ``privacy_*`` settings describe (``ner=False`` turns NER off regardless)."""
+        return cls(
+            ner=ner and settings.privacy_ner,
+            phone_regions=settings.privacy_phone_regions,
+            medical_record_pattern=settings.privacy_medical_record_pattern,
+            custom_patterns=settings.privacy_custom_patterns,
+            deny_list=settings.privacy_deny_list,
+        )
 
     def detect(self, text: str) -> list[Entity]:
         """All entities in ``text``, non-overlapping, in order."""

@@ -57,13 +57,7 @@ class Redactor:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Redactor:
-        detector = Detector(
-            ner=settings.privacy_ner,
-            phone_regions=settings.privacy_phone_regions,
-            medical_record_pattern=settings.privacy_medical_record_pattern,
-            custom_patterns=settings.privacy_custom_patterns,
-            deny_list=settings.privacy_deny_list,
-        )
+        detector = Detector.from_settings(settings)
         rules = tuple(
             PolicyRule(
                 name=r.name,

@@ -1,0 +1,85 @@
+"""PII detectors: validation keeps false positives out; English and Portuguese text."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from edgesplit.privacy.detectors import Detector, cnpj_valid, cpf_valid, iban_valid, luhn_valid
+
+
+@pytest.fixture(scope="module")
+def detector() -> Detector:
+    return Detector(custom_patterns={"TICKET": r"\bTCK-\d{5}\b"}, deny_list=["Project Falcon"])
+
+
+def _found(detector: Detector, text: str) -> dict[str, str]:
+    return {e.value: e.type for e in detector.detect(text)}
+
+
+def test_validators() -> None:
+    assert luhn_valid("4111111111111111") and not luhn_valid("4111111111111112")
+    assert iban_valid("GB82 WEST 1234 5698 7654 32") and not iban_valid("GB82 WEST 1234 5698 7654 33")
+    assert cpf_valid("529.982.247-25") and not cpf_valid("529.982.247-26") and not cpf_valid("111.111.111-11")
+    assert cnpj_valid("11.222.333/0001-81") and not cnpj_valid("11.222.333/0001-82")
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "kind"),
+    [
+        ("Write to ana.souza@example.com.br today", "ana.souza@example.com.br", "EMAIL_ADDRESS"),
+        ("Call me at (415) 555-2671 after five", "(415) 555-2671", "PHONE_NUMBER"),
+        ("Meu celular é +55 11 98765-4321.", "+55 11 98765-4321", "PHONE_NUMBER"),
+        ("Card 4111 1111 1111 1111 expired", "4111 1111 1111 1111", "CREDIT_CARD"),
+        ("Transfer to GB82 WEST 1234 5698 7654 32 please", "GB82 WEST 1234 5698 7654 32", "IBAN"),
+        ("SSN 123-45-6789 on file", "123-45-6789", "US_SSN"),
+        ("Meu CPF é 529.982.247-25", "529.982.247-25", "BR_CPF"),
+        ("CNPJ da empresa: 11.222.333/0001-81", "11.222.333/0001-81", "BR_CNPJ"),
+        ("The scanner at 10.20.30.40 is down", "10.20.30.40", "IP_ADDRESS"),
+        ("Patient born on 03/14/1985 needs a scan", "03/14/1985", "DATE_OF_BIRTH"),
+        ("Data de nascimento: 12/05/1990", "12/05/1990", "DATE_OF_BIRTH"),
+        ("See MRN 00123456 for the history", "00123456", "MEDICAL_RECORD"),
+        ("Meu nome é João Pereira e preciso de ajuda", "João Pereira", "PERSON"),
+        ("Please ask Dr. Alice Walker about it", "Alice Walker", "PERSON"),
+        ("Open TCK-12345 for this", "TCK-12345", "TICKET"),
+        ("Status of project falcon?", "project falcon", "CUSTOM"),
+    ],
+)
+def test_detects(detector: Detector, text: str, value: str, kind: str) -> None:
+    assert _found(detector, text).get(value) == kind
+
+
+def test_ner_names_places_orgs(detector: Detector) -> None:
+    found = _found(detector, "Barack Obama met engineers from Microsoft in Seattle last week.")
+    assert found.get("Barack Obama") == "PERSON"
+    assert found.get("Microsoft") == "ORGANIZATION"
+    assert found.get("Seattle") == "LOCATION"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Card 4111 1111 1111 1112 is not a real card",  # fails Luhn
+        "CPF 529.982.247-26 has a wrong check digit",
+        "SSN 999-12-3456 is not issued",  # area 9xx
+        "Batch 20240101 shipped with 3 units",
+        "The order total was 1234 dollars on 2024",
+        "Error code 404 at line 12",
+    ],
+)
+def test_invalid_identifiers_are_not_flagged(detector: Detector, text: str) -> None:
+    kinds = {e.type for e in detector.detect(text)}
+    assert not kinds & {"CREDIT_CARD", "BR_CPF", "US_SSN", "PHONE_NUMBER", "BR_CNPJ"}, (text, kinds)
+
+
+def test_overlaps_prefer_validated_spans(detector: Detector) -> None:
+    entities = detector.detect("Email bob@ibm.com or call 415-555-2671")
+    assert [e.type for e in entities] == ["EMAIL_ADDRESS", "PHONE_NUMBER"]
+    assert all(a.end <= b.start for a, b in itertools.pairwise(entities))
+
+
+def test_empty_and_huge_text(detector: Detector) -> None:
+    assert detector.detect("") == []
+    big = "Contact bob@example.com. " * 4000  # 100 kB
+    assert sum(e.type == "EMAIL_ADDRESS" for e in detector.detect(big)) == 4000
