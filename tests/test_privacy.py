@@ -139,6 +139,14 @@ def test_rules_refuse_and_tighten(make_edge: EdgeFactory, echo_upstream: tuple[R
     assert echo.bodies == []
 
 
+def test_request_can_refuse_itself(echo_edge: tuple[NodeServer, RecordingEcho]) -> None:
+    edge, echo = echo_edge
+    body = {"model": "edgesplit/auto", "messages": [{"role": "user", "content": "hi"}]}
+    refused = httpx.post(f"{edge.url}/v1/chat/completions", json=body, headers={"x-edgesplit-privacy": "refuse"})
+    assert refused.status_code == 403 and "'request'" in refused.json()["error"]["message"]
+    assert echo.bodies == []
+
+
 def test_bad_privacy_inputs(echo_edge: tuple[NodeServer, RecordingEcho]) -> None:
     edge, _ = echo_edge
     body = {"model": "edgesplit/cloud", "messages": [{"role": "user", "content": "hi"}]}

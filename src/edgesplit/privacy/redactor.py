@@ -30,7 +30,13 @@ class PrivacyPlan:
 
     @property
     def may_leave(self) -> bool:
+        """May text derived from this request go upstream (redacted where the action says so)?"""
         return self.action in ("allow", "redact")
+
+    @property
+    def may_leave_raw(self) -> bool:
+        """May unredacted data leave? Split inference sends hidden states, which cannot be redacted."""
+        return self.action == "allow"
 
     def info(self) -> dict[str, Any]:
         return {"action": self.action, "rule": self.rule, "redacted": dict(self.counts)}
