@@ -22,7 +22,8 @@ import numpy as np
 from edgesplit.admission import ModelQueue
 from edgesplit.backends.base import Finish, GenerationParams, Prompt, TokenEvent
 from edgesplit.backends.stops import StopMatcher
-from edgesplit.errors import ContextOverflow, InvalidRequest, ModelError
+from edgesplit.engine.tokenizer import ChatTokenizer, context_budget
+from edgesplit.errors import ModelError
 
 __all__ = ["LocalBackend"]
 
@@ -35,55 +36,25 @@ class LocalBackend:
     def __init__(self, name: str, model_path: Path, queue: ModelQueue, n_ctx: int = 2048, n_threads: int = 2) -> None:
         try:
             from llama_cpp import Llama
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
         except ImportError as exc:  # pragma: no cover - install problem
             raise ModelError("llama-cpp-python is not installed") from exc
         self.name = name
         self.queue = queue
         self.n_ctx = n_ctx
         self._llm = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
-        template = self._llm.metadata.get("tokenizer.chat_template")
-        if not template:
-            raise ModelError(f"{model_path.name} carries no chat template")
-        self._formatter = Jinja2ChatFormatter(
-            template=template,
-            eos_token=self._token_text(self._llm.token_eos()),
-            bos_token=self._token_text(self._llm.token_bos()),
-        )
+        self.tokenizer = ChatTokenizer(self._llm, model_path.name)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{name}")
 
-    def _token_text(self, token: int) -> str:
-        return self._llm._model.token_get_text(token) if token >= 0 else ""
-
     def render(self, prompt: Prompt) -> str:
-        """The exact text fed to the model: the chat template applied, or the raw completion prompt."""
-        if not prompt.is_chat:
-            return (prompt.text or "") + prompt.continuation
-        rendered: str = self._formatter(messages=prompt.as_openai_messages()).prompt  # type: ignore[arg-type]
-        return rendered + prompt.continuation
+        """The exact text fed to the model (see :meth:`ChatTokenizer.render`)."""
+        return self.tokenizer.render(prompt)
 
     def tokenize(self, prompt: Prompt) -> list[int]:
-        text = self.render(prompt)
-        # Chat templates spell special tokens out; raw completion prompts get a BOS like llama.cpp does.
-        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=not prompt.is_chat, special=prompt.is_chat))
+        return self.tokenizer.encode(prompt)
 
     def budget(self, prompt_tokens: int, requested: int | None, default: int) -> int:
         """max_tokens for this request; raises ContextOverflow when the prompt leaves no room."""
-        room = self.n_ctx - prompt_tokens
-        if room <= 0:
-            raise ContextOverflow(
-                f"prompt is {prompt_tokens} tokens; this model's context window is {self.n_ctx} tokens",
-                param="messages",
-                code="context_length_exceeded",
-            )
-        if requested is not None and requested > room:
-            raise ContextOverflow(
-                f"prompt ({prompt_tokens} tokens) + max_tokens ({requested}) exceeds the "
-                f"{self.n_ctx}-token context window",
-                param="max_tokens",
-                code="context_length_exceeded",
-            )
-        return requested if requested is not None else min(default, room)
+        return context_budget(self.n_ctx, prompt_tokens, requested, default)
 
     async def stream(self, prompt: Prompt, params: GenerationParams) -> AsyncIterator[TokenEvent | Finish]:
         async with self.queue.slot():
@@ -118,11 +89,8 @@ class LocalBackend:
             emit(_DONE)
 
     def _sample_loop(self, tokens: list[int], params: GenerationParams, emit: Any, cancel: threading.Event) -> Finish:
-        import llama_cpp
-
         llm = self._llm
         llm.set_seed(params.seed if params.seed is not None else random.getrandbits(31))
-        vocab = llm._model.vocab
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         stops = StopMatcher(params.stop)
         n_vocab = llm.n_vocab()
@@ -140,7 +108,7 @@ class LocalBackend:
         ):
             if cancel.is_set():
                 break
-            if llama_cpp.llama_vocab_is_eog(vocab, token):
+            if self.tokenizer.is_end(token):
                 reason = "stop"
                 break
             logits = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(n_vocab,))
@@ -179,9 +147,3 @@ def _logprobs(logits: np.ndarray, token: int, top_k: int, piece: Any) -> tuple[f
     best = np.argpartition(-shifted, top_k)[:top_k]
     best = best[np.argsort(-shifted[best])]
     return chosen, [(piece(int(i)), float(shifted[i]) - log_norm) for i in best]
-
-
-def validate_messages(prompt: Prompt) -> None:
-    """Refuse chats the templates cannot render meaningfully."""
-    if prompt.is_chat and all(not content.strip() for _, content in prompt.messages):
-        raise InvalidRequest("messages: every message is empty", param="messages", code="empty_messages")
