@@ -29,7 +29,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeServer]:
     """A cloud node serving the small model (fast), requiring CLOUD_TOKEN."""
     data_dir = tmp_path_factory.mktemp("cloud")
-    settings = load_settings(role="cloud", port=0, model=EDGE_MODEL, api_token=CLOUD_TOKEN, data_dir=data_dir)
+    settings = load_settings(
+        role="cloud", port=0, model=EDGE_MODEL, api_token=CLOUD_TOKEN, data_dir=data_dir, split_model=EDGE_MODEL
+    )
     with NodeServer(build_node(settings)) as server:
         yield server
 

@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     privacy_medical_record_pattern: str = r"\b(?:MRN|prontuário|prontuario)[:#\s]*([A-Z]{0,3}\d{6,10})\b"
     privacy_phone_regions: list[str] = ["US", "BR", "GB", "PT"]
     vault_ttl_s: float = Field(default=3600.0, gt=0)  # placeholder mappings expire this long after last use
+    split_model: str | None = None  # model for split inference (engine); the cloud serves its suffix
+    split_k: int | None = Field(default=None, ge=0)  # layers the edge runs; None = half
+    split_codec: Literal["fp32", "fp16", "int8"] = "int8"
+    split_session_ttl_s: float = Field(default=300.0, gt=0)
+    split_max_cache_bytes: int = Field(default=2 * 1024**3, ge=1024 * 1024)  # KV cache across split sessions
+    split_max_frame_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     cascade_threshold: float = Field(default=-1.0, le=0)  # mean token log-prob under which auto escalates
     cascade_probe_tokens: int = Field(default=8, ge=1, le=256)  # tokens checked before a stream commits
     queue_max_waiting: int = Field(default=16, ge=0, le=100_000)  # waiting requests per model before 429

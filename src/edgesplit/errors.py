@@ -5,6 +5,7 @@
     ├── ModelError             model file missing, unknown model name
     │   └── IntegrityError     a model file failed its sha256 check
     ├── InvalidRequest         a client request that cannot be served (HTTP 400)
+    │   ├── PositionMismatch   a split frame for other positions than the session expects (HTTP 409)
     │   ├── NotFound           no such job / result (HTTP 404)
     │   │   └── UnknownModel   the requested model alias is not served here (HTTP 404)
     │   └── ContextOverflow    prompt + max_tokens exceed the context window (HTTP 400)
@@ -31,6 +32,7 @@ __all__ = [
     "ModelError",
     "NotFound",
     "PolicyViolation",
+    "PositionMismatch",
     "QueueFull",
     "UnknownModel",
     "UpstreamError",
@@ -109,3 +111,13 @@ class PolicyViolation(EdgesplitError):
     def __init__(self, message: str, rule: str) -> None:
         super().__init__(message)
         self.rule = rule
+
+
+class PositionMismatch(InvalidRequest):
+    """A split frame for other positions than the session expects (a lost or repeated request)."""
+
+    def __init__(self, expected: int, got: int) -> None:
+        super().__init__(
+            f"frame starts at position {got}; the session expects {expected}", param="frame", code="position_mismatch"
+        )
+        self.expected = expected

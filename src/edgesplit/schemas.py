@@ -27,7 +27,7 @@ __all__ = [
     "Usage",
 ]
 
-RouteName = Literal["edge", "cloud", "auto"]
+RouteName = Literal["edge", "cloud", "split", "auto"]
 FinishReason = Literal["stop", "length", "error"]
 
 
@@ -140,7 +140,7 @@ class Usage(BaseModel):
 class RouteInfo(BaseModel):
     """Where a response was served and why; sent as the ``edgesplit`` field and ``x-edgesplit-*`` headers."""
 
-    route: Literal["edge", "cloud"]
+    route: Literal["edge", "cloud", "split"]
     rule: Literal["forced", "local-only", "cascade-kept", "cascade-escalated", "no-upstream", "fallback"]
     reason: str  # for people: the numbers behind the rule
     requested: RouteName = "auto"

@@ -8,7 +8,6 @@ read from the raw logits it was sampled from, so confidence does not depend on t
 from __future__ import annotations
 
 import asyncio
-import codecs
 import random
 import threading
 from collections.abc import AsyncIterator
@@ -21,7 +20,7 @@ import numpy as np
 
 from edgesplit.admission import ModelQueue
 from edgesplit.backends.base import Finish, GenerationParams, Prompt, TokenEvent
-from edgesplit.backends.stops import StopMatcher
+from edgesplit.backends.stops import TokenText
 from edgesplit.engine.tokenizer import ChatTokenizer, context_budget
 from edgesplit.errors import ModelError
 
@@ -91,8 +90,7 @@ class LocalBackend:
     def _sample_loop(self, tokens: list[int], params: GenerationParams, emit: Any, cancel: threading.Event) -> Finish:
         llm = self._llm
         llm.set_seed(params.seed if params.seed is not None else random.getrandbits(31))
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        stops = StopMatcher(params.stop)
+        text = TokenText(params.stop)
         n_vocab = llm.n_vocab()
         generated = 0
         reason: str = "length"
@@ -114,16 +112,13 @@ class LocalBackend:
             logits = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(n_vocab,))
             logprob, top = _logprobs(logits, token, params.top_logprobs, self._piece)
             generated += 1
-            piece = llm.detokenize([token])
-            text = stops.feed(decoder.decode(piece))
-            emit(TokenEvent(text=text, logprob=logprob, top_logprobs=top))
-            if stops.stopped:
+            emit(TokenEvent(text=text.add(llm.detokenize([token])), logprob=logprob, top_logprobs=top))
+            if text.stopped:
                 reason = "stop"
                 break
             if generated >= params.max_tokens:
                 break
-        tail = stops.flush() + decoder.decode(b"", final=True)
-        if tail:
+        if tail := text.finish():
             emit(TokenEvent(text=tail))
         return Finish(
             reason="stop" if reason == "stop" else "length", prompt_tokens=len(tokens), completion_tokens=generated

@@ -44,3 +44,25 @@ class StopMatcher:
                     best = size
                     break
         return best
+
+
+class TokenText:
+    """Token pieces (bytes) → emitted text: incremental UTF-8 decoding plus stop sequences."""
+
+    def __init__(self, stops: tuple[str, ...]) -> None:
+        import codecs
+
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._stops = StopMatcher(stops)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stops.stopped
+
+    def add(self, piece: bytes) -> str:
+        """Text that may be emitted after this token (possibly empty while a stop sequence is undecided)."""
+        return self._stops.feed(self._decoder.decode(piece))
+
+    def finish(self) -> str:
+        """What is left at the end of a generation that did not stop on a sequence."""
+        return self._stops.flush() + self._decoder.decode(b"", final=True)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from edgesplit.admission import ModelQueue
 from edgesplit.backends.base import Backend, GenerationParams, Prompt
 from edgesplit.backends.local import LocalBackend
 from edgesplit.config import Settings
 from edgesplit.errors import ConfigError, UnknownModel
 from edgesplit.idempotency import ResultStore
+
+if TYPE_CHECKING:
+    from edgesplit.split.sessions import SessionStore
 from edgesplit.metrics import NodeMetrics
 from edgesplit.models import locate_model
 from edgesplit.nodes.base import FALLBACK, CloudPolicy, Generation, primed
@@ -22,7 +27,12 @@ class CloudNode:
     """Answers every request with its local model; it has no upstream to route to."""
 
     def __init__(
-        self, settings: Settings, backend: Backend, metrics: NodeMetrics, results: ResultStore | None = None
+        self,
+        settings: Settings,
+        backend: Backend,
+        metrics: NodeMetrics,
+        results: ResultStore | None = None,
+        split: SessionStore | None = None,
     ) -> None:
         if settings.api_token is None:
             raise ConfigError(
@@ -32,6 +42,7 @@ class CloudNode:
         self.metrics = metrics
         self.backend = backend
         self.results = results  # answers of idempotent requests (the edge's outbox deliveries)
+        self.split = split  # sessions running the suffix of the split model, if one is configured
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CloudNode:
@@ -41,7 +52,20 @@ class CloudNode:
         )
         backend = LocalBackend(settings.model, locate_model(settings.model), queue, settings.n_ctx, settings.n_threads)
         results = ResultStore(settings.resolved_data_dir() / "results.sqlite")
-        return cls(settings, backend, metrics, results)
+        split = None
+        if settings.split_model:
+            from edgesplit.engine.weights import load_gguf
+            from edgesplit.split.sessions import SessionStore
+
+            engine = load_gguf(locate_model(settings.split_model), max_seq_len=settings.n_ctx)
+            split = SessionStore(
+                settings.split_model,
+                engine,
+                settings.split_session_ttl_s,
+                settings.split_max_cache_bytes,
+                settings.n_ctx,
+            )
+        return cls(settings, backend, metrics, results, split)
 
     def model_ids(self) -> list[str]:
         return [self.settings.model, *_CLOUD_ALIASES]

@@ -50,9 +50,11 @@ class EdgeNode:
         metrics: NodeMetrics,
         outbox: Outbox | None = None,
         redactor: Redactor | None = None,
+        split: Backend | None = None,
     ) -> None:
         self.settings = settings
         self.redactor = redactor  # classify + redact before anything leaves; None = everything may leave as is
+        self.split = split  # the SplitBackend, when a split model is configured
         self.metrics = metrics
         self.local = local
         self.upstream = upstream
@@ -104,7 +106,8 @@ class EdgeNode:
             upstream = RemoteBackend(settings.upstream, settings.upstream_model, token, settings.upstream_timeout_s)
             path = settings.resolved_data_dir() / "outbox.sqlite"
             outbox = Outbox(path, settings.outbox_max_rows, settings.outbox_max_bytes)
-        return cls(settings, local, upstream, metrics, outbox, Redactor.from_settings(settings))
+        split = _split_backend(settings, metrics) if settings.split_model and settings.upstream else None
+        return cls(settings, local, upstream, metrics, outbox, Redactor.from_settings(settings), split)
 
     async def start(self) -> None:
         if self.worker is not None:
@@ -157,6 +160,8 @@ class EdgeNode:
             reason = f"privacy {policy.privacy.action} ({policy.privacy.rule}): the data stays on the edge"
             info = RouteInfo(route="edge", rule="local-only", reason=reason, requested=route)
             return await self._local(prompt, params, info)
+        if route == "split":
+            return await self._split(prompt, params, policy)
         if route == "edge":
             return await self._local(
                 prompt,
@@ -189,12 +194,40 @@ class EdgeNode:
             self._note_fallback(info, exc, "cloud unavailable, answered on the edge")
             return await self._local(prompt, params, info)
 
+    async def _split(self, prompt: Prompt, params: GenerationParams, policy: CloudPolicy) -> Generation | JobRecord:
+        if self.split is None:
+            raise InvalidRequest("split inference is not configured on this edge (split_model)", param="route")
+        if policy.privacy is not None and not policy.privacy.may_leave_raw:
+            reason = (
+                f"privacy {policy.privacy.action} ({policy.privacy.rule}): hidden states are raw data and "
+                "cannot be redacted, so the edge answered"
+            )
+            return await self._local(prompt, params, RouteInfo(route="edge", rule="local-only", reason=reason))
+        info = RouteInfo(route="split", rule="forced", reason="client asked for split inference", requested="split")
+        try:
+            return await self._remote(prompt, params, info, policy, backend=self.split)
+        except UpstreamError as exc:
+            if (job := _not_falling_back(exc, policy)) is not None:
+                return job
+            self._note_fallback(info, exc, "split upstream unavailable, answered on the edge")
+            return await self._local(prompt, params, info)
+
     async def _remote(
-        self, prompt: Prompt, params: GenerationParams, info: RouteInfo, policy: CloudPolicy
+        self,
+        prompt: Prompt,
+        params: GenerationParams,
+        info: RouteInfo,
+        policy: CloudPolicy,
+        backend: Backend | None = None,
     ) -> Generation:
-        """Ask the upstream with what the policy lets it see; restore placeholders in what comes back."""
-        assert self.upstream is not None
-        privacy = policy.privacy
+        """Ask the upstream with what the policy lets it see; restore placeholders in what comes back.
+
+        ``backend`` is the full-generation upstream by default, or the SplitBackend (which sends
+        hidden states of the original prompt: only reached when the policy allows raw data).
+        """
+        upstream = backend or self.upstream
+        assert upstream is not None
+        privacy = policy.privacy if backend is None else None
         if not self.link.allow():
             snap = self.link.snapshot()
             self.metrics.upstream_errors.labels(kind="LinkDown").inc()
@@ -204,7 +237,7 @@ class EdgeNode:
         start = time.perf_counter()
         try:
             sent = privacy.upstream_prompt if privacy is not None else prompt
-            events = await primed(self.upstream.stream(sent, params))
+            events = await primed(upstream.stream(sent, params))
         except UpstreamError as exc:
             self.metrics.upstream_errors.labels(kind=type(exc).__name__).inc()
             self._record_link(exc, start)
@@ -330,6 +363,9 @@ class EdgeNode:
         info.upstream_error = str(exc)
 
     async def aclose(self) -> None:
+        split_close = getattr(self.split, "aclose", None)
+        if split_close is not None:
+            await split_close()
         if self.prober is not None:
             await self.prober.stop()
         if self.worker is not None:
@@ -341,6 +377,25 @@ class EdgeNode:
         close = getattr(self.local, "close", None)
         if close is not None:
             close()
+
+
+def _split_backend(settings: Settings, metrics: NodeMetrics) -> Backend:
+    """The edge half of the split model: engine layers [0, k) plus the model's own tokenizer."""
+    from edgesplit.backends.split import SplitBackend
+    from edgesplit.engine.tokenizer import ChatTokenizer
+    from edgesplit.engine.weights import load_gguf
+    from edgesplit.split.remote import RemoteSegment
+
+    assert settings.split_model is not None and settings.upstream is not None
+    path = locate_model(settings.split_model)
+    model = load_gguf(path, max_seq_len=settings.n_ctx)
+    k = settings.split_k if settings.split_k is not None else model.config.n_layers // 2
+    token = settings.upstream_token.get_secret_value() if settings.upstream_token else None
+    segment = RemoteSegment(settings.upstream, token, settings.upstream_timeout_s)
+    name = f"{settings.split_model}/split"
+    queue = ModelQueue(name, settings.queue_max_waiting, settings.queue_retry_after_s, metrics.set_queue_depth)
+    tokenizer = ChatTokenizer.vocab_only(path)
+    return SplitBackend(settings.split_model, model, tokenizer, segment, k, settings.split_codec, queue, settings.n_ctx)
 
 
 def _not_falling_back(exc: UpstreamError, policy: CloudPolicy) -> JobRecord | None:

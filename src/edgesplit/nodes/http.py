@@ -21,6 +21,7 @@ from edgesplit.errors import (
     LinkDown,
     NotFound,
     PolicyViolation,
+    PositionMismatch,
     QueueFull,
     UpstreamError,
     UpstreamTimeout,
@@ -57,6 +58,8 @@ def error_response(
 def _map_error(exc: Exception) -> JSONResponse:
     if isinstance(exc, _TooLarge):
         return error_response(413, str(exc), "invalid_request_error", None, exc.code)
+    if isinstance(exc, PositionMismatch):
+        return error_response(409, str(exc), "invalid_request_error", exc.param, exc.code)
     if isinstance(exc, IdempotencyConflict):
         status = 409 if exc.still_running else 422
         return error_response(status, str(exc), "invalid_request_error", exc.param, exc.code, {"retry-after": "1"})
@@ -275,6 +278,11 @@ def create_app(node: Node) -> FastAPI:
     outbox, results = getattr(node, "outbox", None), getattr(node, "results", None)
     redactor: Redactor | None = getattr(node, "redactor", None)
     add_job_routes(app, outbox, results, getattr(node, "restore_job", lambda job: job))
+    split_store = getattr(node, "split", None)
+    if split_store is not None:
+        from edgesplit.split.api import add_split_routes
+
+        add_split_routes(app, split_store, node.settings.split_max_frame_bytes)
 
     def enqueue(
         req: ChatCompletionRequest | CompletionRequest, kind: str, options: EdgesplitOptions, plan: PrivacyPlan | None

@@ -24,10 +24,11 @@ EDGE_ALIASES: dict[str, RouteName] = {
     "edgesplit/auto": "auto",
     "edgesplit/edge": "edge",
     "edgesplit/cloud": "cloud",
+    "edgesplit/split": "split",
     "auto": "auto",
     "default": "auto",
 }
-_ROUTES: tuple[RouteName, ...] = ("edge", "cloud", "auto")
+_ROUTES: tuple[RouteName, ...] = ("edge", "cloud", "split", "auto")
 
 
 def resolve_route(model: str, local_model: str, header: str | None, body_route: RouteName | None) -> RouteName:
