@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import httpx
 import typer
@@ -19,6 +19,9 @@ from edgesplit.config import Role, load_settings
 from edgesplit.demo import DEMO_PROMPTS, DemoResult, percentile, run_demo
 from edgesplit.errors import EdgesplitError
 from edgesplit.netem import LinkEmulator
+
+if TYPE_CHECKING:
+    from edgesplit.split.planner import LinkEstimate, SplitPlan
 
 app = typer.Typer(help="Split LLM work between the edge and the cloud.", no_args_is_help=True, add_completion=False)
 console = Console()
@@ -177,6 +180,105 @@ def redact(
     for e in entities:
         table.add_row(mapping.placeholder(e.type, e.value), e.type, e.value, str(e.start), str(e.end), e.source)
     console.print(table)
+
+
+@app.command()
+def profile(
+    model: Annotated[str, typer.Option(help="model to profile")] = "smollm2-135m-instruct",
+    prompt_tokens: Annotated[int, typer.Option(help="prefill length to time")] = 64,
+    out: Annotated[Optional[Path], typer.Option(help="write the profile JSON here")] = None,  # noqa: UP045
+) -> None:
+    """Measure per-layer compute time (engine) and whole-model time (llama.cpp) on this node."""
+    from edgesplit.engine.codec import CODECS, frame_bytes
+    from edgesplit.engine.profile import profile_node
+    from edgesplit.engine.weights import load_gguf
+    from edgesplit.models import locate_model
+
+    _offline()
+    path = locate_model(model)
+    with console.status(f"profiling {model}"):
+        measured = profile_node(model, load_gguf(path, max_seq_len=prompt_tokens + 64), str(path), prompt_tokens)
+    table = Table(title=f"{model}: {prompt_tokens}-token prefill and one decode step, ms")
+    for col in ("layer", "prefill ms", "decode ms"):
+        table.add_column(col, justify="right")
+    table.add_row("embed", f"{measured.embed_ms:.3f}", f"{measured.embed_ms:.3f}")
+    for i, (p, d) in enumerate(zip(measured.layer_prefill_ms, measured.layer_decode_ms, strict=True)):
+        table.add_row(str(i), f"{p:.2f}", f"{d:.2f}")
+    table.add_row("head", f"{measured.head_prefill_ms:.2f}", f"{measured.head_decode_ms:.2f}")
+    table.add_row("whole model, llama.cpp", f"{measured.full_prefill_ms:.1f}", f"{measured.full_decode_ms:.2f}")
+    console.print(table)
+    sizes = ", ".join(f"{c} {frame_bytes(c, 1, measured.dim)} B" for c in CODECS)
+    console.print(f"bytes per token on the wire: {sizes}")
+    if out is not None:
+        out.write_text(measured.model_dump_json(indent=1))
+        console.print(f"wrote {out}")
+
+
+@app.command()
+def plan(
+    upstream: Annotated[str, typer.Option(help="cloud node URL (serves the split model)")],
+    model: Annotated[str, typer.Option(help="split model")] = "smollm2-135m-instruct",
+    token: Annotated[Optional[str], typer.Option(envvar="EDGESPLIT_UPSTREAM_TOKEN")] = None,  # noqa: UP045
+    edge_profile: Annotated[Optional[Path], typer.Option(help="profile JSON from `edgesplit profile`")] = None,  # noqa: UP045
+    rtt_ms: Annotated[Optional[float], typer.Option(help="override the measured round trip")] = None,  # noqa: UP045
+    bandwidth_mbps: Annotated[Optional[float], typer.Option(help="override the measured bandwidth")] = None,  # noqa: UP045
+    prompt_tokens: Annotated[int, typer.Option()] = 64,
+    answer_tokens: Annotated[int, typer.Option()] = 64,
+    objective: Annotated[str, typer.Option(help="fastest or least-cloud")] = "fastest",
+    budget_ms: Annotated[Optional[float], typer.Option(help="latency budget for least-cloud")] = None,  # noqa: UP045
+) -> None:
+    """Predict every way to serve a request (edge, cloud, split at each k and codec) and pick one."""
+    from edgesplit.engine.profile import NodeProfile, profile_node
+    from edgesplit.engine.weights import load_gguf
+    from edgesplit.models import locate_model
+    from edgesplit.split.planner import LinkEstimate, fetch_profile, measure_link
+    from edgesplit.split.planner import plan as make_plan
+
+    _offline()
+    if objective not in ("fastest", "least-cloud"):
+        raise typer.BadParameter("fastest or least-cloud", param_hint="--objective")
+    with console.status("measuring"):
+        if edge_profile is not None:
+            edge = NodeProfile.model_validate_json(edge_profile.read_text())
+        else:
+            path = locate_model(model)
+            edge = profile_node(model, load_gguf(path, max_seq_len=prompt_tokens + 64), str(path), prompt_tokens)
+        cloud = fetch_profile(upstream, token)
+        measured = measure_link(upstream, token)
+    link = LinkEstimate(
+        rtt_ms if rtt_ms is not None else measured.rtt_ms,
+        bandwidth_mbps if bandwidth_mbps is not None else measured.bandwidth_mbps,
+    )
+    result = make_plan(edge, cloud, link, prompt_tokens, answer_tokens, objective, budget_ms)  # type: ignore[arg-type]
+    console.print(_plan_table(result, link))
+
+
+def _plan_table(result: SplitPlan, link: LinkEstimate) -> Table:
+    table = Table(
+        title=f"link {link.rtt_ms:.1f} ms RTT, {link.bandwidth_mbps:.0f} Mbit/s; objective {result.objective}"
+    )
+    for col in (
+        "option",
+        "TTFT ms",
+        "per-token ms",
+        f"total ms ({result.answer_tokens} tok)",
+        "cloud ms/token",
+        "B/token",
+    ):
+        table.add_column(col, justify="right")
+    shown = sorted(result.options, key=lambda o: o.total_ms(result.answer_tokens))
+    best_split = [o for o in shown if o.k is not None][:5]
+    for option in [o for o in shown if o.k is None] + best_split:
+        mark = " <- choice" if option == result.choice else ""
+        table.add_row(
+            option.name + mark,
+            f"{option.ttft_ms:.1f}",
+            f"{option.per_token_ms:.2f}",
+            f"{option.total_ms(result.answer_tokens):.0f}",
+            f"{option.cloud_ms_per_token:.2f}",
+            str(option.bytes_per_token),
+        )
+    return table
 
 
 @app.command()

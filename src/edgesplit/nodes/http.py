@@ -280,9 +280,11 @@ def create_app(node: Node) -> FastAPI:
     add_job_routes(app, outbox, results, getattr(node, "restore_job", lambda job: job))
     split_store = getattr(node, "split", None)
     if split_store is not None:
+        from edgesplit.models import locate_model
         from edgesplit.split.api import add_split_routes
 
-        add_split_routes(app, split_store, node.settings.split_max_frame_bytes)
+        path = str(locate_model(split_store.model_name))
+        add_split_routes(app, split_store, node.settings.split_max_frame_bytes, path)
 
     def enqueue(
         req: ChatCompletionRequest | CompletionRequest, kind: str, options: EdgesplitOptions, plan: PrivacyPlan | None

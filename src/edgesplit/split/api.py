@@ -28,7 +28,21 @@ class OpenSession(BaseModel):
     seed: int | None = None
 
 
-def add_split_routes(app: FastAPI, store: SessionStore, max_frame_bytes: int) -> None:
+def add_split_routes(app: FastAPI, store: SessionStore, max_frame_bytes: int, gguf_path: str) -> None:
+    profile_cache: list[dict[str, Any]] = []
+    profile_lock = asyncio.Lock()
+
+    @app.get("/v1/split/profile")
+    async def profile() -> dict[str, Any]:
+        """This node's measured compute profile (measured on first request, then cached)."""
+        from edgesplit.engine.profile import profile_node
+
+        async with profile_lock:
+            if not profile_cache:
+                measured = await asyncio.to_thread(profile_node, store.model_name, store.model, gguf_path)
+                profile_cache.append(measured.model_dump())
+        return profile_cache[0]
+
     @app.get("/v1/split/info")
     async def info() -> dict[str, Any]:
         config = store.model.config

@@ -88,6 +88,7 @@ class SessionStore:
         self._sessions: dict[str, SplitSession] = {}
         self._lock = threading.Lock()
         self.steps = 0  # forward calls served, for capacity measurements
+        self.busy_s = 0.0  # compute time spent in steps (cloud capacity = tokens per busy second)
 
     @property
     def n_layers(self) -> int:
@@ -163,6 +164,7 @@ class SessionStore:
     def step(self, session: SplitSession, frame: Frame) -> StepResult:
         """Run layers [k, N) and the head over a frame for the session's next positions; sample one token."""
         with session.lock:
+            started = time.perf_counter()
             if frame.start_position != session.next_position:
                 raise PositionMismatch(session.next_position, frame.start_position)
             end = frame.start_position + frame.hidden.shape[1]
@@ -174,4 +176,5 @@ class SessionStore:
             token, logprob = sample(logits, session.temperature, session.top_p, session.generator)
             session.next_position = end
             self.steps += 1
+            self.busy_s += time.perf_counter() - started
             return StepResult(position=end, token=token, logprob=logprob)

@@ -1,0 +1,273 @@
+"""Segment split: measured end-to-end latency of every option under emulated links, next to the planner.
+
+Three parts, one run (both tiers on this machine, SmolLM2; edge -> link emulator -> cloud):
+
+1. Codecs: bytes per token and top-1 next-token agreement of split (k = N/2) with the unsplit
+   model, per codec, over a fixed text sample.
+2. Links: for each link profile, the planner's prediction and the measured latency of a
+   request (fixed prompt, greedy, fixed answer length) served edge-only, cloud-only and split at
+   several k per codec; prediction error, and how far the planner's pick is from the best.
+3. Cloud capacity: cloud compute per generated token (measured on the cloud) with the cloud
+   running every layer (k = 0) vs the planner's k, so tokens/s per cloud core-second.
+
+Writes bench/out/split.md and bench/out/split.png.
+
+    .venv/bin/python bench/split.py [--ks 1 8 15 22 29] [--answer-tokens 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from edgesplit.backends.base import Prompt
+from edgesplit.config import load_settings
+from edgesplit.engine.codec import CODECS, decode_frame, encode_frame, frame_bytes
+from edgesplit.engine.model import new_caches
+from edgesplit.engine.tokenizer import ChatTokenizer
+from edgesplit.engine.weights import load_gguf
+from edgesplit.models import locate_model
+from edgesplit.netem import LinkEmulator, LinkProfile
+from edgesplit.server import NodeServer, build_node
+from edgesplit.split.planner import fetch_profile, measure_link, options
+
+OUT = Path(__file__).parent / "out"
+MODEL = "smollm2-135m-instruct"
+TOKEN = "bench-split-token"
+PROMPT = "List the numbers from one to forty in words, separated by commas."
+SAMPLE = (
+    "The scanner in room four restarts every night at two. Operators report that the cooling fan "
+    "is loud before the restart, and the log shows a temperature warning. Replace the fan filter, "
+    "check the airflow, and update the firmware to the latest version before the next shift. "
+    "If the problem persists, call the service desk and describe the sequence of events."
+)
+LINKS = [
+    LinkProfile("lan", latency_ms=0.5, bandwidth_mbps=1000),
+    LinkProfile("wifi", latency_ms=3, bandwidth_mbps=100),
+    LinkProfile("4g", latency_ms=25, bandwidth_mbps=20),
+    LinkProfile("3g", latency_ms=75, bandwidth_mbps=2),
+    LinkProfile("weak", latency_ms=120, bandwidth_mbps=0.5),
+    LinkProfile("satellite", latency_ms=300, bandwidth_mbps=5),
+]
+
+
+def codec_table(k_half: int) -> list[dict[str, Any]]:
+    path = locate_model(MODEL)
+    model = load_gguf(path, max_seq_len=256)
+    tokens = torch.tensor(ChatTokenizer.vocab_only(path).encode(Prompt(text=SAMPLE)))
+    n, positions = model.config.n_layers, torch.arange(len(tokens))
+    rows = []
+    with torch.inference_mode():
+        reference = model.forward_all(tokens, positions, new_caches(model.config, range(n))).argmax(-1)
+        for codec in CODECS:
+            h = model.forward_layers(
+                model.embed(tokens), range(k_half), positions, new_caches(model.config, range(k_half))
+            )
+            frame, _ = decode_frame(encode_frame(h, 0, codec))
+            cloud = new_caches(model.config, range(k_half, n))
+            split = model.logits(model.forward_layers(frame.hidden, range(k_half, n), positions, cloud)).argmax(-1)
+            rows.append(
+                {
+                    "codec": codec,
+                    "bytes_per_token": frame_bytes(codec, 1, model.config.dim),
+                    "ratio_to_fp32": frame_bytes(codec, 1, model.config.dim) / frame_bytes("fp32", 1, model.config.dim),
+                    "top1_agreement": float((split == reference).float().mean()),
+                    "tokens": len(tokens),
+                }
+            )
+    return rows
+
+
+def _request(client: httpx.Client, route: str, answer_tokens: int) -> tuple[float, int]:
+    body = {
+        "model": "edgesplit/auto",
+        "messages": [{"role": "user", "content": PROMPT}],
+        "max_tokens": answer_tokens,
+        "temperature": 0,
+    }
+    headers = {"x-edgesplit-route": route, "x-edgesplit-privacy": "allow"}
+    start = time.perf_counter()
+    response = client.post("/v1/chat/completions", json=body, headers=headers)
+    elapsed = (time.perf_counter() - start) * 1000
+    response.raise_for_status()
+    meta = response.json()["edgesplit"]
+    if meta["fallback"]:
+        raise RuntimeError(f"{route} fell back: {meta}")
+    return elapsed, int(response.json()["usage"]["completion_tokens"])
+
+
+def link_runs(cloud: NodeServer, workdir: Path, ks: list[int], answer_tokens: int) -> list[dict[str, Any]]:
+    port = int(cloud.url.rsplit(":", 1)[1])
+    cloud_profile = fetch_profile(cloud.url, TOKEN)
+    edge_profile = cloud_profile  # same machine, same model: one profile serves both tiers
+    path = locate_model(MODEL)
+    prompt_tokens = len(ChatTokenizer.vocab_only(path).encode(Prompt(messages=(("user", PROMPT),))))
+    rows = []
+    with LinkEmulator("127.0.0.1", port, LINKS[0]) as link:
+        for codec in ("int8", "fp16"):
+            for k in ks:
+                settings = load_settings(
+                    role="edge",
+                    port=0,
+                    upstream=link.url,
+                    upstream_token=TOKEN,
+                    split_model=MODEL,
+                    split_k=k,
+                    split_codec=codec,
+                    upstream_timeout_s=60,
+                    data_dir=workdir / f"edge-{codec}-{k}",
+                    link_probe_interval_s=0,
+                )
+                with NodeServer(build_node(settings)) as edge, httpx.Client(base_url=edge.url, timeout=600) as client:
+                    for profile in LINKS:
+                        link.set_profile(profile)
+                        estimate = measure_link(link.url, TOKEN, repeats=2)
+                        table = {o.name: o for o in options(edge_profile, cloud_profile, estimate, prompt_tokens)}
+                        routes = [("split", f"split@{k}/{codec}")]
+                        if codec == "int8" and k == ks[0]:
+                            routes = [("edge", "edge"), ("cloud", "cloud"), *routes]
+                        for route, name in routes:
+                            _request(client, route, answer_tokens)  # warm
+                            measured, generated = zip(
+                                *(_request(client, route, answer_tokens) for _ in range(2)), strict=True
+                            )
+                            rows.append(
+                                {
+                                    "link": profile.name,
+                                    "option": name,
+                                    "measured_ms": statistics.median(measured),
+                                    "predicted_ms": table[name].total_ms(int(statistics.median(generated))),
+                                    "cloud_ms_per_token": table[name].cloud_ms_per_token,
+                                    "rtt_ms": estimate.rtt_ms,
+                                    "bandwidth_mbps": estimate.bandwidth_mbps,
+                                }
+                            )
+                            print(
+                                f"  {profile.name:9} {name:16} measured {rows[-1]['measured_ms']:8.0f} ms"
+                                f"  predicted {rows[-1]['predicted_ms']:8.0f} ms"
+                            )
+    return rows
+
+
+def capacity(cloud: NodeServer, k: int, sessions: int = 4, tokens: int = 24) -> float:
+    """Generated tokens per second of cloud compute, for ``sessions`` edges splitting at ``k``."""
+    store = cloud.node.split  # type: ignore[attr-defined]
+    model = store.model
+    path = locate_model(MODEL)
+    prompt = torch.tensor(ChatTokenizer.vocab_only(path).encode(Prompt(messages=(("user", PROMPT),))))
+    busy_before, steps_before = store.busy_s, store.steps
+    with torch.inference_mode():
+        states = []
+        for _ in range(sessions):
+            session = store.open(MODEL, k, "fp32", 0.0, 1.0, None)
+            caches = new_caches(model.config, range(k), 256)
+            h = model.forward_layers(model.embed(prompt), range(k), torch.arange(len(prompt)), caches)
+            states.append([session, caches, h, 0])
+        for _ in range(tokens):
+            for state in states:  # round robin: the cloud serves several edges in turn
+                session, caches, h, position = state
+                frame, _ = decode_frame(encode_frame(h, position, "fp32"))
+                result = store.step(session, frame)
+                state[3] = result.position
+                state[2] = model.forward_layers(
+                    model.embed(torch.tensor([result.token])), range(k), torch.tensor([result.position]), caches
+                )
+        for state in states:
+            store.close(state[0].id)
+    generated = store.steps - steps_before
+    return generated / (store.busy_s - busy_before)
+
+
+def report(codecs: list[dict[str, Any]], runs: list[dict[str, Any]], cap: dict[int, float], n: int) -> str:
+    lines = ["| codec | bytes/token | vs fp32 | top-1 agreement with unsplit |", "|---|---:|---:|---:|"]
+    for row in codecs:
+        lines.append(
+            f"| {row['codec']} | {row['bytes_per_token']} | {row['ratio_to_fp32']:.3f} | "
+            f"{row['top1_agreement']:.3f} ({row['tokens']} tokens) |"
+        )
+    lines += [
+        "",
+        "| link | measured RTT ms | Mbit/s | best measured | planner pick | pick vs best | mean abs prediction error |",
+        "|---|---:|---:|---|---|---:|---:|",
+    ]
+    for profile in LINKS:
+        rows = [r for r in runs if r["link"] == profile.name]
+        if not rows:
+            continue
+        best = min(rows, key=lambda r: r["measured_ms"])
+        pick = min(rows, key=lambda r: r["predicted_ms"])
+        error = statistics.mean(abs(r["predicted_ms"] - r["measured_ms"]) / r["measured_ms"] for r in rows)
+        lines.append(
+            f"| {profile.name} | {rows[0]['rtt_ms']:.1f} | {rows[0]['bandwidth_mbps']:.1f} | {best['option']} "
+            f"({best['measured_ms']:.0f} ms) | {pick['option']} ({pick['measured_ms']:.0f} ms) | "
+            f"{pick['measured_ms'] / best['measured_ms']:.2f}x | {error:.0%} |"
+        )
+    lines += ["", "| link | option | measured ms | predicted ms |", "|---|---|---:|---:|"]
+    lines += [f"| {r['link']} | {r['option']} | {r['measured_ms']:.0f} | {r['predicted_ms']:.0f} |" for r in runs]
+    base = cap[0]
+    lines += ["", "| cloud runs | tokens per cloud-second | vs all layers | ideal N/(N-k) |", "|---|---:|---:|---:|"]
+    for k, rate in cap.items():
+        lines.append(f"| layers [{k}, {n}) | {rate:.1f} | {rate / base:.2f}x | {n / (n - k):.2f}x |")
+    return "\n".join(lines)
+
+
+def plot(runs: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = sorted({r["link"] for r in runs}, key=[p.name for p in LINKS].index)
+    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 4), sharey=False)
+    for ax, name in zip(axes, names, strict=True):
+        rows = [r for r in runs if r["link"] == name]
+        xs = range(len(rows))
+        ax.bar([x - 0.2 for x in xs], [r["measured_ms"] for r in rows], 0.4, label="measured")
+        ax.bar([x + 0.2 for x in xs], [r["predicted_ms"] for r in rows], 0.4, label="predicted")
+        ax.set_xticks(list(xs), [r["option"] for r in rows], rotation=70, fontsize=7)
+        ax.set_title(name)
+        ax.set_yscale("log")
+    axes[0].set_ylabel("request latency, ms (log)")
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ks", type=int, nargs="+", default=[1, 8, 15, 22, 29])
+    parser.add_argument("--answer-tokens", type=int, default=16)
+    args = parser.parse_args()
+    print("codecs:")
+    codecs = codec_table(15)
+    with tempfile.TemporaryDirectory(prefix="edgesplit-split-") as tmp:
+        settings = load_settings(
+            role="cloud", port=0, model=MODEL, api_token=TOKEN, split_model=MODEL, data_dir=Path(tmp) / "cloud"
+        )
+        with NodeServer(build_node(settings)) as cloud:
+            print("links:")
+            runs = link_runs(cloud, Path(tmp), args.ks, args.answer_tokens)
+            n = cloud.node.split.n_layers  # type: ignore[attr-defined]
+            print("capacity:")
+            cap = {k: capacity(cloud, k) for k in (0, 8, 15, 22)}
+    text = report(codecs, runs, cap, n)
+    print()
+    print(text)
+    OUT.mkdir(exist_ok=True)
+    (OUT / "split.md").write_text(text + "\n")
+    plot(runs, OUT / "split.png")
+    print(f"\nwrote {OUT / 'split.md'} and {OUT / 'split.png'}")
+
+
+if __name__ == "__main__":
+    main()
