@@ -161,7 +161,7 @@ def link_runs(cloud: NodeServer, workdir: Path, ks: list[int], answer_tokens: in
 
 def capacity(cloud: NodeServer, k: int, sessions: int = 4, tokens: int = 24) -> float:
     """Generated tokens per second of cloud compute, for ``sessions`` edges splitting at ``k``."""
-    store = cloud.node.split  # type: ignore[attr-defined]
+    store = cloud.node.split_sessions  # type: ignore[attr-defined]
     model = store.model
     path = locate_model(MODEL)
     prompt = torch.tensor(ChatTokenizer.vocab_only(path).encode(Prompt(messages=(("user", PROMPT),))))
@@ -257,7 +257,7 @@ def main() -> None:
         with NodeServer(build_node(settings)) as cloud:
             print("links:")
             runs = link_runs(cloud, Path(tmp), args.ks, args.answer_tokens)
-            n = cloud.node.split.n_layers  # type: ignore[attr-defined]
+            n = cloud.node.split_sessions.n_layers  # type: ignore[attr-defined]
             print("capacity:")
             cap = {k: capacity(cloud, k) for k in (0, 8, 15, 22)}
     text = report(codecs, runs, cap, n)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -94,7 +95,7 @@ def test_redacted_requests_do_not_split(split_edge: NodeServer) -> None:
 
 def test_lost_session_is_reopened_with_the_prefix(split_edge: NodeServer, cloud: NodeServer) -> None:
     backend = split_edge.node.split  # type: ignore[attr-defined]
-    store = cloud.node.split  # type: ignore[attr-defined]
+    store = cloud.node.split_sessions  # type: ignore[attr-defined]
     real_forward = backend.segment.forward
     calls: list[str] = []
 
@@ -154,7 +155,7 @@ def test_session_api_errors(cloud: NodeServer) -> None:
 def test_sessions_expire_and_respect_the_memory_cap(cloud: NodeServer) -> None:
     from edgesplit.split.sessions import SessionStore
 
-    store: SessionStore = cloud.node.split  # type: ignore[attr-defined]
+    store: SessionStore = cloud.node.split_sessions  # type: ignore[attr-defined]
     now = [0.0]
     small = SessionStore(
         "m", store.model, ttl_s=10, max_cache_bytes=60 * 1024 * 1024, max_positions=64, clock=lambda: now[0]
@@ -179,3 +180,38 @@ def test_split_max_tokens_is_honoured(split_edge: NodeServer) -> None:
         extra_headers=ALLOW,
     )
     assert reply.usage.completion_tokens <= 3 and reply.choices[0].finish_reason in ("length", "stop")
+
+
+def test_edge_replans_when_the_link_changes(cloud: NodeServer, tmp_path_factory: pytest.TempPathFactory) -> None:
+    from edgesplit.netem import LinkEmulator, LinkProfile
+
+    port = int(cloud.url.rsplit(":", 1)[1])
+    with LinkEmulator("127.0.0.1", port, LinkProfile("fast", latency_ms=0.5)) as link:
+        settings = load_settings(
+            role="edge",
+            port=0,
+            upstream=link.url,
+            upstream_token=CLOUD_TOKEN,
+            split_model=EDGE_MODEL,
+            link_probe_interval_s=0.2,
+            data_dir=tmp_path_factory.mktemp("replan-edge"),
+        )
+        with NodeServer(build_node(settings)) as edge:
+            first = _wait_planned(edge)
+            link.set_profile(LinkProfile("far", latency_ms=400, bandwidth_mbps=1))
+            deadline = time.monotonic() + 30
+            while (now := httpx.get(f"{edge.url}/v1/split/plan", timeout=60).json())["link"]["rtt_ms"] < 400:
+                assert time.monotonic() < deadline, now
+                time.sleep(0.2)
+    assert first["link"]["rtt_ms"] < 50 and now["link"]["rtt_ms"] >= 400  # the plan followed the link
+    assert now["choice"] == "edge"  # a 0.8 s round trip per token rules split out; the edge model answers alone
+    far_split = [o for o in now["options"] if o["name"].startswith("split@")]
+    assert all(o["per_token_ms"] >= 800 for o in far_split)
+
+
+def _wait_planned(edge: NodeServer) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while not (plan := httpx.get(f"{edge.url}/v1/split/plan", timeout=120).json()).get("planned"):
+        assert time.monotonic() < deadline, plan
+        time.sleep(0.2)
+    return plan

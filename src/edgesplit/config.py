@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     split_model: str | None = None  # model for split inference (engine); the cloud serves its suffix
     split_k: int | None = Field(default=None, ge=0)  # layers the edge runs; None = half
     split_codec: Literal["fp32", "fp16", "int8"] = "int8"
+    split_objective: Literal["fastest", "least-cloud"] = "fastest"  # how the edge's replanner picks k
+    split_latency_budget_ms: float | None = Field(default=None, gt=0)  # for least-cloud
     split_session_ttl_s: float = Field(default=300.0, gt=0)
     split_max_cache_bytes: int = Field(default=2 * 1024**3, ge=1024 * 1024)  # KV cache across split sessions
     split_max_frame_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)

@@ -32,7 +32,7 @@ class CloudNode:
         backend: Backend,
         metrics: NodeMetrics,
         results: ResultStore | None = None,
-        split: SessionStore | None = None,
+        split_sessions: SessionStore | None = None,
     ) -> None:
         if settings.api_token is None:
             raise ConfigError(
@@ -42,7 +42,7 @@ class CloudNode:
         self.metrics = metrics
         self.backend = backend
         self.results = results  # answers of idempotent requests (the edge's outbox deliveries)
-        self.split = split  # sessions running the suffix of the split model, if one is configured
+        self.split_sessions = split_sessions  # the suffix [k, N) of the split model, if one is configured
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CloudNode:

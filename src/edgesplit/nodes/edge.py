@@ -11,9 +11,12 @@ Requests marked ``batch`` skip all this: they go to the outbox and the delivery 
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import logging
 import time
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from edgesplit.admission import ModelQueue
 from edgesplit.backends.base import Backend, Finish, GenerationParams, Prompt, TokenEvent, mean_logprob
@@ -33,7 +36,12 @@ from edgesplit.routing.probe import LinkProber
 from edgesplit.routing.router import EDGE_ALIASES, CascadePolicy, resolve_route
 from edgesplit.schemas import JobRecord, RouteInfo, RouteName
 
+if TYPE_CHECKING:
+    from edgesplit.split.replan import Replanner
+
 __all__ = ["EdgeNode"]
+
+log = logging.getLogger("edgesplit.edge")
 
 # Upstream answers that mean "this request is wrong", not "the cloud is failing": no fallback.
 _CLIENT_ERRORS = frozenset({400, 404, 413, 422})
@@ -55,6 +63,8 @@ class EdgeNode:
         self.settings = settings
         self.redactor = redactor  # classify + redact before anything leaves; None = everything may leave as is
         self.split = split  # the SplitBackend, when a split model is configured
+        self.replanner: Replanner | None = None
+        self._replan_task: asyncio.Task[None] | None = None
         self.metrics = metrics
         self.local = local
         self.upstream = upstream
@@ -114,6 +124,33 @@ class EdgeNode:
             self.worker.start()
         if self.prober is not None:
             self.prober.start()
+            if self.split is not None:
+                self.replanner = self._replanner()
+                self._replan_task = asyncio.create_task(self._replan_loop(), name="edgesplit-replan")
+
+    def _replanner(self) -> Replanner:
+        from edgesplit.split.replan import Replanner
+
+        assert self.settings.upstream is not None
+        token = self.settings.upstream_token.get_secret_value() if self.settings.upstream_token else None
+        return Replanner(
+            self.split,
+            self.link,
+            self.settings.upstream,
+            token,
+            self.settings.split_objective,
+            self.settings.split_latency_budget_ms,
+        )
+
+    async def _replan_loop(self) -> None:
+        """Follow the link: re-plan the split point whenever the prober's measurements move."""
+        assert self.replanner is not None
+        while True:
+            await asyncio.sleep(self.settings.link_probe_interval_s)
+            try:
+                await self.replanner.maybe_replan()
+            except Exception:  # a failed re-plan keeps the previous plan
+                log.warning("re-planning failed; keeping the current split point", exc_info=True)
 
     def defer(
         self, kind: str, request: dict[str, object], callback_url: str | None, conversation: str | None = None
@@ -363,6 +400,9 @@ class EdgeNode:
         info.upstream_error = str(exc)
 
     async def aclose(self) -> None:
+        if self._replan_task is not None:
+            self._replan_task.cancel()
+            await asyncio.gather(self._replan_task, return_exceptions=True)
         split_close = getattr(self.split, "aclose", None)
         if split_close is not None:
             await split_close()

@@ -278,7 +278,21 @@ def create_app(node: Node) -> FastAPI:
     outbox, results = getattr(node, "outbox", None), getattr(node, "results", None)
     redactor: Redactor | None = getattr(node, "redactor", None)
     add_job_routes(app, outbox, results, getattr(node, "restore_job", lambda job: job))
-    split_store = getattr(node, "split", None)
+    split_store = getattr(node, "split_sessions", None)
+    if getattr(node, "replanner", "absent") != "absent":
+
+        @app.get("/v1/split/plan")
+        async def split_plan() -> dict[str, Any]:
+            """The edge's current split plan (re-planned now if the link moved)."""
+            replanner = getattr(node, "replanner", None)
+            if replanner is None:
+                raise InvalidRequest(
+                    "no split planner: needs split_model, an upstream and link probes", code="no_planner"
+                )
+            await replanner.maybe_replan()
+            result: dict[str, Any] = replanner.describe()
+            return result
+
     if split_store is not None:
         from edgesplit.models import locate_model
         from edgesplit.split.api import add_split_routes
