@@ -12,7 +12,8 @@ import asyncio
 import logging
 from typing import Any
 
-from edgesplit.engine.profile import NodeProfile, profile_engine
+from edgesplit.engine.profile import NodeProfile, profile_node
+from edgesplit.models import locate_model
 from edgesplit.routing.link import LinkMonitor
 from edgesplit.split.planner import LinkEstimate, Objective, SplitPlan, fetch_profile, plan
 
@@ -54,7 +55,9 @@ class Replanner:
 
     async def _ensure_profiles(self) -> tuple[NodeProfile, NodeProfile]:
         if self._profiles is None:
-            edge = await asyncio.to_thread(profile_engine, self.backend.model_name, self.backend.model)
+            path = str(locate_model(self.backend.model_name))
+            # engine layers for split options, llama.cpp for the edge-only option, as on the cloud
+            edge = await asyncio.to_thread(profile_node, self.backend.model_name, self.backend.model, path)
             cloud = await asyncio.to_thread(fetch_profile, self.upstream, self.token)
             self._profiles = (edge, cloud)
         return self._profiles
