@@ -55,3 +55,16 @@ def test_redact_reads_stdin_and_file(tmp_path: Path) -> None:
     assert "<EMAIL_ADDRESS_1>" in CliRunner().invoke(app, ["redact", str(path), "--no-ner"]).output
     missing = CliRunner().invoke(app, ["redact", str(tmp_path / "nope.txt")])
     assert missing.exit_code == 2 and "error" in missing.output
+
+
+def test_summary_line_counts_easy_and_hard() -> None:
+    from edgesplit.cli import _summary_line
+    from edgesplit.demo import DemoResult
+
+    def result(kind: str, route: str, rule: str = "cascade-kept") -> DemoResult:
+        return DemoResult(kind, "p", route, rule, "r", 1.0, 10, "a")
+
+    line = _summary_line(
+        [result("easy", "edge"), result("easy", "cloud"), result("hard", "cloud"), result("hard", "edge", "fallback")]
+    )
+    assert line == "edge share 50%; fallbacks 1; easy kept on the edge 1/2; hard sent to the cloud 1/2"

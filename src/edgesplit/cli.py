@@ -118,6 +118,7 @@ def demo(
         results = run_demo(edge_settings, max_tokens=max_tokens, on_stage=stage, on_result=result)
     console.print(_results_table(results))
     console.print(_summary_table(results))
+    console.print(_summary_line(results))
 
 
 @app.command()
@@ -342,11 +343,19 @@ def _summary_table(results: list[DemoResult]) -> Table:
         lat = sorted(r.latency_s for r in results if r.route == route)
         share = len(lat) / len(results) if results else 0.0
         table.add_row(route, str(len(lat)), f"{share:.0%}", f"{percentile(lat, 50):.2f}", f"{percentile(lat, 95):.2f}")
-    fallbacks = sum(r.rule == "fallback" for r in results)
-    table.caption = (
-        f"edge share {sum(r.route == 'edge' for r in results) / max(1, len(results)):.0%}; fallbacks {fallbacks}"
-    )
     return table
+
+
+def _summary_line(results: list[DemoResult]) -> str:
+    """Edge share, fallbacks, and how the router treated the easy and the hard prompts."""
+    edge_share = sum(r.route == "edge" for r in results) / max(1, len(results))
+    easy = [r for r in results if r.kind == "easy"]
+    hard = [r for r in results if r.kind == "hard"]
+    return (
+        f"edge share {edge_share:.0%}; fallbacks {sum(r.rule == 'fallback' for r in results)}; "
+        f"easy kept on the edge {sum(r.route == 'edge' for r in easy)}/{len(easy)}; "
+        f"hard sent to the cloud {sum(r.route == 'cloud' for r in hard)}/{len(hard)}"
+    )
 
 
 def main() -> None:  # pragma: no cover
