@@ -49,7 +49,13 @@ SAMPLE = (
     "The scanner in room four restarts every night at two. Operators report that the cooling fan "
     "is loud before the restart, and the log shows a temperature warning. Replace the fan filter, "
     "check the airflow, and update the firmware to the latest version before the next shift. "
-    "If the problem persists, call the service desk and describe the sequence of events."
+    "If the problem persists, call the service desk and describe the sequence of events. "
+    "def moving_average(values, window):\n    total = sum(values[:window])\n    out = [total / window]\n"
+    "    for i in range(window, len(values)):\n        total += values[i] - values[i - window]\n"
+    "        out.append(total / window)\n    return out\n"
+    "A ferrovia liga as duas cidades desde 1910, e o trem noturno ainda leva cerca de seis horas. "
+    "Passengers can book a sleeper cabin, bring a bicycle for a small fee, and buy breakfast on board. "
+    "The quarterly report shows revenue up 12 percent, driven by service contracts in the northern region."
 )
 LINKS = [
     LinkProfile("lan", latency_ms=0.5, bandwidth_mbps=1000),

@@ -18,7 +18,12 @@ def test_round_trip(codec: str) -> None:
     assert got_codec == codec and frame.start_position == 5
     assert frame.positions.tolist() == list(range(5, 12))
     error = (frame.hidden - hidden).abs().max().item()
-    bound = {"fp32": 0.0, "fp16": 0.01, "int8": hidden.abs().max().item() / 127}[codec]
+    bound = {
+        "fp32": 0.0,
+        "fp16": 0.01,
+        "int8": hidden.abs().max().item() / 127,
+        "int8o": hidden.abs().max().item() / 127,
+    }[codec]
     assert error <= bound + 1e-6
 
 
@@ -28,6 +33,29 @@ def test_sizes() -> None:
     assert frame_bytes("int8", 1, 576) / frame_bytes("fp32", 1, 576) < 0.27
     hidden = torch.randn(1, 3, 576)
     assert all(len(encode_frame(hidden, 0, c)) == frame_bytes(c, 3, 576) for c in CODECS)  # type: ignore[arg-type]
+
+
+def test_int8o_keeps_outlier_channels_exact() -> None:
+    torch.manual_seed(1)
+    hidden = torch.randn(1, 5, 576)
+    hidden[0, :, 7] = 20000.0  # one huge channel, as real hidden states have
+    hidden[0, 2, 300] = -900.0
+    plain, _ = decode_frame(encode_frame(hidden, 0, "int8"))
+    outlier, _ = decode_frame(encode_frame(hidden, 0, "int8o"))
+    assert outlier.hidden[0, :, 7].tolist() == [20000.0] * 5 and outlier.hidden[0, 2, 300].item() == -900.0
+    rest = torch.ones(576, dtype=torch.bool)
+    rest[[7, 300]] = False
+    plain_error = (plain.hidden - hidden)[0][:, rest].abs().mean().item()
+    outlier_error = (outlier.hidden - hidden)[0][:, rest].abs().mean().item()
+    assert outlier_error < plain_error / 20  # the small channels keep their precision
+    assert frame_bytes("int8o", 1, 576) / frame_bytes("fp32", 1, 576) < 0.27
+
+
+def test_int8o_rejects_bad_outlier_index() -> None:
+    data = bytearray(encode_frame(torch.randn(1, 1, 16), 0, "int8o"))
+    data[20 + 4 : 20 + 6] = (999).to_bytes(2, "little")  # first outlier index, past the hidden size
+    with pytest.raises(InvalidFrame, match="outside the hidden size"):
+        decode_frame(bytes(data))
 
 
 def test_all_zero_token_survives_int8() -> None:

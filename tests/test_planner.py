@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from conftest import CLOUD_TOKEN
 from edgesplit.cli import app
+from edgesplit.engine.codec import CODECS
 from edgesplit.engine.profile import NodeProfile
 from edgesplit.server import NodeServer
 from edgesplit.split.planner import LinkEstimate, options, plan
@@ -55,7 +56,7 @@ def test_predictions_add_up() -> None:
     assert split.per_token_ms == pytest.approx(expected)
     assert split.cloud_ms_per_token == pytest.approx(7.0)
     assert table["split@4/int8"].bytes_per_token < table["split@4/fp32"].bytes_per_token
-    assert len(table) == 2 + 3 * 9  # edge, cloud, k in 1..9 for three codecs
+    assert len(table) == 2 + len(CODECS) * 9  # edge, cloud, k in 1..9 for every codec
 
 
 def test_least_cloud_within_budget_and_policy() -> None:

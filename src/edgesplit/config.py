@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     vault_ttl_s: float = Field(default=3600.0, gt=0)  # placeholder mappings expire this long after last use
     split_model: str | None = None  # model for split inference (engine); the cloud serves its suffix
     split_k: int | None = Field(default=None, ge=0)  # layers the edge runs; None = half
-    split_codec: Literal["fp32", "fp16", "int8"] = "int8"
+    split_codec: Literal["fp32", "fp16", "int8", "int8o"] = "int8o"  # int8o: int8 + 4 exact outlier channels
     split_objective: Literal["fastest", "least-cloud"] = "fastest"  # how the edge's replanner picks k
     split_latency_budget_ms: float | None = Field(default=None, gt=0)  # for least-cloud
     split_session_ttl_s: float = Field(default=300.0, gt=0)

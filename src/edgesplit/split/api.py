@@ -22,7 +22,7 @@ class OpenSession(BaseModel):
 
     model: str = "default"
     k: int = Field(ge=0)
-    codec: Codec = "int8"
+    codec: Codec = "int8o"
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     seed: int | None = None
