@@ -204,7 +204,9 @@ def test_edge_replans_when_the_link_changes(cloud: NodeServer, tmp_path_factory:
                 assert time.monotonic() < deadline, now
                 time.sleep(0.2)
     assert first["link"]["rtt_ms"] < 50 and now["link"]["rtt_ms"] >= 400  # the plan followed the link
-    assert now["choice"] == "edge"  # a 0.8 s round trip per token rules split out; the edge model answers alone
+    # A 0.8 s round trip per token rules split out. Whether edge or cloud wins then depends on two profiles
+    # measured at different moments on a shared 2-core machine, so only the split verdict is asserted.
+    assert not now["choice"].startswith("split@")
     far_split = [o for o in now["options"] if o["name"].startswith("split@")]
     assert all(o["per_token_ms"] >= now["link"]["rtt_ms"] for o in far_split)  # a round trip per token
 

@@ -131,6 +131,10 @@ class Settings(BaseSettings):
             raise ValueError(f"api_token: required when binding beyond loopback (host={self.host!r})")
         return self
 
+    def upstream_secret(self) -> str | None:
+        """The bearer token for the upstream, unwrapped (None when unset)."""
+        return self.upstream_token.get_secret_value() if self.upstream_token else None
+
     def resolved_data_dir(self) -> Path:
         """Where this node keeps its SQLite files."""
         from edgesplit.models import cache_dir

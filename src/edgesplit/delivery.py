@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from edgesplit.auth import bearer_headers
 from edgesplit.outbox import Outbox
 from edgesplit.routing.link import BreakerState, LinkMonitor
 from edgesplit.schemas import JobRecord
@@ -57,7 +58,7 @@ class DeliveryWorker:
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self.concurrency = concurrency
-        headers = {"authorization": f"Bearer {token}"} if token else {}
+        headers = bearer_headers(token)
         # read timeout covers a whole generation: a job is not streamed
         self._client = httpx.AsyncClient(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s)
         self._callbacks = httpx.AsyncClient(timeout=10)

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from edgesplit.auth import bearer_headers
 from edgesplit.backends.base import Finish, GenerationParams, Prompt, TokenEvent
 from edgesplit.errors import UpstreamError, UpstreamTimeout
 
@@ -36,7 +37,7 @@ class RemoteBackend:
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.timeout_s = timeout_s
-        headers = {"authorization": f"Bearer {token}"} if token else {}
+        headers = bearer_headers(token)
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
             headers=headers,

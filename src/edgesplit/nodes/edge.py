@@ -77,7 +77,7 @@ class EdgeNode:
         )
         metrics.link_rtt.set_function(lambda: (self.link.rtt_ms or 0.0) / 1000)
         metrics.link_bandwidth.set_function(lambda: self.link.bandwidth_mbps or 0.0)
-        token = settings.upstream_token.get_secret_value() if settings.upstream_token else None
+        token = settings.upstream_secret()
         self.prober: LinkProber | None = None
         if settings.upstream and settings.link_probe_interval_s > 0:
             self.prober = LinkProber(
@@ -112,7 +112,7 @@ class EdgeNode:
         local = LocalBackend(settings.model, locate_model(settings.model), queue, settings.n_ctx, settings.n_threads)
         upstream, outbox = None, None
         if settings.upstream:
-            token = settings.upstream_token.get_secret_value() if settings.upstream_token else None
+            token = settings.upstream_secret()
             upstream = RemoteBackend(settings.upstream, settings.upstream_model, token, settings.upstream_timeout_s)
             path = settings.resolved_data_dir() / "outbox.sqlite"
             outbox = Outbox(path, settings.outbox_max_rows, settings.outbox_max_bytes)
@@ -132,7 +132,7 @@ class EdgeNode:
         from edgesplit.split.replan import Replanner
 
         assert self.settings.upstream is not None
-        token = self.settings.upstream_token.get_secret_value() if self.settings.upstream_token else None
+        token = self.settings.upstream_secret()
         return Replanner(
             self.split,
             self.link,
@@ -430,7 +430,7 @@ def _split_backend(settings: Settings, metrics: NodeMetrics) -> Backend:
     path = locate_model(settings.split_model)
     model = load_gguf(path, max_seq_len=settings.n_ctx)
     k = settings.split_k if settings.split_k is not None else model.config.n_layers // 2
-    token = settings.upstream_token.get_secret_value() if settings.upstream_token else None
+    token = settings.upstream_secret()
     segment = RemoteSegment(settings.upstream, token, settings.upstream_timeout_s)
     name = f"{settings.split_model}/split"
     queue = ModelQueue(name, settings.queue_max_waiting, settings.queue_retry_after_s, metrics.set_queue_depth)

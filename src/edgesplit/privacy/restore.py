@@ -27,22 +27,24 @@ def _pattern(types: Iterable[str]) -> re.Pattern[str]:
     return re.compile(f"{bracketed}|{bare}")
 
 
-def _replace(mapping: Mapping, text: str) -> str:
-    types = {placeholder[1:].rsplit("_", 1)[0] for placeholder in mapping.value_of}
-    if not types:
-        return text
+def _types(mapping: Mapping) -> list[str]:
+    """The entity types that have placeholders in ``mapping`` (``<PERSON_1>`` → ``PERSON``)."""
+    return sorted({placeholder[1:].rsplit("_", 1)[0] for placeholder in mapping.value_of})
 
+
+def _replace(mapping: Mapping, text: str, pattern: re.Pattern[str]) -> str:
     def sub(m: re.Match[str]) -> str:
         kind = (m.group(1) or m.group(3)).upper()
         number = m.group(2) or m.group(4)
         return mapping.value_of.get(f"<{kind}_{int(number)}>", m.group(0))
 
-    return _pattern(types).sub(sub, text)
+    return pattern.sub(sub, text)
 
 
 def restore(mapping: Mapping, text: str) -> str:
     """Every known placeholder in ``text`` replaced by its value."""
-    return _replace(mapping, text)
+    types = _types(mapping)
+    return _replace(mapping, text, _pattern(types)) if types else text
 
 
 class StreamRestorer:
@@ -50,7 +52,8 @@ class StreamRestorer:
 
     def __init__(self, mapping: Mapping) -> None:
         self.mapping = mapping
-        self._types = sorted({p[1:].rsplit("_", 1)[0] for p in mapping.value_of})
+        self._types = _types(mapping)
+        self._pattern = _pattern(self._types)  # built once per stream, not per delta
         self._held = ""
 
     def feed(self, delta: str) -> str:
@@ -59,11 +62,11 @@ class StreamRestorer:
             return buffer
         cut = self._hold_from(buffer)
         self._held = buffer[cut:]
-        return _replace(self.mapping, buffer[:cut])
+        return _replace(self.mapping, buffer[:cut], self._pattern)
 
     def flush(self) -> str:
         held, self._held = self._held, ""
-        return _replace(self.mapping, held)
+        return _replace(self.mapping, held, self._pattern)
 
     def _hold_from(self, buffer: str) -> int:
         """Index from which the tail could still grow into a placeholder (len(buffer) if none)."""

@@ -13,6 +13,7 @@ import time
 
 import httpx
 
+from edgesplit.auth import bearer_headers
 from edgesplit.routing.link import BreakerState, LinkMonitor
 
 __all__ = ["LinkProber"]
@@ -35,7 +36,7 @@ class LinkProber:
         self.monitor = monitor
         self.interval_s = interval_s
         self.probe_bytes = probe_bytes
-        headers = {"authorization": f"Bearer {token}"} if token else {}
+        headers = bearer_headers(token)
         self._client = httpx.AsyncClient(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s)
         self._task: asyncio.Task[None] | None = None
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from edgesplit.auth import bearer_headers
 from edgesplit.engine.codec import CODECS, Codec, frame_bytes
 from edgesplit.engine.profile import NodeProfile
 
@@ -153,7 +154,7 @@ def measure_link(base_url: str, token: str | None, probe_bytes: int = 256 * 1024
 
     import httpx
 
-    headers = {"authorization": f"Bearer {token}"} if token else {}
+    headers = bearer_headers(token)
     rtts, rates = [], []
     with httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=30) as client:
         for _ in range(repeats):
@@ -172,7 +173,7 @@ def fetch_profile(base_url: str, token: str | None) -> NodeProfile:
     """The upstream's profile of its split model (it measures on the first request)."""
     import httpx
 
-    headers = {"authorization": f"Bearer {token}"} if token else {}
+    headers = bearer_headers(token)
     response = httpx.get(f"{base_url.rstrip('/')}/v1/split/profile", headers=headers, timeout=600)
     response.raise_for_status()
     return NodeProfile.model_validate(response.json())

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from edgesplit.auth import bearer_headers
 from edgesplit.errors import UpstreamError, UpstreamTimeout
 
 __all__ = ["RemoteSegment", "SessionGone"]
@@ -20,7 +21,7 @@ class RemoteSegment:
     """HTTP calls to ``/v1/split/sessions`` with a bearer token and one timeout per call."""
 
     def __init__(self, base_url: str, token: str | None, timeout_s: float) -> None:
-        headers = {"authorization": f"Bearer {token}"} if token else {}
+        headers = bearer_headers(token)
         self._client = httpx.AsyncClient(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s)
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
