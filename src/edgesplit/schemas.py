@@ -159,9 +159,6 @@ class RouteInfo(BaseModel):
         }
 
 
-def as_json(model: BaseModel) -> dict[str, Any]:
-    return model.model_dump(mode="json", exclude_none=True)
-
 
 JobStatus = Literal["queued", "delivering", "done", "failed"]
 
