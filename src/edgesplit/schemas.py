@@ -159,7 +159,6 @@ class RouteInfo(BaseModel):
         }
 
 
-
 JobStatus = Literal["queued", "delivering", "done", "failed"]
 
 
