@@ -98,6 +98,12 @@ class Settings(BaseSettings):
     split_session_ttl_s: float = Field(default=300.0, gt=0)
     split_max_cache_bytes: int = Field(default=2 * 1024**3, ge=1024 * 1024)  # KV cache across split sessions
     split_max_frame_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    speculative_model: str | None = None  # cloud: the model that verifies drafts; edge: enables the route
+    speculative_verify: Literal["exact", "batched"] = "exact"  # exact: bit-identical to plain greedy decoding
+    speculative_max_draft: int = Field(default=8, ge=1, le=32)  # edge: largest draft per round
+    speculative_skip_threshold: float = Field(default=0.9, gt=0, lt=1)  # skip mode's default probability
+    speculative_session_ttl_s: float = Field(default=300.0, gt=0)
+    speculative_max_sessions: int = Field(default=64, ge=1)
     cascade_threshold: float = Field(default=-1.0, le=0)  # mean token log-prob under which auto escalates
     cascade_probe_tokens: int = Field(default=8, ge=1, le=256)  # tokens checked before a stream commits
     queue_max_waiting: int = Field(default=16, ge=0, le=100_000)  # waiting requests per model before 429

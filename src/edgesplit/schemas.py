@@ -27,7 +27,7 @@ __all__ = [
     "Usage",
 ]
 
-RouteName = Literal["edge", "cloud", "split", "auto"]
+RouteName = Literal["edge", "cloud", "split", "speculative", "auto"]
 FinishReason = Literal["stop", "length", "error"]
 
 
@@ -66,6 +66,9 @@ class EdgesplitOptions(_Strict):
     privacy: Literal["allow", "redact", "local-only", "refuse"] | None = None  # may only tighten configured rules
     source: str | None = Field(default=None, max_length=200)  # where the data comes from, for privacy rules
     conversation: str | None = Field(default=None, max_length=200)  # keeps placeholders stable across requests
+    # speculative route: show edge tokens at least this likely without verifying them (not lossless);
+    # true = the configured threshold
+    speculative_skip: bool | Annotated[float, Field(gt=0, lt=1)] | None = None
 
 
 class StreamOptions(_Strict):
@@ -140,7 +143,7 @@ class Usage(BaseModel):
 class RouteInfo(BaseModel):
     """Where a response was served and why; sent as the ``edgesplit`` field and ``x-edgesplit-*`` headers."""
 
-    route: Literal["edge", "cloud", "split"]
+    route: Literal["edge", "cloud", "split", "speculative"]
     rule: Literal["forced", "local-only", "cascade-kept", "cascade-escalated", "no-upstream", "fallback"]
     reason: str  # for people: the numbers behind the rule
     requested: RouteName = "auto"

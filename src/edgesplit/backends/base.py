@@ -43,6 +43,7 @@ class GenerationParams:
     frequency_penalty: float = 0.0
     logprobs: bool = False  # always computed locally; asked of the upstream only when True
     top_logprobs: int = 0
+    skip_threshold: float | None = None  # speculative route: show edge tokens at least this likely unverified
 
 
 @dataclass

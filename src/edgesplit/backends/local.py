@@ -3,6 +3,8 @@
 llama.cpp runs in one dedicated worker thread per model (the context is not thread-safe);
 tokens cross to the event loop through an asyncio queue. Each token's log-probability is
 read from the raw logits it was sampled from, so confidence does not depend on temperature.
+Every generation evaluates its prompt from an empty cache, so the same request gets the same
+greedy answer whatever ran before it (speculative decoding is checked against exactly that).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import random
 import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +26,18 @@ from edgesplit.backends.stops import TokenText
 from edgesplit.engine.tokenizer import ChatTokenizer, context_budget
 from edgesplit.errors import ModelError
 
-__all__ = ["LocalBackend"]
+__all__ = ["DraftToken", "LocalBackend"]
 
 _DONE = object()
+
+
+@dataclass(frozen=True)
+class DraftToken:
+    """One greedy token the model proposes (for speculative decoding): its bytes and log-probability."""
+
+    piece: bytes
+    logprob: float
+    end: bool = False  # the model's end-of-generation token (piece is empty)
 
 
 class LocalBackend:
@@ -77,6 +88,35 @@ class LocalBackend:
                 cancel.set()
                 await asyncio.shield(worker)
 
+    async def draft(self, prompt: Prompt, n: int) -> list[DraftToken]:
+        """Up to ``n`` greedy tokens continuing ``prompt`` (its continuation is the answer so far).
+
+        Successive drafts of one answer share their prefix, which llama.cpp keeps cached, so a
+        draft costs only the tokens that are new since the last one.
+        """
+        async with self.queue.slot():
+            tokens = self.tokenize(prompt)
+            room = self.n_ctx - len(tokens)
+            if room <= 0:
+                return []
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, self._draft, tokens, min(n, room))
+
+    def _draft(self, tokens: list[int], n: int) -> list[DraftToken]:
+        llm = self._llm
+        n_vocab = llm.n_vocab()
+        out: list[DraftToken] = []
+        for token in llm.generate(tokens, temp=0.0, top_k=1, top_p=1.0, min_p=0.0, repeat_penalty=1.0):
+            logits = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(n_vocab,))
+            logprob, _ = _logprobs(logits, token, 0, self._piece)
+            if self.tokenizer.is_end(token):
+                out.append(DraftToken(b"", logprob, end=True))
+                break
+            out.append(DraftToken(self.tokenizer.piece(token), logprob))
+            if len(out) >= n:
+                break
+        return out
+
     def _generate(self, tokens: list[int], params: GenerationParams, emit: Any, cancel: threading.Event) -> None:
         """Worker-thread body: sample until EOG, a stop sequence, max_tokens or cancellation."""
         try:
@@ -90,6 +130,9 @@ class LocalBackend:
     def _sample_loop(self, tokens: list[int], params: GenerationParams, emit: Any, cancel: threading.Event) -> Finish:
         llm = self._llm
         llm.set_seed(params.seed if params.seed is not None else random.getrandbits(31))
+        # Evaluate the prompt from position 0: llama.cpp's logits depend on how positions were
+        # batched, so a cached prefix would make a greedy answer depend on the previous request.
+        llm.reset()
         text = TokenText(params.stop)
         n_vocab = llm.n_vocab()
         generated = 0

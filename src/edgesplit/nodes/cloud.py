@@ -12,6 +12,7 @@ from edgesplit.errors import ConfigError, UnknownModel
 from edgesplit.idempotency import ResultStore
 
 if TYPE_CHECKING:
+    from edgesplit.speculative.verifier import Verifier
     from edgesplit.split.sessions import SessionStore
 from edgesplit.metrics import NodeMetrics
 from edgesplit.models import locate_model
@@ -33,6 +34,7 @@ class CloudNode:
         metrics: NodeMetrics,
         results: ResultStore | None = None,
         split_sessions: SessionStore | None = None,
+        verifier: Verifier | None = None,
     ) -> None:
         if settings.api_token is None:
             raise ConfigError(
@@ -43,6 +45,7 @@ class CloudNode:
         self.backend = backend
         self.results = results  # answers of idempotent requests (the edge's outbox deliveries)
         self.split_sessions = split_sessions  # the suffix [k, N) of the split model, if one is configured
+        self.verifier = verifier  # verify sessions for the edge's speculative drafts, if configured
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CloudNode:
@@ -65,7 +68,19 @@ class CloudNode:
                 settings.split_max_cache_bytes,
                 settings.n_ctx,
             )
-        return cls(settings, backend, metrics, results, split)
+        verifier = None
+        if settings.speculative_model:
+            from edgesplit.speculative.verifier import Verifier
+
+            verifier = Verifier(
+                settings.speculative_model,
+                locate_model(settings.speculative_model),
+                settings.n_ctx,
+                settings.n_threads,
+                settings.speculative_session_ttl_s,
+                settings.speculative_max_sessions,
+            )
+        return cls(settings, backend, metrics, results, split, verifier)
 
     def model_ids(self) -> list[str]:
         return [self.settings.model, *_CLOUD_ALIASES]
@@ -97,6 +112,8 @@ class CloudNode:
     async def aclose(self) -> None:
         if self.results is not None:
             self.results.close()
+        if self.verifier is not None:
+            self.verifier.close_model()
         close = getattr(self.backend, "close", None)
         if close is not None:
             close()

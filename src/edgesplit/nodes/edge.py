@@ -59,10 +59,12 @@ class EdgeNode:
         outbox: Outbox | None = None,
         redactor: Redactor | None = None,
         split: Backend | None = None,
+        speculative: Backend | None = None,
     ) -> None:
         self.settings = settings
         self.redactor = redactor  # classify + redact before anything leaves; None = everything may leave as is
         self.split = split  # the SplitBackend, when a split model is configured
+        self.speculative = speculative  # the SpeculativeBackend, when the upstream verifies drafts
         self.replanner: Replanner | None = None
         self._replan_task: asyncio.Task[None] | None = None
         self.metrics = metrics
@@ -117,7 +119,21 @@ class EdgeNode:
             path = settings.resolved_data_dir() / "outbox.sqlite"
             outbox = Outbox(path, settings.outbox_max_rows, settings.outbox_max_bytes)
         split = _split_backend(settings, metrics) if settings.split_model and settings.upstream else None
-        return cls(settings, local, upstream, metrics, outbox, Redactor.from_settings(settings), split)
+        speculative = None
+        if settings.speculative_model and settings.upstream:
+            from edgesplit.backends.speculative import SpeculativeBackend
+            from edgesplit.speculative.remote import RemoteVerifier
+
+            verifier = RemoteVerifier(settings.upstream, settings.upstream_secret(), settings.upstream_timeout_s)
+            speculative = SpeculativeBackend(
+                local,
+                verifier,
+                settings.speculative_model,
+                settings.speculative_verify,
+                settings.speculative_max_draft,
+            )
+        redactor = Redactor.from_settings(settings)
+        return cls(settings, local, upstream, metrics, outbox, redactor, split, speculative)
 
     async def start(self) -> None:
         if self.worker is not None:
@@ -199,6 +215,8 @@ class EdgeNode:
             return await self._local(prompt, params, info)
         if route == "split":
             return await self._split(prompt, params, policy)
+        if route == "speculative":
+            return await self._speculative(prompt, params, policy)
         if route == "edge":
             return await self._local(
                 prompt,
@@ -249,6 +267,32 @@ class EdgeNode:
             self._note_fallback(info, exc, "split upstream unavailable, answered on the edge")
             return await self._local(prompt, params, info)
 
+    async def _speculative(
+        self, prompt: Prompt, params: GenerationParams, policy: CloudPolicy
+    ) -> Generation | JobRecord:
+        if self.speculative is None:
+            raise InvalidRequest(
+                "speculative decoding is not configured on this edge (speculative_model and an upstream)",
+                param="route",
+            )
+        if params.skip_threshold is None:
+            reason = "edge drafts, cloud verifies: greedy, the cloud model's exact output"
+        else:
+            reason = (
+                f"edge drafts, cloud verifies; edge tokens with p >= {params.skip_threshold:g} are not verified, "
+                "so the answer may differ from the cloud model's"
+            )
+        info = RouteInfo(route="speculative", rule="forced", reason=reason, requested="speculative")
+        try:
+            return await self._remote(prompt, params, info, policy, backend=self.speculative, sends_text=True)
+        except UpstreamError as exc:
+            if exc.status_code in _CLIENT_ERRORS:
+                raise
+            if (job := _not_falling_back(exc, policy)) is not None:
+                return job
+            self._note_fallback(info, exc, "speculative upstream unavailable, answered on the edge")
+            return await self._local(prompt, params, info)
+
     async def _remote(
         self,
         prompt: Prompt,
@@ -256,15 +300,17 @@ class EdgeNode:
         info: RouteInfo,
         policy: CloudPolicy,
         backend: Backend | None = None,
+        sends_text: bool = False,
     ) -> Generation:
         """Ask the upstream with what the policy lets it see; restore placeholders in what comes back.
 
-        ``backend`` is the full-generation upstream by default, or the SplitBackend (which sends
-        hidden states of the original prompt: only reached when the policy allows raw data).
+        ``backend`` is the full-generation upstream by default, the SpeculativeBackend (text, so
+        it gets the redacted prompt: ``sends_text``), or the SplitBackend (which sends hidden
+        states of the original prompt: only reached when the policy allows raw data).
         """
         upstream = backend or self.upstream
         assert upstream is not None
-        privacy = policy.privacy if backend is None else None
+        privacy = policy.privacy if backend is None or sends_text else None
         if not self.link.allow():
             snap = self.link.snapshot()
             self.metrics.upstream_errors.labels(kind="LinkDown").inc()
@@ -403,9 +449,10 @@ class EdgeNode:
         if self._replan_task is not None:
             self._replan_task.cancel()
             await asyncio.gather(self._replan_task, return_exceptions=True)
-        split_close = getattr(self.split, "aclose", None)
-        if split_close is not None:
-            await split_close()
+        for backend in (self.split, self.speculative):
+            close = getattr(backend, "aclose", None)
+            if close is not None:
+                await close()
         if self.prober is not None:
             await self.prober.stop()
         if self.worker is not None:

@@ -131,7 +131,7 @@ def _check_auth(request: Request, token: str | None) -> None:
         raise AuthError("missing or invalid bearer token")
 
 
-def _params(node: Node, req: ChatCompletionRequest | CompletionRequest) -> GenerationParams:
+def _params(node: Node, req: ChatCompletionRequest | CompletionRequest, options: EdgesplitOptions) -> GenerationParams:
     requested = req.requested_max_tokens()
     limit = node.settings.max_tokens_limit
     if requested is not None and requested > limit:
@@ -153,7 +153,16 @@ def _params(node: Node, req: ChatCompletionRequest | CompletionRequest) -> Gener
         frequency_penalty=req.frequency_penalty,
         logprobs=logprobs,
         top_logprobs=top,
+        skip_threshold=_skip_threshold(node, options),
     )
+
+
+def _skip_threshold(node: Node, options: EdgesplitOptions) -> float | None:
+    """The speculative uncertainty-skip threshold a request asks for (``true``: the configured one)."""
+    skip = options.speculative_skip
+    if skip is None or skip is False:
+        return None
+    return node.settings.speculative_skip_threshold if skip is True else float(skip)
 
 
 def _options(request: Request, req: ChatCompletionRequest | CompletionRequest) -> EdgesplitOptions:
@@ -293,6 +302,11 @@ def create_app(node: Node) -> FastAPI:
             result: dict[str, Any] = replanner.describe()
             return result
 
+    verifier = getattr(node, "verifier", None)
+    if verifier is not None:
+        from edgesplit.speculative.api import add_speculative_routes
+
+        add_speculative_routes(app, verifier, node.settings.default_max_tokens)
     if split_store is not None:
         from edgesplit.models import locate_model
         from edgesplit.split.api import add_split_routes
@@ -329,7 +343,7 @@ def create_app(node: Node) -> FastAPI:
     ) -> Response:
         options = _options(request, req)
         route = node.resolve(req.model, request.headers.get("x-edgesplit-route"), options.route)
-        params = _params(node, req)
+        params = _params(node, req, options)
         kind = "chat" if prompt.is_chat else "text"
         plan = classify(request, prompt, options)  # may raise PolicyViolation (refuse)
         if options.priority == "batch":

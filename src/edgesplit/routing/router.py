@@ -25,10 +25,11 @@ EDGE_ALIASES: dict[str, RouteName] = {
     "edgesplit/edge": "edge",
     "edgesplit/cloud": "cloud",
     "edgesplit/split": "split",
+    "edgesplit/speculative": "speculative",
     "auto": "auto",
     "default": "auto",
 }
-_ROUTES: tuple[RouteName, ...] = ("edge", "cloud", "split", "auto")
+_ROUTES: tuple[RouteName, ...] = ("edge", "cloud", "split", "speculative", "auto")
 
 
 def resolve_route(model: str, local_model: str, header: str | None, body_route: RouteName | None) -> RouteName:

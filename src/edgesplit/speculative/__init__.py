@@ -1,0 +1,1 @@
+"""Edge drafts, cloud verifies: lossless speculative decoding across the link and across tokenizers."""

@@ -1,0 +1,356 @@
+"""Verify sessions on the cloud: the big model checks the edge's drafts and keeps its KV cache in step.
+
+A session holds one generation's context in the cloud model's own tokens. Drafts arrive as
+**text** (the edge model has another tokenizer); the verifier tokenizes them in context (see
+:mod:`edgesplit.speculative.align`), checks them against its own greedy choice, keeps the longest
+matching prefix, adds its own next token and rolls the cache back past the rejected rest.
+
+Two ways to check a draft, both greedy:
+
+- ``exact`` (default): the draft's tokens go through the model one at a time, stopping at the
+  first mismatch. Every logit comes from the same single-token kernels plain decoding uses, so
+  the output is bit-for-bit the cloud's plain greedy output. One round trip per block, one
+  forward pass per kept token.
+- ``batched``: the whole block in one forward pass (the textbook form, fewer passes per token).
+  llama.cpp's batched kernels round differently from its single-token ones (measured: up to
+  0.6 in the logits on Qwen2.5-1.5B Q4_K_M), so where the cloud's own top two are that close
+  the answer can differ from token-by-token greedy decoding. ``bench/speculative.py`` counts it.
+
+``commit`` text (the uncertainty-skip mode) is appended without checking, but the verifier
+still reports how many of those tokens match its own greedy choice.
+
+llama.cpp's logits depend on how the positions were batched (a prompt evaluated in one batch
+rounds differently from the same prompt evaluated from a cached prefix), so ``exact`` keeps
+plain decoding's schedule: a new session evaluates its prompt from position 0 in one batch,
+then one token at a time. One llama.cpp context serves every session, one call at a time; when
+another session needs it, the current owner's KV cache is parked in memory
+(``llama_state_seq_get_data``, about 28 KB per token on Qwen2.5-1.5B) and restored when it
+calls again, so interleaved sessions neither re-evaluate nor change their numbers.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from edgesplit.backends.base import Prompt
+from edgesplit.engine.tokenizer import ChatTokenizer, context_budget
+from edgesplit.errors import InvalidRequest, ModelError, NotFound, QueueFull
+from edgesplit.speculative.align import align_draft, split_complete_utf8
+
+__all__ = ["Verifier", "VerifyMode", "VerifyResult", "VerifySession"]
+
+VerifyMode = Literal["exact", "batched"]
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    text: str  # new answer text (complete UTF-8 only): committed + accepted draft + the cloud's own token
+    tokens: int  # new answer tokens (cloud tokenizer)
+    drafted: int  # draft tokens checked
+    accepted: int  # draft tokens kept
+    committed: int  # tokens appended without checking (skip mode)
+    committed_agreed: int  # of those, how many equal the cloud's greedy choice
+    passes: int  # model forward passes this call ran
+    evaluated: int  # tokens those passes evaluated
+    verify_ms: float  # compute time of this call
+    finished: bool
+    finish_reason: Literal["stop", "length"] | None
+
+
+@dataclass
+class VerifySession:
+    id: str
+    tokens: list[int]  # prompt + answer so far, in the cloud model's tokens
+    prompt_len: int
+    max_tokens: int
+    mode: VerifyMode
+    last_used: float
+    pending: bytes = b""  # the start of a UTF-8 character whose remaining bytes come with a later token
+    finished: bool = False
+    finish_reason: Literal["stop", "length"] | None = None
+    parked: tuple[Any, int] | None = None  # (KV state, positions) while another session has the context
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def generated(self) -> list[int]:
+        return self.tokens[self.prompt_len :]
+
+
+class Verifier:
+    """A GGUF model that verifies drafts for many sessions (thread-safe; one forward at a time)."""
+
+    def __init__(
+        self,
+        model_name: str,
+        model_path: Path,
+        n_ctx: int = 2048,
+        n_threads: int = 2,
+        ttl_s: float = 300.0,
+        max_sessions: int = 64,
+        max_draft_tokens: int = 64,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:  # pragma: no cover - install problem
+            raise ModelError("llama-cpp-python is not installed") from exc
+        self.model_name = model_name
+        self.n_ctx = n_ctx
+        self.ttl_s = ttl_s
+        self.max_sessions = max_sessions
+        self.max_draft_tokens = max_draft_tokens
+        self._clock = clock
+        # logits_all: a row of logits for every evaluated position, which verification reads.
+        self._llm = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, logits_all=True, verbose=False)
+        self.tokenizer = ChatTokenizer(self._llm, model_path.name)
+        self._sessions: dict[str, VerifySession] = {}
+        self._lock = threading.Lock()  # the session table
+        self._model_lock = threading.Lock()  # the llama.cpp context
+        self._owner: VerifySession | None = None  # the session whose KV cache the context holds
+        self.passes = 0
+        self.busy_s = 0.0
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def open(
+        self,
+        model: str,
+        prompt: Prompt,
+        max_tokens: int | None,
+        default_max_tokens: int = 256,
+        mode: VerifyMode = "exact",
+    ) -> VerifySession:
+        if model not in (self.model_name, "default"):
+            raise NotFound(
+                f"speculative model {model!r} is not served here; this node serves {self.model_name!r}",
+                param="model",
+                code="model_not_found",
+            )
+        tokens = self.tokenizer.encode(prompt)
+        budget = context_budget(self.n_ctx, len(tokens), max_tokens, default_max_tokens)
+        session = VerifySession(
+            id=f"spec_{uuid.uuid4().hex}",
+            tokens=tokens,
+            prompt_len=len(tokens),
+            max_tokens=budget,
+            mode=mode,
+            last_used=self._clock(),
+        )
+        with self._lock:
+            self._expire()
+            if len(self._sessions) >= self.max_sessions:
+                raise QueueFull(f"{self.max_sessions} speculative sessions are open; try again later", retry_after_s=5)
+            self._sessions[session.id] = session
+        return session
+
+    def get(self, session_id: str) -> VerifySession:
+        with self._lock:
+            self._expire()
+            session = self._sessions.get(session_id)
+            if session is None:
+                raise NotFound(
+                    f"speculative session {session_id!r} is unknown or expired; open a new one",
+                    param="session_id",
+                    code="session_not_found",
+                )
+            session.last_used = self._clock()
+            return session
+
+    def close(self, session_id: str) -> None:
+        with self._lock:
+            session = self._sessions.pop(session_id, None)
+            if session is not None:
+                session.parked = None
+            else:
+                raise NotFound(
+                    f"speculative session {session_id!r} is unknown or expired",
+                    param="session_id",
+                    code="session_not_found",
+                )
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._expire()
+            return len(self._sessions)
+
+    def _expire(self) -> None:
+        now = self._clock()
+        for sid in [sid for sid, s in self._sessions.items() if now - s.last_used > self.ttl_s]:
+            self._sessions.pop(sid).parked = None
+
+    # -- verification -----------------------------------------------------------------------
+
+    def verify(self, session: VerifySession, draft: str, commit: str = "") -> VerifyResult:
+        """Append ``commit`` unchecked, keep the longest greedy-matching prefix of ``draft``, add one token."""
+        with session.lock:
+            if session.finished:
+                raise InvalidRequest(
+                    f"speculative session {session.id} has finished ({session.finish_reason}); close it",
+                    param="session_id",
+                    code="session_finished",
+                )
+            commit_ids, draft_ids = self._align(session, commit, draft)
+            if len(commit_ids) + len(draft_ids) > self.max_draft_tokens:
+                raise InvalidRequest(
+                    f"commit + draft is {len(commit_ids) + len(draft_ids)} tokens; the limit is "
+                    f"{self.max_draft_tokens}",
+                    param="draft",
+                    code="draft_too_long",
+                )
+            with self._model_lock:
+                self._activate(session)
+                started = time.perf_counter()
+                passes_before = self.passes
+                outcome = self._check(session, commit_ids, draft_ids)
+                elapsed = time.perf_counter() - started
+                self.busy_s += elapsed
+            return self._commit(session, outcome, len(draft_ids), self.passes - passes_before, elapsed)
+
+    def _align(self, session: VerifySession, commit: str, draft: str) -> tuple[list[int], list[int]]:
+        """Cloud token ids of the commit and draft text, continuing the session's answer."""
+        text = (commit + draft).encode("utf-8")
+        if not text.startswith(session.pending):
+            return [], []  # the edge's text does not complete the character the cloud's last token began
+        text = text[len(session.pending) :]
+        commit_len = len(commit.encode("utf-8")) - len(session.pending)
+        ids = align_draft(self.tokenizer, session.generated, text)
+        # Tokens that end inside the commit text are commits; a token that straddles the boundary is draft.
+        n_commit, end = 0, 0
+        for token in ids:
+            end += len(self.tokenizer.piece(token))
+            if end > commit_len:
+                break
+            n_commit += 1
+        return ids[:n_commit], ids[n_commit:]
+
+    def _activate(self, session: VerifySession) -> None:
+        """Give the context to ``session``: park the owner's KV cache, restore the session's (or start empty)."""
+        if self._owner is session:
+            return
+        import llama_cpp
+
+        llm, ctx = self._llm, self._llm._ctx
+        owner = self._owner
+        if owner is not None and owner.id in self._sessions:
+            ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)  # drop rolled-back cells before copying
+            size = llama_cpp.llama_state_seq_get_size(ctx.ctx, 0)
+            buffer = (ctypes.c_uint8 * size)()
+            llama_cpp.llama_state_seq_get_data(ctx.ctx, buffer, size, 0)
+            owner.parked = (buffer, llm.n_tokens)
+        ctx.kv_cache_clear()
+        llm.n_tokens = 0
+        if session.parked is not None:
+            buffer, positions = session.parked
+            if llama_cpp.llama_state_seq_set_data(ctx.ctx, buffer, len(buffer), 0):
+                llm.input_ids[:positions] = session.tokens[:positions]
+                llm.n_tokens = positions
+            else:  # pragma: no cover - llama.cpp refused its own state: evaluate from scratch
+                ctx.kv_cache_clear()
+            session.parked = None
+        self._owner = session
+
+    def _sync(self, tokens: list[int]) -> int:
+        """Evaluate what the context lacks of ``tokens`` (it holds a prefix of them); returns how many."""
+        llm = self._llm
+        cached = min(llm.n_tokens, len(tokens) - 1)  # the last row's logits are needed
+        llm.n_tokens = cached
+        self._eval(tokens[cached:])
+        return len(tokens) - cached
+
+    def _eval(self, tokens: list[int]) -> None:
+        self._llm.eval(tokens)
+        self.passes += -(-len(tokens) // self._llm.n_batch)
+
+    def _greedy(self, position: int) -> int:
+        """The model's greedy choice for the token after ``position`` (its logits row)."""
+        return int(np.argmax(self._llm.scores[position]))
+
+    def _check(self, session: VerifySession, commit_ids: list[int], draft_ids: list[int]) -> _Outcome:
+        tokens = session.tokens
+        base = len(tokens)
+        room = session.max_tokens - len(session.generated)
+        commit_ids = commit_ids[:room]
+        draft_ids = draft_ids[: max(0, room - len(commit_ids))]
+        if session.mode == "batched":
+            evaluated = self._sync(tokens + commit_ids + draft_ids)
+            agreed = sum(self._greedy(base - 1 + i) == t for i, t in enumerate(commit_ids))
+            offset = base + len(commit_ids)
+            accepted = 0
+            while accepted < len(draft_ids) and self._greedy(offset - 1 + accepted) == draft_ids[accepted]:
+                accepted += 1
+            following = self._greedy(offset - 1 + accepted)
+            self._llm.n_tokens = offset + accepted  # roll back past the rejected draft tokens
+        else:
+            evaluated = self._sync(tokens)
+            agreed, position = 0, base
+            for token in commit_ids:
+                agreed += self._greedy(position - 1) == token
+                self._eval([token])
+                position += 1
+            accepted = 0
+            for token in draft_ids:
+                if self._greedy(position - 1) != token:
+                    break
+                accepted += 1
+                if self.tokenizer.is_end(token):
+                    break
+                self._eval([token])
+                position += 1
+            following = self._greedy(position - 1)
+            evaluated += len(commit_ids) + accepted
+        return _Outcome(commit_ids, agreed, draft_ids[:accepted], following, evaluated)
+
+    def _commit(
+        self, session: VerifySession, outcome: _Outcome, drafted: int, passes: int, elapsed: float
+    ) -> VerifyResult:
+        new: list[int] = []
+        finish: Literal["stop", "length"] | None = None
+        for token in [*outcome.commit, *outcome.accepted, outcome.following]:
+            if self.tokenizer.is_end(token):
+                finish = "stop"
+                break
+            new.append(token)
+            if len(session.generated) + len(new) >= session.max_tokens:
+                finish = "length"
+                break
+        session.tokens.extend(new)
+        data = session.pending + b"".join(self.tokenizer.piece(t) for t in new)
+        if finish is not None:
+            text, session.pending = data.decode("utf-8", errors="replace"), b""
+            session.finished, session.finish_reason = True, finish
+        else:
+            text, session.pending = split_complete_utf8(data)
+        return VerifyResult(
+            text=text,
+            tokens=len(new),
+            drafted=drafted,
+            accepted=len(outcome.accepted),
+            committed=len(outcome.commit),
+            committed_agreed=outcome.agreed,
+            passes=passes,
+            evaluated=outcome.evaluated,
+            verify_ms=elapsed * 1000,
+            finished=finish is not None,
+            finish_reason=finish,
+        )
+
+    def close_model(self) -> None:
+        self._llm.close()
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    commit: list[int]
+    agreed: int
+    accepted: list[int]
+    following: int
+    evaluated: int
