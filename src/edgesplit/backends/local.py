@@ -132,7 +132,7 @@ class LocalBackend:
         llm.set_seed(params.seed if params.seed is not None else random.getrandbits(31))
         # Evaluate the prompt from position 0: llama.cpp's logits depend on how positions were
         # batched, so a cached prefix would make a greedy answer depend on the previous request.
-        llm.reset()
+        llm.reset()  # type: ignore[no-untyped-call]
         text = TokenText(params.stop)
         n_vocab = llm.n_vocab()
         generated = 0

@@ -246,7 +246,7 @@ class Verifier:
             buffer = (ctypes.c_uint8 * size)()
             llama_cpp.llama_state_seq_get_data(ctx.ctx, buffer, size, 0)
             owner.parked = (buffer, llm.n_tokens)
-        ctx.kv_cache_clear()
+        ctx.kv_cache_clear()  # type: ignore[no-untyped-call]
         llm.n_tokens = 0
         if session.parked is not None:
             buffer, positions = session.parked
@@ -254,7 +254,7 @@ class Verifier:
                 llm.input_ids[:positions] = session.tokens[:positions]
                 llm.n_tokens = positions
             else:  # pragma: no cover - llama.cpp refused its own state: evaluate from scratch
-                ctx.kv_cache_clear()
+                ctx.kv_cache_clear()  # type: ignore[no-untyped-call]
             session.parked = None
         self._owner = session
 
