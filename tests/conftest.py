@@ -27,10 +27,16 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeServer]:
-    """A cloud node serving the small model (fast), requiring CLOUD_TOKEN."""
+    """A cloud node serving the small model (fast), requiring CLOUD_TOKEN; it also serves split and verify sessions."""
     data_dir = tmp_path_factory.mktemp("cloud")
     settings = load_settings(
-        role="cloud", port=0, model=EDGE_MODEL, api_token=CLOUD_TOKEN, data_dir=data_dir, split_model=EDGE_MODEL
+        role="cloud",
+        port=0,
+        model=EDGE_MODEL,
+        api_token=CLOUD_TOKEN,
+        data_dir=data_dir,
+        split_model=EDGE_MODEL,
+        speculative_model=EDGE_MODEL,
     )
     with NodeServer(build_node(settings)) as server:
         yield server

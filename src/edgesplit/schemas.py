@@ -68,7 +68,14 @@ class EdgesplitOptions(_Strict):
     conversation: str | None = Field(default=None, max_length=200)  # keeps placeholders stable across requests
     # speculative route: show edge tokens at least this likely without verifying them (not lossless);
     # true = the configured threshold
-    speculative_skip: bool | Annotated[float, Field(gt=0, lt=1)] | None = None
+    speculative_skip: bool | float | None = None
+
+    @field_validator("speculative_skip")
+    @classmethod
+    def _probability(cls, value: bool | float | None) -> bool | float | None:
+        if isinstance(value, float) and not 0 < value < 1:
+            raise ValueError("speculative_skip must be true, false or a probability in (0, 1)")
+        return value
 
 
 class StreamOptions(_Strict):

@@ -24,19 +24,25 @@ import math
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from edgesplit.backends.base import Finish, GenerationParams, Prompt, TokenEvent
-from edgesplit.backends.local import DraftToken, LocalBackend
+from edgesplit.backends.local import DraftToken
 from edgesplit.backends.stops import TokenText
 from edgesplit.speculative.gamma import GammaController
 from edgesplit.speculative.remote import RemoteVerifier, SessionGone
 from edgesplit.speculative.verifier import VerifyMode
 
-__all__ = ["SpeculativeBackend", "SpeculativeStats"]
+__all__ = ["Drafter", "SpeculativeBackend", "SpeculativeStats"]
 
 _SKIP_CHUNK = 16  # edge tokens drafted per call in skip mode
 _MAX_UNVERIFIED = 64  # skip mode: ask the verifier at least this often (tokens)
+
+
+class Drafter(Protocol):
+    """Proposes greedy continuations: the edge's :class:`LocalBackend` (or a test double)."""
+
+    async def draft(self, prompt: Prompt, n: int) -> list[DraftToken]: ...
 
 
 @dataclass
@@ -79,7 +85,7 @@ class SpeculativeBackend:
 
     def __init__(
         self,
-        drafter: LocalBackend,
+        drafter: Drafter,
         verifier: RemoteVerifier,
         model: str,
         mode: VerifyMode = "exact",

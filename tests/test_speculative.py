@@ -1,0 +1,204 @@
+"""Speculative decoding end to end: the edge drafts, the cloud verifies, through the OpenAI API.
+
+Here both tiers run SmolLM2 (the same-tokenizer pair, fast); the cross-tokenizer pair
+(SmolLM2 drafting for Qwen2.5) is in test_e2e_real_tiers.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import CLOUD_TOKEN, EDGE_MODEL, EdgeFactory, chat, client_for
+from edgesplit.backends.base import GenerationParams, Prompt, TokenEvent
+from edgesplit.backends.local import DraftToken
+from edgesplit.backends.speculative import SpeculativeBackend, SpeculativeStats
+from edgesplit.config import load_settings
+from edgesplit.server import NodeServer, build_node
+from edgesplit.speculative.remote import RemoteVerifier
+
+PROMPTS = ["Name three primary colors.", "Write a Python function that adds two numbers.", "What is a router?"]
+AUTH = {"authorization": f"Bearer {CLOUD_TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def spec_edge(cloud: NodeServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeServer]:
+    settings = load_settings(
+        role="edge",
+        port=0,
+        upstream=cloud.url,
+        upstream_token=CLOUD_TOKEN,
+        speculative_model=EDGE_MODEL,
+        data_dir=tmp_path_factory.mktemp("spec-edge"),
+    )
+    with NodeServer(build_node(settings)) as server:
+        yield server
+
+
+def cloud_greedy(cloud: NodeServer, prompt: str, max_tokens: int) -> str:
+    direct = client_for(cloud, api_key=CLOUD_TOKEN).chat.completions.create(
+        model="default", messages=[{"role": "user", "content": prompt}], max_tokens=max_tokens, temperature=0
+    )
+    return str(direct.choices[0].message.content)
+
+
+@pytest.mark.parametrize("prompt", PROMPTS)
+def test_speculative_answer_is_the_cloud_greedy_answer(spec_edge: NodeServer, cloud: NodeServer, prompt: str) -> None:
+    reply = chat(spec_edge, prompt, model="edgesplit/speculative", max_tokens=48)
+    meta = reply.model_extra["edgesplit"]
+    assert meta["route"] == "speculative" and not meta["fallback"]
+    assert "exact output" in meta["reason"]
+    assert reply.choices[0].message.content == cloud_greedy(cloud, prompt, 48)
+
+
+def test_speculative_streams(spec_edge: NodeServer, cloud: NodeServer) -> None:
+    stream = client_for(spec_edge).chat.completions.create(
+        model="edgesplit/auto",
+        messages=[{"role": "user", "content": PROMPTS[1]}],
+        max_tokens=40,
+        temperature=0,
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_headers={"x-edgesplit-route": "speculative"},
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == cloud_greedy(cloud, PROMPTS[1], 40)
+    assert chunks[-1].usage is not None and 0 < chunks[-1].usage.completion_tokens <= 40
+
+
+def test_skip_mode_says_it_is_not_lossless(spec_edge: NodeServer) -> None:
+    reply = chat(
+        spec_edge,
+        PROMPTS[0],
+        model="edgesplit/speculative",
+        max_tokens=32,
+        extra_body={"edgesplit": {"speculative_skip": 0.5}},
+    )
+    meta = reply.model_extra["edgesplit"]
+    assert meta["route"] == "speculative" and "not verified" in meta["reason"]
+    assert reply.choices[0].message.content
+    bad = httpx.post(
+        f"{spec_edge.url}/v1/chat/completions",
+        json={
+            "model": "edgesplit/speculative",
+            "messages": [{"role": "user", "content": "hi"}],
+            "edgesplit": {"speculative_skip": 1.5},
+        },
+    )
+    assert bad.status_code == 400 and bad.json()["error"]["param"].endswith("speculative_skip")
+
+
+class BadDrafter:
+    """Test double: a drafter that always proposes the same wrong words, confidently."""
+
+    async def draft(self, prompt: Prompt, n: int) -> list[DraftToken]:
+        return [DraftToken(piece, -0.01) for piece in [b" zebra", b" quantum", b" ###", b" 42"][:n]]
+
+
+class PerfectDrafter:
+    """Test double: drafts the known answer (to measure the best case of the protocol)."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+
+    async def draft(self, prompt: Prompt, n: int) -> list[DraftToken]:
+        rest = self.answer[len(prompt.continuation) :]
+        words = rest.split(" ")
+        return [DraftToken(("" if i == 0 else " ").encode() + w.encode(), -0.01) for i, w in enumerate(words[:n]) if w]
+
+
+async def _generate(backend: SpeculativeBackend, prompt: str, max_tokens: int) -> tuple[str, SpeculativeStats]:
+    stats = SpeculativeStats()
+    params = GenerationParams(max_tokens=max_tokens, temperature=0)
+    parts = []
+    async for event in backend.stream_with_stats(Prompt(messages=(("user", prompt),)), params, stats):
+        if isinstance(event, TokenEvent):
+            parts.append(event.text)
+    await backend.aclose()
+    return "".join(parts), stats
+
+
+def test_a_bad_draft_costs_speed_not_correctness(cloud: NodeServer) -> None:
+    backend = SpeculativeBackend(BadDrafter(), RemoteVerifier(cloud.url, CLOUD_TOKEN, 30), EDGE_MODEL)
+    text, stats = asyncio.run(_generate(backend, PROMPTS[2], 32))
+    assert text == cloud_greedy(cloud, PROMPTS[2], 32)
+    assert stats.accepted == 0 and stats.rounds == stats.tokens + (1 if stats.tokens < 32 else 0)
+
+
+def test_a_lost_session_is_reopened_with_the_answer_so_far(cloud: NodeServer) -> None:
+    expected = cloud_greedy(cloud, PROMPTS[0], 32)
+
+    class ForgetfulVerifier(RemoteVerifier):
+        """Deletes its session upstream before the second verify: the cloud then answers 404."""
+
+        calls = 0
+
+        async def verify(self, session_id: str, draft: str, commit: str = "") -> dict[str, Any]:
+            ForgetfulVerifier.calls += 1
+            if ForgetfulVerifier.calls == 2:
+                await self.close(session_id)
+            return await super().verify(session_id, draft, commit)
+
+    backend = SpeculativeBackend(PerfectDrafter(expected), ForgetfulVerifier(cloud.url, CLOUD_TOKEN, 30), EDGE_MODEL)
+    backend.gamma.min_gamma = backend.gamma.max_gamma = 2
+    text, stats = asyncio.run(_generate(backend, PROMPTS[0], 32))
+    assert stats.reopened == 1
+    assert text == expected
+
+
+def test_cloud_down_falls_back_to_the_edge(make_edge: EdgeFactory) -> None:
+    edge = make_edge(upstream="http://127.0.0.1:9", upstream_token="x", speculative_model=EDGE_MODEL)
+    reply = chat(edge, PROMPTS[0], model="edgesplit/speculative", max_tokens=8)
+    meta = reply.model_extra["edgesplit"]
+    assert meta["route"] == "edge" and meta["requested"] == "speculative"
+    assert meta["fallback"] and meta["upstream_error"]
+    assert reply.choices[0].message.content
+
+
+def test_route_needs_configuration(edge: NodeServer) -> None:
+    response = httpx.post(
+        f"{edge.url}/v1/chat/completions",
+        json={"model": "edgesplit/speculative", "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert response.status_code == 400 and "speculative" in response.json()["error"]["message"]
+
+
+def test_pii_is_redacted_before_drafts_go_up(spec_edge: NodeServer, cloud: NodeServer, monkeypatch: Any) -> None:
+    verifier = cloud.node.verifier  # type: ignore[attr-defined]
+    seen: list[Prompt] = []
+    original = verifier.open
+
+    def recording_open(model: str, prompt: Prompt, *args: Any, **kwargs: Any) -> Any:
+        seen.append(prompt)
+        return original(model, prompt, *args, **kwargs)
+
+    monkeypatch.setattr(verifier, "open", recording_open)
+    chat(spec_edge, "Write a short note to jane.doe@example.com about the meeting.", model="edgesplit/speculative")
+    assert seen and all("jane.doe@example.com" not in str(p.messages) for p in seen)
+
+
+def test_session_api_errors(cloud: NodeServer) -> None:
+    base = f"{cloud.url}/v1/speculative/sessions"
+    body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+    assert httpx.post(base, json=body).status_code == 401
+    assert httpx.post(base, json={**body, "prompt": "x"}, headers=AUTH).status_code == 400
+    assert httpx.post(base, content=b"{not json", headers=AUTH).status_code == 400
+    unknown = httpx.post(base, json={**body, "model": "nope"}, headers=AUTH)
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "model_not_found"
+    missing = httpx.post(f"{base}/spec_nope/verify", json={"draft": ""}, headers=AUTH)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "session_not_found"
+    opened = httpx.post(base, json=body, headers=AUTH)
+    assert opened.status_code == 201
+    sid = opened.json()["id"]
+    assert httpx.post(f"{base}/{sid}/verify", json={"draft": 3}, headers=AUTH).status_code == 400
+    replies = [httpx.post(f"{base}/{sid}/verify", json={"draft": ""}, headers=AUTH).json() for _ in range(2)]
+    assert replies[-1]["finished"]
+    finished = httpx.post(f"{base}/{sid}/verify", json={"draft": ""}, headers=AUTH)
+    assert finished.status_code == 400 and finished.json()["error"]["code"] == "session_finished"
+    assert httpx.delete(f"{base}/{sid}", headers=AUTH).status_code == 204
+    assert httpx.delete(f"{base}/{sid}", headers=AUTH).status_code == 404
