@@ -7,6 +7,7 @@ Here both tiers run SmolLM2 (the same-tokenizer pair, fast); the cross-tokenizer
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -107,9 +108,8 @@ class PerfectDrafter:
         self.answer = answer
 
     async def draft(self, prompt: Prompt, n: int) -> list[DraftToken]:
-        rest = self.answer[len(prompt.continuation) :]
-        words = rest.split(" ")
-        return [DraftToken(("" if i == 0 else " ").encode() + w.encode(), -0.01) for i, w in enumerate(words[:n]) if w]
+        words = re.findall(r"\s*\S+|\s+$", self.answer[len(prompt.continuation) :])
+        return [DraftToken(word.encode(), -0.01) for word in words[:n]]
 
 
 async def _generate(backend: SpeculativeBackend, prompt: str, max_tokens: int) -> tuple[str, SpeculativeStats]:
@@ -202,3 +202,25 @@ def test_session_api_errors(cloud: NodeServer) -> None:
     assert finished.status_code == 400 and finished.json()["error"]["code"] == "session_finished"
     assert httpx.delete(f"{base}/{sid}", headers=AUTH).status_code == 204
     assert httpx.delete(f"{base}/{sid}", headers=AUTH).status_code == 404
+
+
+def test_skip_mode_with_a_right_and_sure_drafter_sends_fewer_uploads_and_the_same_answer(cloud: NodeServer) -> None:
+    expected = cloud_greedy(cloud, PROMPTS[1], 32)
+
+    async def run(skip: float | None) -> tuple[str, SpeculativeStats]:
+        backend = SpeculativeBackend(PerfectDrafter(expected), RemoteVerifier(cloud.url, CLOUD_TOKEN, 30), EDGE_MODEL)
+        stats = SpeculativeStats()
+        params = GenerationParams(max_tokens=32, temperature=0, skip_threshold=skip)
+        parts = []
+        async for event in backend.stream_with_stats(Prompt(messages=(("user", PROMPTS[1]),)), params, stats):
+            if isinstance(event, TokenEvent):
+                parts.append(event.text)
+        await backend.aclose()
+        return "".join(parts), stats
+
+    lossless, exact_stats = asyncio.run(run(None))
+    skipped, skip_stats = asyncio.run(run(0.5))
+    assert lossless == expected
+    assert expected.startswith(skipped) and len(skipped) > len(expected) // 2  # committed text is shown once
+    assert skip_stats.committed > 0 and skip_stats.committed_agreed == skip_stats.committed
+    assert skip_stats.rounds < exact_stats.rounds

@@ -122,7 +122,8 @@ def test_commit_is_appended_and_its_agreement_counted(
     result = verifier.verify(session, draft="", commit=text_of(verifier, ref[:4]) + " Purple")
     assert result.committed >= 5 and result.committed_agreed == 4
     assert session.generated[:4] == ref[:4]
-    assert result.text.startswith(text_of(verifier, ref[:4]) + " Purple")
+    assert text_of(verifier, session.generated).startswith(text_of(verifier, ref[:4]) + " Purple")
+    assert result.text == text_of(verifier, session.generated)[len(text_of(verifier, ref[:4]) + " Purple") :]
 
 
 def test_finish_reasons(verifier: Verifier) -> None:

@@ -119,8 +119,8 @@ class SpeculativeBackend:
                 if ended and not draft:  # skip mode: the edge is sure the answer ends here
                     reason = "stop"
                     break
-                if not draft and params.skip_threshold is not None and answer.unverified_tokens < _MAX_UNVERIFIED:
-                    continue  # all sure so far: keep drafting (the loop ends at the budget)
+                if commit and not draft and answer.unverified_tokens < _MAX_UNVERIFIED:
+                    continue  # skip mode, all sure so far: keep drafting (the loop ends at the budget)
                 session, reply = await self._verify(session, prompt, params, answer, draft, stats)
                 answer.verified += answer.unverified + reply["text"]
                 answer.unverified, answer.unverified_tokens = "", 0

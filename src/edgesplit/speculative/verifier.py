@@ -53,7 +53,7 @@ VerifyMode = Literal["exact", "batched"]
 
 @dataclass(frozen=True)
 class VerifyResult:
-    text: str  # new answer text (complete UTF-8 only): committed + accepted draft + the cloud's own token
+    text: str  # new answer text after the commit (complete UTF-8 only): accepted draft + the cloud's own token
     tokens: int  # new answer tokens (cloud tokenizer)
     drafted: int  # draft tokens checked
     accepted: int  # draft tokens kept
@@ -213,24 +213,21 @@ class Verifier:
                 outcome = self._check(session, commit_ids, draft_ids)
                 elapsed = time.perf_counter() - started
                 self.busy_s += elapsed
-            return self._commit(session, outcome, len(draft_ids), self.passes - passes_before, elapsed)
+            return self._commit(session, outcome, commit, len(draft_ids), self.passes - passes_before, elapsed)
 
     def _align(self, session: VerifySession, commit: str, draft: str) -> tuple[list[int], list[int]]:
         """Cloud token ids of the commit and draft text, continuing the session's answer."""
-        text = (commit + draft).encode("utf-8")
-        if not text.startswith(session.pending):
+        pending = session.pending
+        if not (commit + draft).encode("utf-8").startswith(pending):
             return [], []  # the edge's text does not complete the character the cloud's last token began
-        text = text[len(session.pending) :]
-        commit_len = len(commit.encode("utf-8")) - len(session.pending)
-        ids = align_draft(self.tokenizer, session.generated, text)
-        # Tokens that end inside the commit text are commits; a token that straddles the boundary is draft.
-        n_commit, end = 0, 0
-        for token in ids:
-            end += len(self.tokenizer.piece(token))
-            if end > commit_len:
-                break
-            n_commit += 1
-        return ids[:n_commit], ids[n_commit:]
+        commit_bytes, draft_bytes = commit.encode("utf-8"), draft.encode("utf-8")
+        if commit_bytes:
+            commit_bytes = commit_bytes[len(pending) :]
+        else:
+            draft_bytes = draft_bytes[len(pending) :]
+        # The commit is taken whole (the client has seen it); the draft continues after it.
+        commit_ids = align_draft(self.tokenizer, session.generated, commit_bytes)
+        return commit_ids, align_draft(self.tokenizer, session.generated + commit_ids, draft_bytes)
 
     def _activate(self, session: VerifySession) -> None:
         """Give the context to ``session``: park the owner's KV cache, restore the session's (or start empty)."""
@@ -310,7 +307,7 @@ class Verifier:
         return _Outcome(commit_ids, agreed, draft_ids[:accepted], following, evaluated)
 
     def _commit(
-        self, session: VerifySession, outcome: _Outcome, drafted: int, passes: int, elapsed: float
+        self, session: VerifySession, outcome: _Outcome, commit: str, drafted: int, passes: int, elapsed: float
     ) -> VerifyResult:
         new: list[int] = []
         finish: Literal["stop", "length"] | None = None
@@ -329,6 +326,10 @@ class Verifier:
             session.finished, session.finish_reason = True, finish
         else:
             text, session.pending = split_complete_utf8(data)
+        if text.startswith(commit):  # the edge has shown the commit already
+            text = text[len(commit) :]
+        elif commit.startswith(text):  # the budget ended inside the commit
+            text = ""
         return VerifyResult(
             text=text,
             tokens=len(new),
