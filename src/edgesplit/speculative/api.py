@@ -100,7 +100,8 @@ def add_speculative_routes(app: FastAPI, verifier: Verifier, default_max_tokens:
     async def verify(session_id: str, request: Request) -> dict[str, Any]:
         session = verifier.get(session_id)
         body: VerifyRequest = _parse(VerifyRequest, await request.body(), "verify request")
-        result = await asyncio.to_thread(verifier.verify, session, body.draft, body.commit)
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(verifier.executor, verifier.verify, session, body.draft, body.commit)
         return asdict(result)
 
     @app.delete("/v1/speculative/sessions/{session_id}", status_code=204)
