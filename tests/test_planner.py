@@ -97,3 +97,24 @@ def test_profile_endpoint_and_plan_cli(cloud: NodeServer, tmp_path: Path) -> Non
         "edge <- choice" in result.output.replace("\n", "").replace("│", "").replace("  ", " ")
         or "choice" in result.output
     )
+
+
+def test_speculative_options_follow_acceptance_and_round_trip() -> None:
+    from edgesplit.split.planner import SpeculativeEstimate, speculative_options
+
+    cloud = _profile(1.0, 30.0)
+    far = LinkEstimate(rtt_ms=100, bandwidth_mbps=100)
+    good = {o.name: o for o in speculative_options(cloud, far, 32, SpeculativeEstimate(8.0, 0.8))}
+    bad = {o.name: o for o in speculative_options(cloud, far, 32, SpeculativeEstimate(8.0, 0.0))}
+    assert len(good) == 16  # draft lengths 1..8, exact and batched
+    # a round trip per token (acceptance 0, one draft token) vs rounds of several tokens
+    assert bad["speculative@1/exact"].per_token_ms == pytest.approx(8 + 100 + far.transfer_ms(4) + 30)
+    assert good["speculative@6/exact"].per_token_ms < bad["speculative@1/exact"].per_token_ms / 2
+    # exact mode checks token by token: the cloud computes what it would alone; batched saves passes
+    assert good["speculative@6/exact"].cloud_ms_per_token == pytest.approx(30)
+    assert good["speculative@6/batched"].cloud_ms_per_token < 30
+    result = plan(SLOW_EDGE, cloud, far, 32, 64, allow_split=False, speculative=SpeculativeEstimate(8.0, 0.8))
+    assert result.choice.name.startswith("speculative") or result.choice.name == "cloud"
+    assert any(o.name.startswith("speculative") for o in result.options)
+    refused = plan(SLOW_EDGE, cloud, far, 32, 64, allow_cloud=False, speculative=SpeculativeEstimate(8.0, 0.8))
+    assert not any(o.name.startswith("speculative") for o in refused.options)  # text may not leave

@@ -227,12 +227,19 @@ def plan(
     answer_tokens: Annotated[int, typer.Option()] = 64,
     objective: Annotated[str, typer.Option(help="fastest or least-cloud")] = "fastest",
     budget_ms: Annotated[Optional[float], typer.Option(help="latency budget for least-cloud")] = None,  # noqa: UP045
+    acceptance: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(help="speculative drafts' per-token acceptance rate; adds speculative options", min=0, max=1),
+    ] = None,
+    draft_model: Annotated[
+        str, typer.Option(help="the edge's draft model (speculative options)")
+    ] = "smollm2-135m-instruct",
 ) -> None:
-    """Predict every way to serve a request (edge, cloud, split at each k and codec) and pick one."""
-    from edgesplit.engine.profile import NodeProfile, profile_node
+    """Predict every way to serve a request (edge, cloud, split at each k and codec, speculative) and pick one."""
+    from edgesplit.engine.profile import NodeProfile, profile_llamacpp, profile_node
     from edgesplit.engine.weights import load_gguf
     from edgesplit.models import locate_model
-    from edgesplit.split.planner import LinkEstimate, fetch_profile, measure_link
+    from edgesplit.split.planner import LinkEstimate, SpeculativeEstimate, fetch_profile, measure_link
     from edgesplit.split.planner import plan as make_plan
 
     _offline()
@@ -246,11 +253,24 @@ def plan(
             edge = profile_node(model, load_gguf(path, max_seq_len=prompt_tokens + 64), str(path), prompt_tokens)
         cloud = fetch_profile(upstream, token)
         measured = measure_link(upstream, token)
+        speculative = None
+        if acceptance is not None:
+            _, draft_ms = profile_llamacpp(str(locate_model(draft_model)), prompt_tokens)
+            speculative = SpeculativeEstimate(draft_ms, acceptance)
     link = LinkEstimate(
         rtt_ms if rtt_ms is not None else measured.rtt_ms,
         bandwidth_mbps if bandwidth_mbps is not None else measured.bandwidth_mbps,
     )
-    result = make_plan(edge, cloud, link, prompt_tokens, answer_tokens, objective, budget_ms)  # type: ignore[arg-type]
+    result = make_plan(
+        edge,
+        cloud,
+        link,
+        prompt_tokens,
+        answer_tokens,
+        objective,  # type: ignore[arg-type]
+        budget_ms,
+        speculative=speculative,
+    )
     console.print(_plan_table(result, link))
 
 
@@ -269,7 +289,8 @@ def _plan_table(result: SplitPlan, link: LinkEstimate) -> Table:
         table.add_column(col, justify="right")
     shown = sorted(result.options, key=lambda o: o.total_ms(result.answer_tokens))
     best_split = [o for o in shown if o.k is not None][:5]
-    for option in [o for o in shown if o.k is None] + best_split:
+    best_speculative = [o for o in shown if o.name.startswith("speculative")][:3]
+    for option in [o for o in shown if o.name in ("edge", "cloud")] + best_split + best_speculative:
         mark = " <- choice" if option == result.choice else ""
         table.add_row(
             option.name + mark,

@@ -35,7 +35,7 @@ from edgesplit.speculative.verifier import VerifyMode
 
 __all__ = ["Drafter", "SpeculativeBackend", "SpeculativeStats"]
 
-_SKIP_CHUNK = 16  # edge tokens drafted per call in skip mode
+_SKIP_EXTRA = 4  # skip mode drafts this many tokens past the draft length, to find sure runs
 _MAX_UNVERIFIED = 64  # skip mode: ask the verifier at least this often (tokens)
 
 
@@ -152,7 +152,7 @@ class SpeculativeBackend:
         skip = params.skip_threshold
         started = time.perf_counter()
         tokens = await self.drafter.draft(
-            prompt.continued(answer.verified + answer.unverified), _SKIP_CHUNK if skip is not None else gamma
+            prompt.continued(answer.verified + answer.unverified), gamma + _SKIP_EXTRA if skip is not None else gamma
         )
         elapsed_ms = (time.perf_counter() - started) * 1000
         stats.draft_ms += elapsed_ms

@@ -8,6 +8,13 @@ and the link (round trip, bandwidth) it predicts, for a prompt of T tokens and a
 - per-token latency: the same for one token (split decoding pays a round trip per token);
 - cloud compute per token: the cloud's share of one decode step (what a shared cloud saves).
 
+With a :class:`SpeculativeEstimate` (the edge's draft speed and the acceptance rate its
+SpeculativeBackend measures), ``speculative@g/exact|batched`` options join the table: a round
+of g drafted tokens yields E(g) = (1 - a^(g+1)) / (1 - a) tokens for g draft steps, one round
+trip and the verifier's compute (E single-token passes in exact mode; one pass over g + 1
+tokens in batched mode, priced at the prefill rate). Its time to first token adds opening the
+session (a round trip, the prompt upload and its prefill) to the first round.
+
 Objectives: ``fastest`` (least TTFT + G x per-token) or ``least-cloud`` (least cloud compute per
 token among the options within ``latency_budget_ms``). Options the privacy policy forbids are
 left out: split sends hidden states, which are raw data.
@@ -21,8 +28,20 @@ from typing import Literal
 from edgesplit.auth import bearer_headers
 from edgesplit.engine.codec import CODECS, Codec, frame_bytes
 from edgesplit.engine.profile import NodeProfile
+from edgesplit.speculative.gamma import expected_tokens
 
-__all__ = ["LinkEstimate", "Objective", "PlanOption", "SplitPlan", "fetch_profile", "measure_link", "options", "plan"]
+__all__ = [
+    "LinkEstimate",
+    "Objective",
+    "PlanOption",
+    "SpeculativeEstimate",
+    "SplitPlan",
+    "fetch_profile",
+    "measure_link",
+    "options",
+    "plan",
+    "speculative_options",
+]
 
 Objective = Literal["fastest", "least-cloud"]
 _TEXT_BYTES_PER_TOKEN = 4  # UTF-8 text is about four bytes a token
@@ -39,8 +58,15 @@ class LinkEstimate:
 
 
 @dataclass(frozen=True)
+class SpeculativeEstimate:
+    draft_ms: float  # the edge's draft model, ms per token
+    acceptance: float  # per-token acceptance rate of its drafts
+    max_gamma: int = 8
+
+
+@dataclass(frozen=True)
 class PlanOption:
-    name: str  # edge | cloud | split@k/codec
+    name: str  # edge | cloud | split@k/codec | speculative@g/mode
     k: int | None
     codec: Codec | None
     ttft_ms: float
@@ -123,6 +149,34 @@ def options(
     return result
 
 
+def speculative_options(
+    cloud: NodeProfile, link: LinkEstimate, prompt_tokens: int, estimate: SpeculativeEstimate
+) -> list[PlanOption]:
+    """Predictions for speculative decoding with every draft length, both verify modes."""
+    decode = _full(cloud, False, prompt_tokens)
+    prefill = _full(cloud, True, prompt_tokens)
+    opening = link.rtt_ms + link.transfer_ms(prompt_tokens * _TEXT_BYTES_PER_TOKEN) + prefill
+    result = []
+    for mode in ("exact", "batched"):
+        for gamma in range(1, estimate.max_gamma + 1):
+            tokens = expected_tokens(estimate.acceptance, gamma)
+            verify = tokens * decode if mode == "exact" else max(decode, prefill / prompt_tokens * (gamma + 1))
+            upload = gamma * _TEXT_BYTES_PER_TOKEN
+            round_ms = gamma * estimate.draft_ms + link.rtt_ms + link.transfer_ms(upload) + verify
+            result.append(
+                PlanOption(
+                    f"speculative@{gamma}/{mode}",
+                    None,
+                    None,
+                    opening + round_ms,
+                    round_ms / tokens,
+                    verify / tokens,
+                    round(upload / tokens),
+                )
+            )
+    return result
+
+
 def plan(
     edge: NodeProfile,
     cloud: NodeProfile,
@@ -133,9 +187,12 @@ def plan(
     latency_budget_ms: float | None = None,
     allow_split: bool = True,
     allow_cloud: bool = True,
+    speculative: SpeculativeEstimate | None = None,
 ) -> SplitPlan:
     """Every option's prediction and the choice for ``objective``."""
     table = options(edge, cloud, link, prompt_tokens, allow_split, allow_cloud)
+    if speculative is not None and allow_cloud:  # drafts are text: allowed wherever text may leave
+        table += speculative_options(cloud, link, prompt_tokens, speculative)
     if objective == "fastest":
         choice = min(table, key=lambda o: o.total_ms(answer_tokens))
     else:
