@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -28,15 +29,22 @@ def test_chat_reports_unreachable_node() -> None:
 def test_demo_runs_both_tiers_and_reports_routes(tmp_path: Path) -> None:
     # the real demo loads the 1.5B cloud model; here both tiers run the small one, same code path
     cloud = load_settings(
-        role="cloud", port=0, model="smollm2-135m-instruct", api_token="demo-token", data_dir=tmp_path / "cloud"
+        role="cloud",
+        port=0,
+        model="smollm2-135m-instruct",
+        api_token="demo-token",
+        data_dir=tmp_path / "cloud",
+        speculative_model="smollm2-135m-instruct",
     )
     edge = load_settings(role="edge", port=0, cascade_threshold=-0.6, data_dir=tmp_path / "edge")
     prompts = [("easy", "Say hi."), ("hard", "Write a Python function that reverses a list.")]
     stages: list[str] = []
-    results = run_demo(edge, cloud, prompts=prompts, max_tokens=16, on_stage=stages.append)
+    checks: list[Any] = []
+    results = run_demo(edge, cloud, prompts=prompts, max_tokens=16, on_stage=stages.append, on_check=checks.append)
     assert [r.prompt for r in results] == [p for _, p in prompts]
     assert all(r.route in ("edge", "cloud") and r.reason and r.latency_s > 0 for r in results)
     assert any("cloud" in s for s in stages) and any("edge" in s for s in stages)
+    assert len(checks) == 1 and checks[0].identical and checks[0].completion_tokens > 0
 
 
 @pytest.mark.parametrize(("values", "q", "expected"), [([], 50, 0.0), ([3.0], 95, 3.0), ([1.0, 2.0, 3.0], 50, 2.0)])

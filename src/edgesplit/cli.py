@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from edgesplit.config import Role, load_settings
-from edgesplit.demo import DEMO_PROMPTS, DemoResult, percentile, run_demo
+from edgesplit.demo import DEMO_PROMPTS, DemoResult, SpeculativeCheck, percentile, run_demo
 from edgesplit.errors import EdgesplitError
 from edgesplit.netem import LinkEmulator
 
@@ -115,10 +115,15 @@ def demo(
         def result(r: DemoResult) -> None:
             bar.update(task, advance=1, description=f"answered on the {r.route}: {r.prompt[:40]}")
 
-        results = run_demo(edge_settings, max_tokens=max_tokens, on_stage=stage, on_result=result)
+        checks: list[SpeculativeCheck] = []
+        results = run_demo(
+            edge_settings, max_tokens=max_tokens, on_stage=stage, on_result=result, on_check=checks.append
+        )
     console.print(_results_table(results))
     console.print(_summary_table(results))
     console.print(_summary_line(results))
+    if checks:
+        console.print(_speculative_line(checks))
 
 
 @app.command()
@@ -376,6 +381,17 @@ def _summary_line(results: list[DemoResult]) -> str:
         f"edge share {edge_share:.0%}; fallbacks {sum(r.rule == 'fallback' for r in results)}; "
         f"easy kept on the edge {sum(r.route == 'edge' for r in easy)}/{len(easy)}; "
         f"hard sent to the cloud {sum(r.route == 'cloud' for r in hard)}/{len(hard)}"
+    )
+
+
+def _speculative_line(checks: list[SpeculativeCheck]) -> str:
+    same = sum(c.identical for c in checks)
+    cloud_s = sum(c.cloud_s for c in checks)
+    speculative_s = sum(c.speculative_s for c in checks)
+    return (
+        f"speculative decoding (edge drafts, cloud verifies): {same}/{len(checks)} answers identical to the "
+        f"cloud's own; {speculative_s:.1f} s vs {cloud_s:.1f} s cloud-only on loopback (no link delay, where "
+        "drafting cannot pay; see bench/speculative.py)"
     )
 
 

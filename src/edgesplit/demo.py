@@ -1,4 +1,9 @@
-"""The demo: a cloud and an edge node on loopback, a mixed batch of prompts, a routing summary."""
+"""The demo: a cloud and an edge node on loopback, a mixed batch of prompts, a routing summary.
+
+After the routed traffic, a few hard prompts are answered twice, by the cloud alone and by
+speculative decoding (the edge model drafts, the cloud model verifies), to show that the two
+answers are the same text.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ import httpx
 from edgesplit.config import Settings, load_settings
 from edgesplit.server import NodeServer, build_node
 
-__all__ = ["DEMO_PROMPTS", "DemoResult", "percentile", "run_demo", "send_chat"]
+__all__ = ["DEMO_PROMPTS", "DemoResult", "SpeculativeCheck", "percentile", "run_demo", "send_chat"]
 
 # (kind, prompt): everyday device/help-desk questions the edge should handle, and harder
 # coding/reasoning ones that should go to the cloud.
@@ -54,6 +59,15 @@ class DemoResult:
         return self.completion_tokens / self.latency_s if self.latency_s > 0 else 0.0
 
 
+@dataclass
+class SpeculativeCheck:
+    prompt: str
+    identical: bool  # the speculative answer is the cloud's own greedy answer
+    cloud_s: float
+    speculative_s: float
+    completion_tokens: int
+
+
 def send_chat(client: httpx.Client, prompt: str, max_tokens: int, model: str = "edgesplit/auto") -> dict[str, Any]:
     """One non-streamed chat request; returns the parsed OpenAI response body."""
     body = {
@@ -83,14 +97,29 @@ def run_demo(
     max_tokens: int = 96,
     on_stage: Callable[[str], None] = lambda _: None,
     on_result: Callable[[DemoResult], None] = lambda _: None,
+    speculative_checks: int = 2,
+    on_check: Callable[[SpeculativeCheck], None] = lambda _: None,
 ) -> list[DemoResult]:
-    """Start both tiers on free loopback ports, send the prompts through the edge, return per-prompt results."""
+    """Start both tiers on free loopback ports, send the prompts through the edge, return per-prompt results.
+
+    Then, when the cloud verifies drafts (``speculative_model``; the default cloud does), the
+    first ``speculative_checks`` hard prompts go once to the cloud and once through speculative
+    decoding; each comparison is passed to ``on_check``.
+    """
     token = secrets.token_urlsafe(24)
-    cloud_settings = cloud_settings or load_settings(role="cloud", port=0, api_token=token)
+    if cloud_settings is None:
+        cloud_settings = load_settings(role="cloud", port=0, api_token=token)
+        cloud_settings = cloud_settings.model_copy(update={"speculative_model": cloud_settings.model})
     on_stage(f"loading cloud model {cloud_settings.model}")
     with NodeServer(build_node(cloud_settings)) as cloud:
         base = edge_settings or load_settings(role="edge", port=0)
-        edge_settings = base.model_copy(update={"upstream": cloud.url, "upstream_token": cloud_settings.api_token})
+        edge_settings = base.model_copy(
+            update={
+                "upstream": cloud.url,
+                "upstream_token": cloud_settings.api_token,
+                "speculative_model": cloud_settings.speculative_model,
+            }
+        )
         on_stage(f"loading edge model {edge_settings.model}")
         with NodeServer(build_node(edge_settings)) as edge, httpx.Client(base_url=edge.url, timeout=600) as client:
             on_stage("sending demo traffic")
@@ -111,4 +140,26 @@ def run_demo(
                 )
                 results.append(result)
                 on_result(result)
+            if cloud_settings.speculative_model:
+                hard = [p for kind, p in prompts or DEMO_PROMPTS if kind == "hard"][:speculative_checks]
+                for prompt in hard:
+                    on_stage(f"speculative vs cloud: {prompt[:40]}")
+                    on_check(_compare(client, prompt, max_tokens))
     return results
+
+
+def _compare(client: httpx.Client, prompt: str, max_tokens: int) -> SpeculativeCheck:
+    start = time.perf_counter()
+    cloud = send_chat(client, prompt, max_tokens, model="edgesplit/cloud")
+    middle = time.perf_counter()
+    speculative = send_chat(client, prompt, max_tokens, model="edgesplit/speculative")
+    end = time.perf_counter()
+    answer = cloud["choices"][0]["message"]["content"]
+    return SpeculativeCheck(
+        prompt=prompt,
+        identical=speculative["edgesplit"]["route"] == "speculative"
+        and speculative["choices"][0]["message"]["content"] == answer,
+        cloud_s=middle - start,
+        speculative_s=end - middle,
+        completion_tokens=speculative["usage"]["completion_tokens"],
+    )

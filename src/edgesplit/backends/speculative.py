@@ -36,7 +36,7 @@ from edgesplit.speculative.verifier import VerifyMode
 __all__ = ["Drafter", "SpeculativeBackend", "SpeculativeStats"]
 
 _SKIP_EXTRA = 4  # skip mode drafts this many tokens past the draft length, to find sure runs
-_MAX_UNVERIFIED = 64  # skip mode: ask the verifier at least this often (tokens)
+_MAX_UNVERIFIED = 32  # skip mode: ask the verifier at least this often (edge tokens)
 
 
 class Drafter(Protocol):

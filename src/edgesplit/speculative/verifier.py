@@ -97,7 +97,7 @@ class Verifier:
         n_threads: int = 2,
         ttl_s: float = 300.0,
         max_sessions: int = 64,
-        max_draft_tokens: int = 64,
+        max_draft_tokens: int = 128,  # commit + draft per call, in this model's tokens
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         try:
