@@ -74,10 +74,14 @@ class SpeculativeStats:
 @dataclass
 class _Answer:
     verified: str = ""  # text the verifier holds
-    unverified: str = ""  # skip mode: edge text already shown, not yet sent
+    unverified_bytes: bytes = b""  # skip mode: edge tokens already shown, not yet sent
     unverified_tokens: int = 0
     round_draft_ms: float = 0.0  # edge drafting time since the last verify call
     round_drafted: int = 0  # edge tokens drafted since the last verify call
+
+    @property
+    def unverified(self) -> str:
+        return self.unverified_bytes.decode("utf-8", errors="ignore")  # a trailing partial character waits
 
 
 class SpeculativeBackend:
@@ -114,7 +118,7 @@ class SpeculativeBackend:
                 commit, draft, ended = await self._next_draft(prompt, params, answer, stats)
                 for piece in commit:  # skip mode: confident edge tokens go out unverified
                     yield TokenEvent(text=text.add(piece.piece), logprob=piece.logprob)
-                    answer.unverified += piece.piece.decode("utf-8", errors="ignore")
+                    answer.unverified_bytes += piece.piece
                     answer.unverified_tokens += 1
                 if ended and not draft:  # skip mode: the edge is sure the answer ends here
                     reason = "stop"
@@ -123,7 +127,7 @@ class SpeculativeBackend:
                     continue  # skip mode, all sure so far: keep drafting (the loop ends at the budget)
                 session, reply = await self._verify(session, prompt, params, answer, draft, stats)
                 answer.verified += answer.unverified + reply["text"]
-                answer.unverified, answer.unverified_tokens = "", 0
+                answer.unverified_bytes, answer.unverified_tokens = b"", 0
                 if reply["text"]:
                     yield TokenEvent(text=text.add(reply["text"].encode("utf-8")))
                 if reply["finished"]:
@@ -158,11 +162,11 @@ class SpeculativeBackend:
         stats.draft_ms += elapsed_ms
         answer.round_draft_ms += elapsed_ms
         answer.round_drafted += len(tokens)
-        ended = bool(tokens) and tokens[-1].end
+        end = tokens[-1] if tokens and tokens[-1].end else None
         tokens = [t for t in tokens if not t.end]
         if skip is None:
             stats.gammas.append(gamma)
-            return [], tokens, ended
+            return [], tokens, end is not None
         floor = math.log(skip)
         room = _MAX_UNVERIFIED - answer.unverified_tokens
         sure = 0
@@ -171,7 +175,8 @@ class SpeculativeBackend:
         draft = tokens[sure : sure + gamma]
         if draft:
             stats.gammas.append(gamma)
-        return tokens[:sure], draft, ended and sure == len(tokens)
+        sure_of_the_end = end is not None and end.logprob >= floor and sure == len(tokens)
+        return tokens[:sure], draft, sure_of_the_end
 
     async def _verify(
         self,
