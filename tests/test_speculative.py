@@ -224,3 +224,14 @@ def test_skip_mode_with_a_right_and_sure_drafter_sends_fewer_uploads_and_the_sam
     assert expected.startswith(skipped) and len(skipped) > len(expected) // 2  # committed text is shown once
     assert skip_stats.committed > 0 and skip_stats.committed_agreed == skip_stats.committed
     assert skip_stats.rounds < exact_stats.rounds
+
+
+def test_metrics_count_uploads_and_acceptance(spec_edge: NodeServer) -> None:
+    chat(spec_edge, PROMPTS[2], model="edgesplit/speculative", max_tokens=16)
+    text = httpx.get(f"{spec_edge.url}/metrics").text
+    values = {
+        line.split('"')[1]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("edgesplit_speculative_total{")
+    }
+    assert values["uploads"] >= 1 and values["tokens"] >= 1 and values["drafted"] >= values["accepted"]

@@ -7,6 +7,7 @@ from edgesplit.admission import ModelQueue
 from edgesplit.backends.base import Backend, Finish, GenerationParams, Prompt, TokenEvent
 from edgesplit.backends.local import LocalBackend
 from edgesplit.backends.remote import RemoteBackend
+from edgesplit.backends.speculative import SpeculativeBackend, SpeculativeStats
 from edgesplit.config import Settings, load_settings
 from edgesplit.errors import (
     AuthError,
@@ -29,6 +30,7 @@ from edgesplit.nodes.http import create_app
 from edgesplit.routing.router import CascadePolicy, resolve_route
 from edgesplit.schemas import ChatCompletionRequest, CompletionRequest, RouteInfo
 from edgesplit.server import AppServer, NodeServer, build_node, serve
+from edgesplit.speculative.verifier import Verifier
 
 __version__ = "0.1.0"
 
@@ -62,10 +64,13 @@ __all__ = [
     "RemoteBackend",
     "RouteInfo",
     "Settings",
+    "SpeculativeBackend",
+    "SpeculativeStats",
     "TokenEvent",
     "UnknownModel",
     "UpstreamError",
     "UpstreamTimeout",
+    "Verifier",
     "build_node",
     "create_app",
     "load_settings",

@@ -41,11 +41,21 @@ class NodeMetrics:
         )
         self.link_rtt = Gauge("edgesplit_link_rtt_seconds", "EWMA of upstream round trips", registry=reg)
         self.link_bandwidth = Gauge("edgesplit_link_bandwidth_mbps", "EWMA of probed upstream bandwidth", registry=reg)
+        self.speculative = Counter(
+            "edgesplit_speculative",
+            "Speculative decoding: verify calls (uploads), drafted and accepted tokens, answer tokens",
+            ["what"],
+            registry=reg,
+        )
         self.info = Gauge("edgesplit_node_info", "Node role", ["role"], registry=reg)
         self.info.labels(role=role).set(1)
 
     def set_queue_depth(self, model: str, depth: int) -> None:
         self.queue_depth.labels(model=model).set(depth)
+
+    def record_speculative(self, rounds: int, drafted: int, accepted: int, tokens: int) -> None:
+        for what, value in (("uploads", rounds), ("drafted", drafted), ("accepted", accepted), ("tokens", tokens)):
+            self.speculative.labels(what=what).inc(value)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -94,6 +94,7 @@ class SpeculativeBackend:
         model: str,
         mode: VerifyMode = "exact",
         max_gamma: int = 8,
+        on_stats: Callable[[SpeculativeStats], None] = lambda _: None,
     ) -> None:
         self.name = "speculative"
         self.drafter = drafter
@@ -101,10 +102,15 @@ class SpeculativeBackend:
         self.model = model
         self.mode = mode
         self.gamma = GammaController(max_gamma=max_gamma, batched=mode == "batched")
+        self.on_stats = on_stats  # each finished generation's stats (the edge feeds /metrics)
 
     async def stream(self, prompt: Prompt, params: GenerationParams) -> AsyncIterator[TokenEvent | Finish]:
-        async for event in self.stream_with_stats(prompt, params, SpeculativeStats()):
-            yield event
+        stats = SpeculativeStats()
+        try:
+            async for event in self.stream_with_stats(prompt, params, stats):
+                yield event
+        finally:
+            self.on_stats(stats)
 
     async def stream_with_stats(
         self, prompt: Prompt, params: GenerationParams, stats: SpeculativeStats

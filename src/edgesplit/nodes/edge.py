@@ -131,6 +131,7 @@ class EdgeNode:
                 settings.speculative_model,
                 settings.speculative_verify,
                 settings.speculative_max_draft,
+                on_stats=lambda s: metrics.record_speculative(s.rounds, s.drafted, s.accepted, s.tokens),
             )
         redactor = Redactor.from_settings(settings)
         return cls(settings, local, upstream, metrics, outbox, redactor, split, speculative)
