@@ -17,7 +17,10 @@ Three parts, one run (both tiers on this machine, SmolLM2; edge -> link emulator
 
 Writes bench/out/split.md and bench/out/split.png.
 
-    .venv/bin/python bench/split.py [--ks 1 8 15 22 29] [--answer-tokens 16]
+    .venv/bin/python bench/split.py [--ks 1 8 15 22 29] [--codecs int8o fp16] [--answer-tokens 16]
+
+Every option: ``--ks $(seq 1 29) --codecs fp32 fp16 int8 int8o`` (hours: split decoding pays a
+round trip per token, about 10 s per request on the satellite profile).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from edgesplit.backends.base import Prompt
 from edgesplit.config import load_settings
-from edgesplit.engine.codec import CODECS, decode_frame, encode_frame, frame_bytes
+from edgesplit.engine.codec import CODECS, Codec, decode_frame, encode_frame, frame_bytes
 from edgesplit.engine.model import new_caches
 from edgesplit.engine.tokenizer import ChatTokenizer
 from edgesplit.engine.weights import load_gguf
@@ -119,7 +122,9 @@ def _request(client: httpx.Client, route: str, answer_tokens: int) -> tuple[floa
     return elapsed, int(response.json()["usage"]["completion_tokens"])
 
 
-def link_runs(cloud: NodeServer, workdir: Path, ks: list[int], answer_tokens: int) -> list[dict[str, Any]]:
+def link_runs(
+    cloud: NodeServer, workdir: Path, ks: list[int], codecs: list[Codec], answer_tokens: int
+) -> list[dict[str, Any]]:
     port = int(cloud.url.rsplit(":", 1)[1])
     cloud_profile = fetch_profile(cloud.url, TOKEN)
     edge_profile = cloud_profile  # same machine, same model: one profile serves both tiers
@@ -127,7 +132,7 @@ def link_runs(cloud: NodeServer, workdir: Path, ks: list[int], answer_tokens: in
     prompt_tokens = len(ChatTokenizer.vocab_only(path).encode(Prompt(messages=(("user", PROMPT),))))
     rows = []
     with LinkEmulator("127.0.0.1", port, LINKS[0]) as link:
-        for codec in ("int8o", "fp16"):
+        for codec in codecs:
             for k in ks:
                 settings = load_settings(
                     role="edge",
@@ -147,7 +152,7 @@ def link_runs(cloud: NodeServer, workdir: Path, ks: list[int], answer_tokens: in
                         estimate = measure_link(link.url, TOKEN, repeats=2)
                         table = {o.name: o for o in options(edge_profile, cloud_profile, estimate, prompt_tokens)}
                         routes = [("split", f"split@{k}/{codec}")]
-                        if codec == "int8o" and k == ks[0]:
+                        if codec == codecs[0] and k == ks[0]:
                             routes = [("edge", "edge"), ("cloud", "cloud"), *routes]
                         for route, name in routes:
                             _request(client, route, answer_tokens)  # warm
@@ -304,6 +309,7 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ks", type=int, nargs="+", default=[1, 8, 15, 22, 29])
+    parser.add_argument("--codecs", nargs="+", choices=list(CODECS), default=["int8o", "fp16"])
     parser.add_argument("--answer-tokens", type=int, default=16)
     args = parser.parse_args()
     print("codecs:")
@@ -314,7 +320,7 @@ def main() -> None:
         )
         with NodeServer(build_node(settings)) as cloud:
             print("links:")
-            runs = link_runs(cloud, Path(tmp), args.ks, args.answer_tokens)
+            runs = link_runs(cloud, Path(tmp), args.ks, args.codecs, args.answer_tokens)
             n = cloud.node.split_sessions.n_layers  # type: ignore[attr-defined]
             print("capacity:")
             cap = {k: capacity(cloud, Path(tmp), k) for k in (0, 8, 15, 22)}
