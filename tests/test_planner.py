@@ -118,3 +118,11 @@ def test_speculative_options_follow_acceptance_and_round_trip() -> None:
     assert any(o.name.startswith("speculative") for o in result.options)
     refused = plan(SLOW_EDGE, cloud, far, 32, 64, allow_cloud=False, speculative=SpeculativeEstimate(8.0, 0.8))
     assert not any(o.name.startswith("speculative") for o in refused.options)  # text may not leave
+
+
+def test_plan_cli_adds_speculative_options(cloud: NodeServer) -> None:
+    args = ["plan", "--upstream", cloud.url, "--token", CLOUD_TOKEN, "--rtt-ms", "100", "--bandwidth-mbps", "10"]
+    result = CliRunner().invoke(app, [*args, "--acceptance", "0.7"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "speculative@" in result.output
+    assert "speculative@" not in CliRunner().invoke(app, args, env={"COLUMNS": "200"}).output
