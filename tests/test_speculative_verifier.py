@@ -153,8 +153,9 @@ def test_limits_and_unknown_sessions(verifier: Verifier) -> None:
 
 def test_sessions_expire_and_are_capped(verifier: Verifier) -> None:
     now = [0.0]
-    clock, ttl, cap = verifier._clock, verifier.ttl_s, verifier.max_sessions
-    verifier._clock, verifier.ttl_s, verifier.max_sessions = (lambda: now[0]), 10.0, len(verifier) + 1
+    table = verifier.sessions
+    clock, ttl, cap = table.clock, table.ttl_s, verifier.max_sessions
+    table.clock, table.ttl_s, verifier.max_sessions = (lambda: now[0]), 10.0, len(verifier) + 1
     try:
         session = open_session(verifier, PROMPTS[0], 8)
         with pytest.raises(QueueFull):
@@ -164,4 +165,4 @@ def test_sessions_expire_and_are_capped(verifier: Verifier) -> None:
             verifier.get(session.id)
         open_session(verifier, PROMPTS[0], 8)  # the expired one no longer counts
     finally:
-        verifier._clock, verifier.ttl_s, verifier.max_sessions = clock, ttl, cap
+        table.clock, table.ttl_s, verifier.max_sessions = clock, ttl, cap

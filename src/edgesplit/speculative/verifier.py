@@ -45,6 +45,7 @@ import numpy as np
 from edgesplit.backends.base import Prompt
 from edgesplit.engine.tokenizer import ChatTokenizer, context_budget
 from edgesplit.errors import InvalidRequest, ModelError, NotFound, QueueFull
+from edgesplit.session_table import SessionTable
 from edgesplit.speculative.align import align_draft, split_complete_utf8
 
 __all__ = ["Verifier", "VerifyMode", "VerifyResult", "VerifySession"]
@@ -106,15 +107,13 @@ class Verifier:
             raise ModelError("llama-cpp-python is not installed") from exc
         self.model_name = model_name
         self.n_ctx = n_ctx
-        self.ttl_s = ttl_s
         self.max_sessions = max_sessions
         self.max_draft_tokens = max_draft_tokens
-        self._clock = clock
+        # A session leaving the table (closed or expired) drops its parked KV cache.
+        self.sessions: SessionTable[VerifySession] = SessionTable("speculative", ttl_s, clock, _unpark)
         # logits_all: a row of logits for every evaluated position, which verification reads.
         self._llm = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, logits_all=True, verbose=False)
         self.tokenizer = ChatTokenizer(self._llm, model_path.name)
-        self._sessions: dict[str, VerifySession] = {}
-        self._lock = threading.Lock()  # the session table
         self._model_lock = threading.Lock()  # the llama.cpp context
         self._owner: VerifySession | None = None  # the session whose KV cache the context holds
         # One thread runs every forward pass: llama.cpp's OpenMP keeps a thread team per calling
@@ -147,49 +146,27 @@ class Verifier:
             prompt_len=len(tokens),
             max_tokens=budget,
             mode=mode,
-            last_used=self._clock(),
+            last_used=self.sessions.clock(),
         )
-        with self._lock:
-            self._expire()
-            if len(self._sessions) >= self.max_sessions:
+
+        def below_cap(live: list[VerifySession]) -> None:
+            if len(live) >= self.max_sessions:
                 raise QueueFull(f"{self.max_sessions} speculative sessions are open; try again later", retry_after_s=5)
-            self._sessions[session.id] = session
-        return session
+
+        return self.sessions.add(session, below_cap)
+
+    @property
+    def ttl_s(self) -> float:
+        return self.sessions.ttl_s
 
     def get(self, session_id: str) -> VerifySession:
-        with self._lock:
-            self._expire()
-            session = self._sessions.get(session_id)
-            if session is None:
-                raise NotFound(
-                    f"speculative session {session_id!r} is unknown or expired; open a new one",
-                    param="session_id",
-                    code="session_not_found",
-                )
-            session.last_used = self._clock()
-            return session
+        return self.sessions.get(session_id)
 
     def close(self, session_id: str) -> None:
-        with self._lock:
-            session = self._sessions.pop(session_id, None)
-            if session is not None:
-                session.parked = None
-            else:
-                raise NotFound(
-                    f"speculative session {session_id!r} is unknown or expired",
-                    param="session_id",
-                    code="session_not_found",
-                )
+        self.sessions.close(session_id)
 
     def __len__(self) -> int:
-        with self._lock:
-            self._expire()
-            return len(self._sessions)
-
-    def _expire(self) -> None:
-        now = self._clock()
-        for sid in [sid for sid, s in self._sessions.items() if now - s.last_used > self.ttl_s]:
-            self._sessions.pop(sid).parked = None
+        return len(self.sessions)
 
     # -- verification -----------------------------------------------------------------------
 
@@ -241,7 +218,7 @@ class Verifier:
 
         llm, ctx = self._llm, self._llm._ctx
         owner = self._owner
-        if owner is not None and owner.id in self._sessions:
+        if owner is not None and owner.id in self.sessions:
             ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)  # drop rolled-back cells before copying
             size = llama_cpp.llama_state_seq_get_size(ctx.ctx, 0)
             buffer = (ctypes.c_uint8 * size)()
@@ -351,6 +328,10 @@ class Verifier:
     def close_model(self) -> None:
         self.executor.shutdown(wait=True)
         self._llm.close()
+
+
+def _unpark(session: VerifySession) -> None:
+    session.parked = None
 
 
 @dataclass(frozen=True)

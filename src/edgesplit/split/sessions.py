@@ -20,6 +20,7 @@ import torch
 from edgesplit.engine.codec import Codec, Frame
 from edgesplit.engine.model import KVCache, Transformer, new_caches
 from edgesplit.errors import InvalidRequest, NotFound, PositionMismatch, QueueFull
+from edgesplit.session_table import SessionTable
 
 __all__ = ["SessionStore", "SplitSession", "StepResult", "sample"]
 
@@ -81,14 +82,15 @@ class SessionStore:
     ) -> None:
         self.model_name = model_name
         self.model = model
-        self.ttl_s = ttl_s
         self.max_cache_bytes = max_cache_bytes
         self.max_positions = max_positions
-        self._clock = clock
-        self._sessions: dict[str, SplitSession] = {}
-        self._lock = threading.Lock()
+        self.sessions: SessionTable[SplitSession] = SessionTable("split", ttl_s, clock)
         self.steps = 0  # forward calls served, for capacity measurements
         self.busy_s = 0.0  # compute time spent in steps (cloud capacity = tokens per busy second)
+
+    @property
+    def ttl_s(self) -> float:
+        return self.sessions.ttl_s
 
     @property
     def n_layers(self) -> int:
@@ -117,48 +119,27 @@ class SessionStore:
             temperature=temperature,
             top_p=top_p,
             generator=torch.Generator().manual_seed(seed) if seed is not None else None,
-            last_used=self._clock(),
+            last_used=self.sessions.clock(),
         )
-        with self._lock:
-            self._expire()
-            used = sum(s.cache_bytes for s in self._sessions.values())
+
+        def within_cache_cap(live: list[SplitSession]) -> None:
+            used = sum(s.cache_bytes for s in live)
             if used + session.cache_bytes > self.max_cache_bytes:
                 raise QueueFull(
                     f"split sessions use {used} of {self.max_cache_bytes} KV-cache bytes; try again later",
                     retry_after_s=5,
                 )
-            self._sessions[session.id] = session
-        return session
+
+        return self.sessions.add(session, within_cache_cap)
 
     def get(self, session_id: str) -> SplitSession:
-        with self._lock:
-            self._expire()
-            session = self._sessions.get(session_id)
-            if session is None:
-                raise NotFound(
-                    f"split session {session_id!r} is unknown or expired; open a new one",
-                    param="session_id",
-                    code="session_not_found",
-                )
-            session.last_used = self._clock()
-            return session
+        return self.sessions.get(session_id)
 
     def close(self, session_id: str) -> None:
-        with self._lock:
-            if self._sessions.pop(session_id, None) is None:
-                raise NotFound(
-                    f"split session {session_id!r} is unknown or expired", param="session_id", code="session_not_found"
-                )
+        self.sessions.close(session_id)
 
     def __len__(self) -> int:
-        with self._lock:
-            self._expire()
-            return len(self._sessions)
-
-    def _expire(self) -> None:
-        now = self._clock()
-        for sid in [sid for sid, s in self._sessions.items() if now - s.last_used > self.ttl_s]:
-            del self._sessions[sid]
+        return len(self.sessions)
 
     @torch.inference_mode()
     def step(self, session: SplitSession, frame: Frame) -> StepResult:
