@@ -240,14 +240,28 @@ class EdgeNode:
         self, prompt: Prompt, params: GenerationParams, policy: CloudPolicy
     ) -> Generation | JobRecord:
         info = RouteInfo(route="cloud", rule="forced", reason="client asked for the cloud", requested="cloud")
+        return await self._upstream_else_edge(prompt, params, info, policy, "cloud unavailable, answered on the edge")
+
+    async def _upstream_else_edge(
+        self,
+        prompt: Prompt,
+        params: GenerationParams,
+        info: RouteInfo,
+        policy: CloudPolicy,
+        fallback_reason: str,
+        backend: Backend | None = None,
+        sends_text: bool = True,
+        raise_client_errors: bool = True,
+    ) -> Generation | JobRecord:
+        """Serve through the upstream; when it fails, apply the request's policy (edge answer, job or error)."""
         try:
-            return await self._remote(prompt, params, info, policy)
+            return await self._remote(prompt, params, info, policy, backend, sends_text)
         except UpstreamError as exc:
-            if exc.status_code in _CLIENT_ERRORS:
+            if raise_client_errors and exc.status_code in _CLIENT_ERRORS:
                 raise
             if (job := _not_falling_back(exc, policy)) is not None:
                 return job
-            self._note_fallback(info, exc, "cloud unavailable, answered on the edge")
+            self._note_fallback(info, exc, fallback_reason)
             return await self._local(prompt, params, info)
 
     async def _split(self, prompt: Prompt, params: GenerationParams, policy: CloudPolicy) -> Generation | JobRecord:
@@ -260,13 +274,16 @@ class EdgeNode:
             )
             return await self._local(prompt, params, RouteInfo(route="edge", rule="local-only", reason=reason))
         info = RouteInfo(route="split", rule="forced", reason="client asked for split inference", requested="split")
-        try:
-            return await self._remote(prompt, params, info, policy, backend=self.split)
-        except UpstreamError as exc:
-            if (job := _not_falling_back(exc, policy)) is not None:
-                return job
-            self._note_fallback(info, exc, "split upstream unavailable, answered on the edge")
-            return await self._local(prompt, params, info)
+        return await self._upstream_else_edge(
+            prompt,
+            params,
+            info,
+            policy,
+            "split upstream unavailable, answered on the edge",
+            backend=self.split,
+            sends_text=False,
+            raise_client_errors=False,
+        )
 
     async def _speculative(
         self, prompt: Prompt, params: GenerationParams, policy: CloudPolicy
@@ -284,15 +301,8 @@ class EdgeNode:
                 "so the answer may differ from the cloud model's"
             )
         info = RouteInfo(route="speculative", rule="forced", reason=reason, requested="speculative")
-        try:
-            return await self._remote(prompt, params, info, policy, backend=self.speculative, sends_text=True)
-        except UpstreamError as exc:
-            if exc.status_code in _CLIENT_ERRORS:
-                raise
-            if (job := _not_falling_back(exc, policy)) is not None:
-                return job
-            self._note_fallback(info, exc, "speculative upstream unavailable, answered on the edge")
-            return await self._local(prompt, params, info)
+        fallback = "speculative upstream unavailable, answered on the edge"
+        return await self._upstream_else_edge(prompt, params, info, policy, fallback, backend=self.speculative)
 
     async def _remote(
         self,
