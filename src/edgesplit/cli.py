@@ -126,6 +126,122 @@ def demo(
         console.print(_speculative_line(checks))
 
 
+@app.command("eval")
+def eval_(
+    sets: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--set", help="humaneval, mtbench, sharegpt or a .jsonl file; repeatable (default: all three)"),
+    ] = None,
+    limit: Annotated[Optional[int], typer.Option(help="only the first N items of each set (a quick run)")] = None,  # noqa: UP045
+    db: Annotated[Path, typer.Option(help="results store (SQLite); a rerun resumes")] = Path("eval/results.db"),
+    out: Annotated[Path, typer.Option(help="report directory (markdown + PNG)")] = Path("eval/report"),
+    generate: Annotated[bool, typer.Option(help="run the models; --no-generate only reports")] = True,
+) -> None:
+    """Run eval sets through the edge and cloud models, label the answers, report the routers."""
+    import asyncio
+
+    from edgesplit.evaluation.datasets import BUILTIN_SETS, set_name
+    from edgesplit.evaluation.harness import EvalConfig
+    from edgesplit.evaluation.runner import EvalModels, load_items, run_sets
+
+    _offline()
+    try:
+        chosen = sets or list(BUILTIN_SETS)
+        if generate:
+            items = load_items(chosen, limit)
+            columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+            with Progress(*columns, TimeElapsedColumn(), console=console) as bar:
+                task = bar.add_task("loading models", total=len(items))
+                asyncio.run(
+                    run_sets(
+                        items, db, EvalModels(), EvalConfig(),
+                        lambda item: bar.update(task, advance=1, description=item.key),
+                    )
+                )  # fmt: skip
+        _report(db, out, [set_name(name) for name in chosen])
+    except EdgesplitError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _report(db: Path, out: Path, sets: list[str]) -> None:
+    from edgesplit.evaluation.report import write_report
+    from edgesplit.evaluation.results import EvalResults
+
+    results = EvalResults(db)
+    try:
+        records, timings = results.records(sets), results.timings()
+    finally:
+        results.close()
+    if not records:
+        raise EdgesplitError(f"no labelled items of {', '.join(sets)} in {db}: run without --no-generate")
+    reports = write_report(records, out, timings)
+    table = Table(title=f"held-out items, edge share at >=98% of cloud-only quality ({out / 'report.md'})")
+    for column in ("set", "n", "oracle", "learned (hidden)", "learned (cues)", "cascade", "AUROC (hidden)"):
+        table.add_column(column, justify="left" if column == "set" else "right")
+    for r in reports:
+        hidden = r.policy("learned (hidden + cues)")
+        table.add_row(
+            r.name,
+            str(r.n_heldout),
+            f"{r.policy('oracle').share_at_target:.0%}",
+            f"{hidden.share_at_target:.0%}",
+            f"{r.policy('learned (cues only)').share_at_target:.0%}",
+            f"{r.policy('cascade (whole answer)').share_at_target:.0%}",
+            f"{hidden.auroc:.3f}",
+        )
+    console.print(table)
+    console.print(f"plot: {out / 'router.png'}")
+
+
+@app.command()
+def calibrate(
+    target_edge_share: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(min=0.0, max=1.0, help="keep this share of requests on the edge"),
+    ] = None,
+    min_quality: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(min=0.0, max=1.0, help="most edge share with at least this fraction of cloud-only quality"),
+    ] = None,
+    db: Annotated[Path, typer.Option(help="results store written by `edgesplit eval`")] = Path("eval/results.db"),
+    out: Annotated[Path, typer.Option(help="router artifact to write")] = Path("eval/router.json"),
+    features: Annotated[str, typer.Option(help="hidden+cues or cues")] = "hidden+cues",
+    edge_model: Annotated[str, typer.Option(help="the edge model the eval ran")] = "smollm2-135m-instruct",
+    max_edge_prompt_tokens: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(help="rule: longer prompts go to the cloud"),
+    ] = None,
+) -> None:
+    """Fit the learned router on the calibration split, pick its threshold, write the artifact."""
+    from edgesplit.evaluation.calibrate import calibrate as run_calibration
+    from edgesplit.evaluation.results import EvalResults
+    from edgesplit.routing.artifact import save_artifact
+    from edgesplit.routing.scorer import FeatureKind
+
+    if features not in ("hidden+cues", "cues"):
+        raise typer.BadParameter("must be hidden+cues or cues", param_hint="--features")
+    try:
+        results = EvalResults(db)
+        try:
+            records = results.records()
+        finally:
+            results.close()
+        kind: FeatureKind = "cues" if features == "cues" else "hidden+cues"
+        done = run_calibration(records, edge_model, kind, target_edge_share, min_quality, max_edge_prompt_tokens)
+    except EdgesplitError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    save_artifact(done.artifact, out)
+    table = Table(title=f"router {done.artifact.version}, threshold {done.artifact.threshold:.4f} -> {out}")
+    for column in ("split", "items", "edge share", "quality vs cloud-only", "oracle share at that quality"):
+        table.add_column(column, justify="left" if column == "split" else "right")
+    for name, o in (("calibration", done.calib), ("held-out", done.heldout)):
+        table.add_row(name, str(o.items), f"{o.edge_share:.1%}", f"{o.quality:.1%}", f"{o.oracle_share_at_quality:.1%}")
+    console.print(table)
+    console.print(f"serve with it: EDGESPLIT_ROUTER_ARTIFACT={out} edgesplit serve --role edge ...")
+
+
 @app.command()
 def jobs(
     job_id: Annotated[Optional[str], typer.Argument(help="a job id to inspect; omit to list")] = None,  # noqa: UP045

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     speculative_max_sessions: int = Field(default=64, ge=1)
     cascade_threshold: float = Field(default=-1.0, le=0)  # mean token log-prob under which auto escalates
     cascade_probe_tokens: int = Field(default=8, ge=1, le=256)  # tokens checked before a stream commits
+    # edge: the learned router (`edgesplit calibrate`); none, missing or invalid = the cascade above
+    router_artifact: Path | None = None
+    router_reload_s: float = Field(default=5.0, ge=0)  # how often the artifact file is checked; 0 = never
     queue_max_waiting: int = Field(default=16, ge=0, le=100_000)  # waiting requests per model before 429
     queue_retry_after_s: int = Field(default=2, ge=1, le=3600)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)

@@ -69,6 +69,9 @@ class EdgesplitOptions(_Strict):
     # speculative route: show edge tokens at least this likely without verifying them (not lossless);
     # true = the configured threshold
     speculative_skip: bool | float | None = None
+    # learned router hints: tags its rules act on, and the time the client can wait for an answer
+    tags: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list, max_length=16)
+    latency_budget_ms: float | None = Field(default=None, gt=0)
 
     @field_validator("speculative_skip")
     @classmethod
@@ -151,11 +154,23 @@ class RouteInfo(BaseModel):
     """Where a response was served and why; sent as the ``edgesplit`` field and ``x-edgesplit-*`` headers."""
 
     route: Literal["edge", "cloud", "split", "speculative"]
-    rule: Literal["forced", "local-only", "cascade-kept", "cascade-escalated", "no-upstream", "fallback"]
+    rule: Literal[
+        "forced",
+        "local-only",
+        "cascade-kept",
+        "cascade-escalated",
+        "rule",
+        "learned-kept",
+        "learned-escalated",
+        "no-upstream",
+        "fallback",
+    ]
     reason: str  # for people: the numbers behind the rule
     requested: RouteName = "auto"
     confidence: float | None = None  # mean token log-prob of the edge answer (probe or whole)
     threshold: float | None = None
+    score: float | None = None  # learned router: P(edge answer good enough)
+    router: str | None = None  # learned router: the artifact version that decided
     fallback: bool = False  # the route wanted the cloud but the edge answered
     upstream_error: str | None = None
     privacy: dict[str, Any] | None = None  # action, rule, redacted counts by type (never values)

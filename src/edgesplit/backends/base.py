@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
-__all__ = ["Backend", "Finish", "GenerationParams", "Prompt", "TokenEvent", "mean_logprob"]
+__all__ = ["Backend", "Finish", "GenerationParams", "Prompt", "PromptState", "TokenEvent", "mean_logprob"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,18 @@ class TokenEvent:
     text: str
     logprob: float | None = None
     top_logprobs: list[tuple[str, float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PromptState:
+    """The local model's view of a prompt once it is evaluated, before the first token is shown.
+
+    ``hidden`` is the final (normed) hidden state at the last prompt position, a float32 vector
+    of the model's width: the prompt summary a learned router scores (see routing.scorer).
+    """
+
+    hidden: Any
+    tokens: tuple[int, ...]
 
 
 @dataclass

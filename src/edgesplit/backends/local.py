@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,12 +21,15 @@ from typing import Any
 import numpy as np
 
 from edgesplit.admission import ModelQueue
-from edgesplit.backends.base import Finish, GenerationParams, Prompt, TokenEvent
+from edgesplit.backends.base import Finish, GenerationParams, Prompt, PromptState, TokenEvent
 from edgesplit.backends.stops import TokenText
 from edgesplit.engine.tokenizer import ChatTokenizer, context_budget
 from edgesplit.errors import ModelError
 
-__all__ = ["DraftToken", "LocalBackend"]
+__all__ = ["DraftToken", "Gate", "LocalBackend"]
+
+# Called in the worker thread once the prompt is evaluated; False stops before the first token.
+Gate = Callable[[PromptState], bool]
 
 _DONE = object()
 
@@ -55,6 +58,11 @@ class LocalBackend:
         self.tokenizer = ChatTokenizer(self._llm, model_path.name)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{name}")
 
+    @property
+    def hidden_dim(self) -> int:
+        """Width of the hidden state a gate receives."""
+        return int(self._llm.n_embd())
+
     def render(self, prompt: Prompt) -> str:
         """The exact text fed to the model (see :meth:`ChatTokenizer.render`)."""
         return self.tokenizer.render(prompt)
@@ -66,7 +74,11 @@ class LocalBackend:
         """max_tokens for this request; raises ContextOverflow when the prompt leaves no room."""
         return context_budget(self.n_ctx, prompt_tokens, requested, default)
 
-    async def stream(self, prompt: Prompt, params: GenerationParams) -> AsyncIterator[TokenEvent | Finish]:
+    async def stream(
+        self, prompt: Prompt, params: GenerationParams, gate: Gate | None = None
+    ) -> AsyncIterator[TokenEvent | Finish]:
+        """Generate; with ``gate``, the prompt's hidden state is read after the prompt is
+        evaluated and ``gate(state)`` decides whether to go on (False: Finish with no tokens)."""
         async with self.queue.slot():
             tokens = self.tokenize(prompt)
             requested = params.max_tokens if params.max_tokens_explicit else None
@@ -78,7 +90,7 @@ class LocalBackend:
             def emit(item: object) -> None:
                 loop.call_soon_threadsafe(events.put_nowait, item)
 
-            worker = loop.run_in_executor(self._executor, self._generate, tokens, params, emit, cancel)
+            worker = loop.run_in_executor(self._executor, self._generate, tokens, params, emit, cancel, gate)
             try:
                 while (item := await events.get()) is not _DONE:
                     if isinstance(item, BaseException):
@@ -117,22 +129,29 @@ class LocalBackend:
                 break
         return out
 
-    def _generate(self, tokens: list[int], params: GenerationParams, emit: Any, cancel: threading.Event) -> None:
+    def _generate(
+        self, tokens: list[int], params: GenerationParams, emit: Any, cancel: threading.Event, gate: Gate | None
+    ) -> None:
         """Worker-thread body: sample until EOG, a stop sequence, max_tokens or cancellation."""
         try:
-            finish = self._sample_loop(tokens, params, emit, cancel)
+            finish = self._sample_loop(tokens, params, emit, cancel, gate)
             emit(finish)
         except Exception as exc:
             emit(exc)
         finally:
             emit(_DONE)
 
-    def _sample_loop(self, tokens: list[int], params: GenerationParams, emit: Any, cancel: threading.Event) -> Finish:
+    def _sample_loop(
+        self, tokens: list[int], params: GenerationParams, emit: Any, cancel: threading.Event, gate: Gate | None
+    ) -> Finish:
         llm = self._llm
         llm.set_seed(params.seed if params.seed is not None else random.getrandbits(31))
         # Evaluate the prompt from position 0: llama.cpp's logits depend on how positions were
         # batched, so a cached prefix would make a greedy answer depend on the previous request.
         llm.reset()  # type: ignore[no-untyped-call]
+        # Hidden states are read only when asked: llama.cpp then outputs every prompt position,
+        # which costs the output layer once per prompt token (measured in bench/router.py).
+        self._set_embeddings(gate is not None)
         text = TokenText(params.stop)
         n_vocab = llm.n_vocab()
         generated = 0
@@ -149,6 +168,13 @@ class LocalBackend:
         ):
             if cancel.is_set():
                 break
+            if gate is not None:
+                state = PromptState(hidden=self._last_hidden(), tokens=tuple(tokens))
+                self._set_embeddings(False)
+                go_on = gate(state)
+                gate = None
+                if not go_on:
+                    break
             if self.tokenizer.is_end(token):
                 reason = "stop"
                 break
@@ -166,6 +192,20 @@ class LocalBackend:
         return Finish(
             reason="stop" if reason == "stop" else "length", prompt_tokens=len(tokens), completion_tokens=generated
         )
+
+    def _set_embeddings(self, on: bool) -> None:
+        import llama_cpp
+
+        llama_cpp.llama_set_embeddings(self._llm._ctx.ctx, on)
+
+    def _last_hidden(self) -> np.ndarray:
+        import llama_cpp
+
+        n_embd = self._llm.n_embd()
+        pointer = llama_cpp.llama_get_embeddings_ith(self._llm._ctx.ctx, -1)
+        if not pointer:
+            raise ModelError("llama.cpp returned no hidden state for the prompt")
+        return np.ctypeslib.as_array(pointer, shape=(n_embd,)).astype(np.float32)
 
     def _piece(self, token: int) -> str:
         return self._llm.detokenize([token]).decode("utf-8", errors="replace")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from edgesplit.backends.base import Finish, GenerationParams, Prompt, TokenEvent
 from edgesplit.config import Settings
 from edgesplit.metrics import NodeMetrics
 from edgesplit.privacy.redactor import PrivacyPlan
+from edgesplit.routing.learned import RequestHints
 from edgesplit.schemas import JobRecord, OnUnavailable, RouteInfo, RouteName
 
 __all__ = ["FALLBACK", "CloudPolicy", "Events", "Generation", "Node", "primed"]
@@ -37,6 +38,7 @@ class CloudPolicy:
     on_unavailable: OnUnavailable = "fallback"
     enqueue: Callable[[], JobRecord] | None = None
     privacy: PrivacyPlan | None = None
+    hints: RequestHints = field(default_factory=RequestHints)  # for the learned router's rules
 
 
 FALLBACK = CloudPolicy()  # the default: nothing to redact, answer on the edge when the cloud fails

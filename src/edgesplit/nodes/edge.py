@@ -28,9 +28,11 @@ from edgesplit.errors import InvalidRequest, LinkDown, UpstreamError
 from edgesplit.metrics import NodeMetrics
 from edgesplit.models import locate_model
 from edgesplit.nodes.base import FALLBACK, CloudPolicy, Events, Generation, primed
+from edgesplit.nodes.streams import drain, learned_info, replay, resume, score_while_evaluating
 from edgesplit.outbox import Outbox
 from edgesplit.privacy.redactor import Redactor
 from edgesplit.privacy.restore import StreamRestorer, restore
+from edgesplit.routing.learned import LearnedDecision, LearnedRouter, RouterHolder
 from edgesplit.routing.link import LinkMonitor
 from edgesplit.routing.probe import LinkProber
 from edgesplit.routing.router import EDGE_ALIASES, CascadePolicy, resolve_route
@@ -71,6 +73,9 @@ class EdgeNode:
         self.local = local
         self.upstream = upstream
         self.cascade = CascadePolicy(settings.cascade_threshold, settings.cascade_probe_tokens)
+        hidden_dim = local.hidden_dim if isinstance(local, LocalBackend) else None
+        self.router = RouterHolder(settings.router_artifact, settings.model, hidden_dim)
+        self._router_task: asyncio.Task[None] | None = None
         self.link = LinkMonitor(
             failure_threshold=settings.link_failure_threshold,
             backoff_s=settings.link_backoff_s,
@@ -137,6 +142,9 @@ class EdgeNode:
         return cls(settings, local, upstream, metrics, outbox, redactor, split, speculative)
 
     async def start(self) -> None:
+        if self.router.path is not None and self.settings.router_reload_s > 0:
+            watch = self.router.watch(self.settings.router_reload_s)
+            self._router_task = asyncio.create_task(watch, name="edgesplit-router-reload")
         if self.worker is not None:
             self.worker.start()
         if self.prober is not None:
@@ -229,6 +237,8 @@ class EdgeNode:
             return await self._local(prompt, params, info)
         if route == "cloud":
             return await self._forced_cloud(prompt, params, policy)
+        if (router := self.router.current) is not None:
+            return await self._learned(prompt, params, policy, router)
         if stream:
             return await self._cascade_streaming(prompt, params, policy)
         return await self._cascade_whole(prompt, params, policy)
@@ -351,11 +361,33 @@ class EdgeNode:
             return
         self.link.record_success((time.perf_counter() - start) * 1000)
 
+    async def _learned(
+        self, prompt: Prompt, params: GenerationParams, policy: CloudPolicy, router: LearnedRouter
+    ) -> Generation | JobRecord:
+        """Auto with the learned router: its rules, else its score of the prompt, before any token."""
+        text = prompt.text if prompt.text is not None else prompt.messages[-1][1]
+        local = self.local if isinstance(self.local, LocalBackend) else None
+        n_tokens = len(local.tokenize(prompt)) if local is not None else len(text) // 4
+        decision = router.by_rules(policy.hints, n_tokens)
+        if decision is None and router.needs_hidden:
+            if local is None:
+                decision = LearnedDecision("edge", "learned-kept", "no local model to read a hidden state from")
+            else:
+                decision, events = await score_while_evaluating(local, router, prompt, params, text)
+                if events is not None:
+                    return Generation(learned_info(decision, router), events)
+        if decision is None:
+            decision = router.by_score(None, text, n_tokens)
+        info = learned_info(decision, router)
+        if decision.route == "edge":
+            return await self._local(prompt, params, info)
+        return await self._upstream_else_edge(prompt, params, info, policy, "cloud unavailable, answered on the edge")
+
     async def _cascade_whole(
         self, prompt: Prompt, params: GenerationParams, policy: CloudPolicy
     ) -> Generation | JobRecord:
         """Non-streamed auto: judge the whole edge answer, then keep it or ask the cloud."""
-        tokens, finish = await _drain(self.local.stream(prompt, params))
+        tokens, finish = await drain(self.local.stream(prompt, params))
         verdict = self.cascade.judge(mean_logprob(tokens))
         edge_info = RouteInfo(
             route="edge",
@@ -365,17 +397,17 @@ class EdgeNode:
             threshold=self.cascade.threshold,
         )
         if not verdict.escalate:
-            return Generation(edge_info, _replay(tokens, finish))
+            return Generation(edge_info, replay(tokens, finish))
         cloud_info = edge_info.model_copy(update={"route": "cloud", "rule": "cascade-escalated"})
         try:
             generation = await self._remote(prompt, params, cloud_info, policy)
-            cloud_tokens, cloud_finish = await _drain(generation.events)
-            return Generation(generation.route, _replay(cloud_tokens, cloud_finish))
+            cloud_tokens, cloud_finish = await drain(generation.events)
+            return Generation(generation.route, replay(cloud_tokens, cloud_finish))
         except UpstreamError as exc:
             if (job := _not_falling_back(exc, policy)) is not None:
                 return job
             self._note_fallback(edge_info, exc, f"{verdict.reason}; cloud unavailable, kept the edge answer")
-            return Generation(edge_info, _replay(tokens, finish))
+            return Generation(edge_info, replay(tokens, finish))
 
     async def _cascade_streaming(
         self, prompt: Prompt, params: GenerationParams, policy: CloudPolicy
@@ -417,7 +449,7 @@ class EdgeNode:
             else:
                 await local.aclose()  # type: ignore[attr-defined]
                 return generation
-        return Generation(info, _resume(probe, local))
+        return Generation(info, resume(probe, local))
 
     async def _finish_locally_on_break(
         self, events: Events, prompt: Prompt, params: GenerationParams, info: RouteInfo
@@ -457,9 +489,10 @@ class EdgeNode:
         info.upstream_error = str(exc)
 
     async def aclose(self) -> None:
-        if self._replan_task is not None:
-            self._replan_task.cancel()
-            await asyncio.gather(self._replan_task, return_exceptions=True)
+        for task in (self._replan_task, self._router_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         for backend in (self.split, self.speculative):
             close = getattr(backend, "aclose", None)
             if close is not None:
@@ -517,30 +550,3 @@ async def _restoring(events: Events, restorer: StreamRestorer) -> Events:
                 yield replace(event, text=restorer.feed(event.text))
     finally:
         await events.aclose()  # type: ignore[attr-defined]
-
-
-async def _drain(events: Events) -> tuple[list[TokenEvent], Finish]:
-    tokens: list[TokenEvent] = []
-    async for event in events:
-        if isinstance(event, Finish):
-            return tokens, event
-        tokens.append(event)
-    raise UpstreamError("generation ended without a finish event")
-
-
-async def _replay(tokens: list[TokenEvent], finish: Finish) -> Events:
-    for token in tokens:
-        yield token
-    yield finish
-
-
-async def _resume(held: list[TokenEvent | Finish], rest: Events) -> Events:
-    try:
-        for event in held:
-            yield event
-        if held and isinstance(held[-1], Finish):
-            return
-        async for event in rest:
-            yield event
-    finally:
-        await rest.aclose()  # type: ignore[attr-defined]

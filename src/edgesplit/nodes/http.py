@@ -32,6 +32,7 @@ from edgesplit.nodes.jobs_api import accepted, add_job_routes, run_idempotent, u
 from edgesplit.nodes.openai_format import ResponseBuilder, sse
 from edgesplit.outbox import OutboxFull
 from edgesplit.privacy.redactor import PrivacyPlan, Redactor
+from edgesplit.routing.learned import RequestHints
 from edgesplit.schemas import ChatCompletionRequest, CompletionRequest, EdgesplitOptions, JobRecord
 
 __all__ = ["create_app", "error_response"]
@@ -351,7 +352,10 @@ def create_app(node: Node) -> FastAPI:
                 raise InvalidRequest("batch requests are not streamed: poll GET /v1/jobs/{id}", param="stream")
             return accepted(enqueue(req, kind, options, plan))
         policy = CloudPolicy(
-            options.on_cloud_unavailable or "fallback", lambda: enqueue(req, kind, options, plan), plan
+            options.on_cloud_unavailable or "fallback",
+            lambda: enqueue(req, kind, options, plan),
+            plan,
+            RequestHints(tuple(options.tags), options.latency_budget_ms),
         )
         builder = ResponseBuilder(kind, req.model, logprobs=params.logprobs)  # type: ignore[arg-type]
         key = request.headers.get("idempotency-key")

@@ -1,0 +1,168 @@
+"""The eval results store: items, each tier's answer and its quality label, in SQLite.
+
+A run writes each answer and each label as soon as it exists, so an interrupted run resumes
+where it stopped; replaying policies reads only this store, never the models.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgesplit.evaluation.datasets import EvalItem
+
+__all__ = ["Answer", "EvalResults", "ItemRecord", "Label"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    key TEXT PRIMARY KEY, set_name TEXT NOT NULL, item_id TEXT NOT NULL, split TEXT NOT NULL,
+    category TEXT NOT NULL, label_kind TEXT NOT NULL, prompt TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS answers (
+    key TEXT NOT NULL REFERENCES items(key), tier TEXT NOT NULL, model TEXT NOT NULL, text TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, mean_logprob REAL, probe_logprob REAL,
+    ms REAL NOT NULL, hidden BLOB, PRIMARY KEY (key, tier)
+);
+CREATE TABLE IF NOT EXISTS labels (
+    key TEXT NOT NULL REFERENCES items(key), tier TEXT NOT NULL, quality REAL NOT NULL, method TEXT NOT NULL,
+    detail TEXT NOT NULL, ms REAL NOT NULL, PRIMARY KEY (key, tier)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Answer:
+    tier: str
+    model: str
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    mean_logprob: float | None
+    probe_logprob: float | None  # over the cascade's probe tokens
+    ms: float
+    hidden: np.ndarray | None = None  # edge only: the prompt's last hidden state
+
+
+@dataclass(frozen=True)
+class Label:
+    quality: float  # 0..1
+    method: str  # how it was obtained: tests, judge, judge-reference, judge-pairwise
+    detail: str
+    ms: float
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """Everything stored about one item: what policies are replayed over."""
+
+    key: str
+    set: str
+    split: str
+    category: str
+    label_kind: str
+    prompt: str
+    edge: Answer
+    cloud: Answer
+    edge_quality: float
+    cloud_quality: float
+
+
+class EvalResults:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path)
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def add_items(self, items: Iterable[EvalItem]) -> None:
+        with self._db:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO items VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(i.key, i.set, i.id, i.split, i.category, i.label_kind, i.prompt) for i in items],
+            )
+
+    def answer(self, key: str, tier: str) -> Answer | None:
+        row = self._db.execute(
+            "SELECT tier, model, text, prompt_tokens, completion_tokens, mean_logprob, probe_logprob, ms, hidden "
+            "FROM answers WHERE key = ? AND tier = ?",
+            (key, tier),
+        ).fetchone()
+        return _answer(row) if row else None
+
+    def put_answer(self, key: str, answer: Answer) -> None:
+        hidden = answer.hidden.astype(np.float32).tobytes() if answer.hidden is not None else None
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    answer.tier,
+                    answer.model,
+                    answer.text,
+                    answer.prompt_tokens,
+                    answer.completion_tokens,
+                    answer.mean_logprob,
+                    answer.probe_logprob,
+                    answer.ms,
+                    hidden,
+                ),
+            )
+
+    def label(self, key: str, tier: str) -> Label | None:
+        row = self._db.execute(
+            "SELECT quality, method, detail, ms FROM labels WHERE key = ? AND tier = ?", (key, tier)
+        ).fetchone()
+        return Label(*row) if row else None
+
+    def put_label(self, key: str, tier: str, label: Label) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO labels VALUES (?, ?, ?, ?, ?, ?)",
+                (key, tier, label.quality, label.method, label.detail, label.ms),
+            )
+
+    def records(self, sets: Iterable[str] | None = None) -> list[ItemRecord]:
+        """Items with both answers and both labels, in key order."""
+        rows = self._db.execute(
+            "SELECT key, set_name, split, category, label_kind, prompt FROM items ORDER BY key"
+        ).fetchall()
+        wanted = set(sets) if sets is not None else None
+        out = []
+        for key, set_name, split, category, label_kind, prompt in rows:
+            if wanted is not None and set_name not in wanted:
+                continue
+            edge, cloud = self.answer(key, "edge"), self.answer(key, "cloud")
+            edge_label, cloud_label = self.label(key, "edge"), self.label(key, "cloud")
+            if edge is None or cloud is None or edge_label is None or cloud_label is None:
+                continue
+            out.append(
+                ItemRecord(
+                    key, set_name, split, category, label_kind, prompt, edge, cloud,
+                    edge_label.quality, cloud_label.quality,
+                )
+            )  # fmt: skip
+        return out
+
+    def timings(self) -> dict[str, float]:
+        """Seconds spent per stage (generation per tier, labelling), for 'how long a full run takes'."""
+        out = {f"generate {tier}": ms / 1000 for tier, ms in self._db.execute(
+            "SELECT tier, SUM(ms) FROM answers GROUP BY tier")}  # fmt: skip
+        for (ms,) in self._db.execute("SELECT SUM(ms) FROM labels"):
+            out["label"] = (ms or 0.0) / 1000
+        return out
+
+
+def _answer(row: tuple[object, ...]) -> Answer:
+    tier, model, text, prompt_tokens, completion_tokens, mean_lp, probe_lp, ms, hidden = row
+    vector = np.frombuffer(hidden, dtype=np.float32).copy() if isinstance(hidden, bytes) else None
+    return Answer(
+        str(tier), str(model), str(text), int(prompt_tokens), int(completion_tokens),  # type: ignore[call-overload]
+        mean_lp, probe_lp, float(ms), vector,  # type: ignore[arg-type]
+    )  # fmt: skip

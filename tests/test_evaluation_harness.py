@@ -1,0 +1,106 @@
+"""The eval harness on the real edge model (standing in for both tiers and the judge), small data."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import EDGE_MODEL
+from edgesplit.backends.base import Finish, GenerationParams, Prompt, PromptState, TokenEvent
+from edgesplit.evaluation.datasets import EvalItem, load_set
+from edgesplit.evaluation.harness import EvalConfig, run_items
+from edgesplit.evaluation.results import EvalResults
+from edgesplit.evaluation.runner import EvalModels, open_backends, run_sets
+
+SMALL = EvalModels(edge=EDGE_MODEL, cloud=EDGE_MODEL, n_ctx=2048)
+CONFIG = EvalConfig(max_tokens=24, code_max_tokens=48)
+
+
+def _items() -> list[EvalItem]:
+    mtbench = load_set("mtbench")
+    return [
+        *load_set("humaneval")[:2],
+        next(i for i in mtbench if i.label_kind == "judge-reference"),
+        next(i for i in mtbench if i.category == "writing"),
+        load_set("sharegpt")[0],
+    ]
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("eval") / "results.db"
+    asyncio.run(run_sets(_items(), db, SMALL, CONFIG))
+    return db
+
+
+def test_every_item_gets_both_answers_and_labels(filled: Path) -> None:
+    results = EvalResults(filled)
+    records = {r.key: r for r in results.records()}
+    assert set(records) == {i.key for i in _items()}
+    methods = {r.key: (r.label_kind, r.edge_quality, r.cloud_quality) for r in records.values()}
+    for record in records.values():
+        assert 0.0 <= record.edge_quality <= 1.0 and 0.0 <= record.cloud_quality <= 1.0
+        assert record.edge.hidden is not None and record.edge.hidden.shape == (576,)
+        assert record.cloud.hidden is None and record.edge.mean_logprob is not None
+        # the same greedy model on both tiers gives the same answer
+        assert record.edge.text == record.cloud.text
+    assert methods["humaneval/0"][0] == "tests"
+    sharegpt = next(r for r in records.values() if r.set == "sharegpt")
+    assert sharegpt.cloud_quality == 1.0  # the reference of the pairwise judge
+    label = results.label(sharegpt.key, "edge")
+    assert label is not None and label.method == "judge-pairwise" and "edge first" in label.detail
+    rated = results.label(next(k for k in records if k.startswith("mtbench")), "edge")
+    assert rated is not None and rated.method in ("judge", "judge-reference") and rated.detail.startswith("rating")
+    results.close()
+
+
+class _Counting:
+    """Wraps a backend's stream to count generations (a resumed run must start none)."""
+
+    def __init__(self, backend: object) -> None:
+        self.backend = backend
+        self.name = backend.name  # type: ignore[attr-defined]
+        self.calls = 0
+
+    def stream(self, prompt: Prompt, params: GenerationParams, gate: object = None) -> AsyncIterator[object]:
+        self.calls += 1
+        return self.backend.stream(prompt, params, gate)  # type: ignore[attr-defined,no-any-return]
+
+
+def test_a_rerun_resumes_without_generating_again(filled: Path) -> None:
+    results = EvalResults(filled)
+    with open_backends(SMALL) as (edge, cloud):
+        counted_edge, counted_cloud = _Counting(edge), _Counting(cloud)
+        asyncio.run(run_items(_items(), results, counted_edge, counted_cloud, CONFIG))  # type: ignore[arg-type]
+    assert counted_edge.calls == counted_cloud.calls == 0
+    assert len(results.records()) == len(_items())
+    assert results.timings()["generate edge"] > 0
+    results.close()
+
+
+def test_gate_reads_the_hidden_state_without_changing_the_answer() -> None:
+    async def answer(backend: object, gate: object) -> tuple[str, int]:
+        text, count = [], 0
+        params = GenerationParams(max_tokens=16, temperature=0.0)
+        async for event in backend.stream(Prompt(messages=(("user", "Name three colours."),)), params, gate):  # type: ignore[attr-defined]
+            if isinstance(event, TokenEvent):
+                text.append(event.text)
+            elif isinstance(event, Finish):
+                count = event.completion_tokens
+        return "".join(text), count
+
+    states: list[PromptState] = []
+    with open_backends(SMALL) as (edge, _):
+        plain = asyncio.run(answer(edge, None))
+        gated = asyncio.run(answer(edge, lambda s: states.append(s) or True))
+        stopped = asyncio.run(answer(edge, lambda s: False))
+        asyncio.run(answer(edge, lambda s: states.append(s) or True))
+    assert gated == plain and plain[1] == 16
+    assert stopped == ("", 0)  # the gate said no: no token leaves the edge
+    assert len(states) == 2 and states[0].hidden.shape == (576,)
+    assert np.array_equal(states[0].hidden, states[1].hidden)
+    assert states[0].tokens == states[1].tokens and len(states[0].tokens) > 5
