@@ -196,6 +196,7 @@ class LocalBackend:
     def _set_embeddings(self, on: bool) -> None:
         import llama_cpp
 
+        _quiet_output_override()
         llama_cpp.llama_set_embeddings(self._llm._ctx.ctx, on)
 
     def _last_hidden(self) -> np.ndarray:
@@ -213,6 +214,31 @@ class LocalBackend:
     def close(self) -> None:
         self._executor.shutdown(wait=True)
         self._llm.close()
+
+
+_LOG_FILTER: list[Any] = []  # keeps the ctypes callback alive
+
+
+def _quiet_output_override() -> None:
+    """Drop llama.cpp's per-request notice that reading hidden states outputs every prompt position.
+
+    That is the expected cost of the gate (measured in bench/router.py), not a problem; every
+    other llama.cpp message still goes to llama-cpp-python's own handler.
+    """
+    if _LOG_FILTER:
+        return
+    import ctypes
+
+    import llama_cpp
+    from llama_cpp import _logger
+
+    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+    def keep_other_messages(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        if b"not marked as outputs" not in text:
+            _logger.llama_log_callback(level, text, user_data)
+
+    _LOG_FILTER.append(keep_other_messages)
+    llama_cpp.llama_log_set(keep_other_messages, ctypes.c_void_p(0))
 
 
 def _logprobs(logits: np.ndarray, token: int, top_k: int, piece: Any) -> tuple[float, list[tuple[str, float]]]:
