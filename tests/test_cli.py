@@ -75,4 +75,6 @@ def test_summary_line_counts_easy_and_hard() -> None:
     line = _summary_line(
         [result("easy", "edge"), result("easy", "cloud"), result("hard", "cloud"), result("hard", "edge", "fallback")]
     )
-    assert line == "edge share 50%; fallbacks 1; easy kept on the edge 1/2; hard sent to the cloud 1/2"
+    assert line == (
+        "confidence cascade: edge share 50%; fallbacks 1; easy kept on the edge 1/2; hard sent to the cloud 1/2"
+    )

@@ -493,8 +493,9 @@ def _summary_line(results: list[DemoResult]) -> str:
     edge_share = sum(r.route == "edge" for r in results) / max(1, len(results))
     easy = [r for r in results if r.kind == "easy"]
     hard = [r for r in results if r.kind == "hard"]
+    router = "learned router" if any(r.rule.startswith("learned") for r in results) else "confidence cascade"
     return (
-        f"edge share {edge_share:.0%}; fallbacks {sum(r.rule == 'fallback' for r in results)}; "
+        f"{router}: edge share {edge_share:.0%}; fallbacks {sum(r.rule == 'fallback' for r in results)}; "
         f"easy kept on the edge {sum(r.route == 'edge' for r in easy)}/{len(easy)}; "
         f"hard sent to the cloud {sum(r.route == 'cloud' for r in hard)}/{len(hard)}"
     )

@@ -12,6 +12,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +20,7 @@ import httpx
 from edgesplit.config import Settings, load_settings
 from edgesplit.server import NodeServer, build_node
 
-__all__ = ["DEMO_PROMPTS", "DemoResult", "SpeculativeCheck", "percentile", "run_demo", "send_chat"]
+__all__ = ["DEMO_PROMPTS", "DemoResult", "SpeculativeCheck", "packaged_router", "percentile", "run_demo", "send_chat"]
 
 # (kind, prompt): everyday device/help-desk questions the edge should handle, and harder
 # coding/reasoning ones that should go to the cloud.
@@ -41,6 +42,12 @@ DEMO_PROMPTS: list[tuple[str, str]] = [
         "When does the second catch up?",
     ),
 ]
+
+
+def packaged_router() -> Path | None:
+    """The router artifact shipped with edgesplit (calibrated on the eval mix; see README), if any."""
+    path = Path(__file__).parent / "data" / "router.json"
+    return path if path.exists() else None
 
 
 @dataclass
@@ -115,6 +122,7 @@ def run_demo(
         base = edge_settings or load_settings(role="edge", port=0)
         edge_settings = base.model_copy(
             update={
+                "router_artifact": base.router_artifact or packaged_router(),
                 "upstream": cloud.url,
                 "upstream_token": cloud_settings.api_token,
                 "speculative_model": cloud_settings.speculative_model,
