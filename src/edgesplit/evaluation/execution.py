@@ -9,7 +9,6 @@ sandbox against deliberately hostile code.
 from __future__ import annotations
 
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -49,12 +48,16 @@ def humaneval_program(problem: dict[str, str], answer: str) -> str:
     return f"{body}\n\n{problem['test']}\n\ncheck({entry})\n"
 
 
-def _limit_resources(cpu_seconds: int) -> None:  # pragma: no cover - runs in the child
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
-    resource.setrlimit(resource.RLIMIT_AS, (_MEMORY_BYTES, _MEMORY_BYTES))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (_OUTPUT_BYTES, _OUTPUT_BYTES))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NPROC, (64, 64))
+# The child sets its own limits, then runs the program: no preexec_fn in a threaded parent.
+_LIMITED_RUN = """
+import resource, runpy, sys
+cpu, memory, output = (int(v) for v in sys.argv[1:4])
+for limit, value in ((resource.RLIMIT_CPU, cpu), (resource.RLIMIT_AS, memory), (resource.RLIMIT_FSIZE, output),
+                     (resource.RLIMIT_CORE, 0), (resource.RLIMIT_NPROC, 64)):
+    resource.setrlimit(limit, (value, value))
+sys.argv = sys.argv[4:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
 
 
 def run_program(program: str, timeout_s: float = 10.0) -> ExecutionResult:
@@ -64,14 +67,14 @@ def run_program(program: str, timeout_s: float = 10.0) -> ExecutionResult:
         script.write_text(program, encoding="utf-8")
         cpu = max(1, int(timeout_s))
         try:
+            limits = [str(cpu), str(_MEMORY_BYTES), str(_OUTPUT_BYTES)]
             done = subprocess.run(
-                [sys.executable, "-I", str(script)],
+                [sys.executable, "-I", "-c", _LIMITED_RUN, *limits, str(script)],
                 cwd=tmp,
                 env={"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0"},
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
                 timeout=timeout_s,
-                preexec_fn=lambda: _limit_resources(cpu),
                 check=False,
             )
         except subprocess.TimeoutExpired:
