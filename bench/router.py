@@ -10,8 +10,9 @@ times each:
 - ``edge generation``: a whole greedy answer of ``--max-tokens`` tokens;
 - ``cascade decision``: what the confidence cascade waits for before it can decide
   (the prompt plus its first 8 tokens);
-- ``score``: the scorer's arithmetic alone (standardise + dot product), hidden+cues and
-  cues only, timed over many calls.
+- ``token embeddings``: the mean input embedding of the prompt's tokens (the embed+cues
+  scorer's feature; needs only the tokens, which the edge has before any compute);
+- ``score``: the scorer's arithmetic alone (standardise + dot product) for each feature kind.
 
 The router's overhead is the paired difference per prompt (median of the repeats) between
 the second and the first row; the table gives p50/p99 over prompts, and ratios against an
@@ -40,7 +41,8 @@ from edgesplit.backends.local import Gate, LocalBackend
 from edgesplit.evaluation.datasets import load_set
 from edgesplit.models import locate_model
 from edgesplit.routing.artifact import load_artifact
-from edgesplit.routing.scorer import CUE_NAMES, LinearScorer
+from edgesplit.routing.embedding import TokenEmbeddings
+from edgesplit.routing.scorer import CUE_NAMES, FEATURE_KINDS, LinearScorer, PromptView
 
 OUT = Path(__file__).parent / "out"
 EDGE = "smollm2-135m-instruct"
@@ -54,16 +56,18 @@ def _prompts(n: int) -> list[str]:
     return chosen[:n]
 
 
-def _scorers(artifact: Path | None, hidden_dim: int) -> dict[str, LinearScorer]:
+def _scorers(artifact: Path | None, width: int) -> dict[str, LinearScorer]:
+    """One scorer per feature kind: the artifact's where it has that kind, else random weights
+    (the arithmetic is the same whatever the weights are)."""
+    rng = np.random.default_rng(0)
+    scorers = {}
+    for kind in FEATURE_KINDS:
+        n = len(CUE_NAMES) + (0 if kind == "cues" else width)
+        scorers[kind] = LinearScorer(kind, rng.normal(size=n), np.ones(n), rng.normal(size=n) * 0.01, 0.0)
     if artifact is not None and artifact.exists():
-        learned = load_artifact(artifact, EDGE, hidden_dim).scorer()
-    else:  # the arithmetic is the same whatever the weights are
-        rng = np.random.default_rng(0)
-        n = hidden_dim + len(CUE_NAMES)
-        learned = LinearScorer("hidden+cues", rng.normal(size=n), np.ones(n), rng.normal(size=n) * 0.01, 0.0)
-    n = len(CUE_NAMES)
-    cues = LinearScorer("cues", np.zeros(n), np.ones(n), np.full(n, 0.1), 0.0)
-    return {"hidden+cues": learned, "cues": cues}
+        loaded = load_artifact(artifact, EDGE, width).scorer()
+        scorers[loaded.kind] = loaded
+    return scorers
 
 
 async def _timed(backend: LocalBackend, text: str, max_tokens: int, gate: Gate | None) -> float:
@@ -81,18 +85,21 @@ def _percentiles(values: list[float]) -> tuple[float, float]:
 
 async def measure(prompts: list[str], repeats: int, max_tokens: int, artifact: Path | None) -> dict[str, Any]:
     backend = LocalBackend(EDGE, locate_model(EDGE), ModelQueue(EDGE, 4, 1), n_ctx=4096)
+    table = TokenEmbeddings(locate_model(EDGE))
     scorers = _scorers(artifact, backend.hidden_dim)
     states: list[PromptState] = []
+    texts: list[str] = []
 
     def gate(state: PromptState) -> bool:
         states.append(state)
-        scorers["hidden+cues"].score(state.hidden, text, len(state.tokens))
+        scorers["hidden+cues"].score(PromptView(texts[-1], len(state.tokens), hidden=state.hidden))
         return False  # stop after the prompt: the same work as max_tokens=1
 
     rows: dict[str, list[float]] = {k: [] for k in ("plain", "gated", "overhead", "generation", "cascade")}
     try:
         await _timed(backend, "warm up", 4, None)
         for text in prompts:
+            texts.append(text)
             plain, gated = [], []
             for _ in range(repeats):
                 plain.append(await _timed(backend, text, 1, None))
@@ -104,12 +111,15 @@ async def measure(prompts: list[str], repeats: int, max_tokens: int, artifact: P
             rows["cascade"].append(await _timed(backend, text, 8, None))
     finally:
         backend.close()
-    score_us: dict[str, list[float]] = {}
+    score_us: dict[str, list[float]] = {"token embeddings": []}
     for name, scorer in scorers.items():
         samples = []
         for state, text in zip(states, [p for p in prompts for _ in range(repeats)], strict=True):
             started = time.perf_counter()
-            scorer.score(state.hidden if scorer.needs_hidden else None, text, len(state.tokens))
+            embedded = table.mean(state.tokens) if scorer.needs_embedding else None
+            if name == "embed+cues":
+                score_us["token embeddings"].append((time.perf_counter() - started) * 1e6)
+            scorer.score(PromptView(text, len(state.tokens), state.hidden if scorer.needs_hidden else None, embedded))
             samples.append((time.perf_counter() - started) * 1e6)
         score_us[name] = samples
     tokens = [len(s.tokens) for s in states[::repeats]]
@@ -130,7 +140,9 @@ def _table(result: dict[str, Any], max_tokens: int) -> str:
         ("cascade decision (prompt + 8 tokens)", rows["cascade"]),
         (f"edge generation ({max_tokens} tokens)", rows["generation"]),
         ("score arithmetic, hidden+cues", [us / 1000 for us in score_us["hidden+cues"]]),
-        ("score arithmetic, cues only", [us / 1000 for us in score_us["cues"]]),
+        ("mean token embedding (embed+cues feature)", [us / 1000 for us in score_us["token embeddings"]]),
+        ("**embed+cues: embedding + score**", [us / 1000 for us in score_us["embed+cues"]]),
+        ("cues only: cues + score", [us / 1000 for us in score_us["cues"]]),
     ]
     for name, values in named:
         p50, p99 = _percentiles(values)

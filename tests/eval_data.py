@@ -16,6 +16,14 @@ from edgesplit.evaluation.results import Answer, ItemRecord
 HIDDEN_DIM = 8
 
 
+def synthetic_embed(text: str) -> np.ndarray:
+    """A stand-in for the token-embedding summary: deterministic per text, with the coding signal."""
+    rng = np.random.default_rng(abs(hash(text)) % 2**32)
+    vector = rng.normal(size=HIDDEN_DIM).astype(np.float32)
+    vector[1] = 3.0 if "python" in text else -3.0
+    return vector
+
+
 def synthetic_records(n: int = 120, seed: int = 0, set_name: str = "synthetic") -> list[ItemRecord]:
     rng = np.random.default_rng(seed)
     records = []

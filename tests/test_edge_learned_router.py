@@ -17,7 +17,8 @@ from edgesplit.backends.base import GenerationParams, Prompt, PromptState
 from edgesplit.backends.local import LocalBackend
 from edgesplit.models import locate_model
 from edgesplit.routing.artifact import RouterArtifact, save_artifact
-from edgesplit.routing.scorer import CUE_NAMES, LinearScorer, fit_scorer
+from edgesplit.routing.embedding import prompt_embedder
+from edgesplit.routing.scorer import CUE_NAMES, FeatureKind, LinearScorer, PromptView, fit_scorer
 from edgesplit.server import NodeServer
 
 CODING = [
@@ -39,7 +40,7 @@ CHAT = [
 HELD_OUT = {"Write a Go function that reverses a slice.": "cloud", "Hello friend, good to see you!": "edge"}
 
 
-def _hidden_states(prompts: list[str]) -> list[tuple[np.ndarray, str, int]]:
+def _hidden_states(prompts: list[str]) -> list[PromptView]:
     """Each prompt's hidden state, read by the gate; the gate says no, so nothing is generated."""
     backend = LocalBackend(EDGE_MODEL, locate_model(EDGE_MODEL), ModelQueue(EDGE_MODEL, 4, 1))
     states: list[PromptState] = []
@@ -56,22 +57,33 @@ def _hidden_states(prompts: list[str]) -> list[tuple[np.ndarray, str, int]]:
             asyncio.run(read(prompt))
     finally:
         backend.close()
-    return [(s.hidden, p, len(s.tokens)) for s, p in zip(states, prompts, strict=True)]
+    return [PromptView(p, len(s.tokens), hidden=s.hidden) for s, p in zip(states, prompts, strict=True)]
+
+
+def _vector_only_router(kind: FeatureKind, views: list[PromptView], path: Path, version: str) -> Path:
+    """Fit on CODING (bad on the edge) vs CHAT (good), then zero the cue weights: only the vector decides."""
+    fitted = fit_scorer(kind, views, [False] * len(CODING) + [True] * len(CHAT))
+    coef = fitted.coef.copy()
+    coef[-len(CUE_NAMES) :] = 0.0
+    scorer = LinearScorer(kind, fitted.mean, fitted.scale, coef, fitted.intercept)
+    training = scorer.score_many(views)
+    threshold = (max(training[: len(CODING)]) + min(training[len(CODING) :])) / 2
+    save_artifact(RouterArtifact.from_scorer(scorer, EDGE_MODEL, threshold, version=version), path)
+    return path
 
 
 @pytest.fixture(scope="module")
 def hidden_router(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A router that sees only the hidden state: its cue weights are zeroed after fitting."""
-    rows = _hidden_states(CODING + CHAT)
-    fitted = fit_scorer("hidden+cues", rows, [False] * len(CODING) + [True] * len(CHAT))
-    coef = fitted.coef.copy()
-    coef[-len(CUE_NAMES) :] = 0.0
-    scorer = LinearScorer("hidden+cues", fitted.mean, fitted.scale, coef, fitted.intercept)
-    training = [scorer.score(*row) for row in rows]
-    threshold = (max(training[: len(CODING)]) + min(training[len(CODING) :])) / 2
     path = tmp_path_factory.mktemp("router") / "router.json"
-    save_artifact(RouterArtifact.from_scorer(scorer, EDGE_MODEL, threshold, version="hidden-v1"), path)
-    return path
+    return _vector_only_router("hidden+cues", _hidden_states(CODING + CHAT), path, "hidden-v1")
+
+
+@pytest.fixture(scope="module")
+def embed_router(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    embed = prompt_embedder(locate_model(EDGE_MODEL))
+    views = [PromptView(p, 0, embedded=embed(p)) for p in CODING + CHAT]
+    path = tmp_path_factory.mktemp("router") / "router.json"
+    return _vector_only_router("embed+cues", views, path, "embed-v1")
 
 
 def _cue_router(path: Path, threshold: float, version: str, **rules: Any) -> Path:
@@ -109,6 +121,16 @@ def test_hidden_state_router_routes_unseen_prompts(
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     kept = list(chat(edge, "Hello friend, good to see you!", max_tokens=8, stream=True))
     assert _meta(kept[0])["route"] == "edge" and sum(bool(c.choices and c.choices[0].delta.content) for c in kept) > 1
+
+
+def test_token_embedding_router_routes_unseen_prompts(
+    make_edge: EdgeFactory, cloud: NodeServer, embed_router: Path
+) -> None:
+    edge = _edge(make_edge, cloud, embed_router)
+    for prompt, expected in HELD_OUT.items():
+        meta = _meta(chat(edge, prompt, max_tokens=8))
+        assert meta["route"] == expected, meta
+        assert meta["router"] == "embed-v1" and meta["score"] is not None
 
 
 def test_edge_answer_is_the_same_as_the_forced_edge_answer(

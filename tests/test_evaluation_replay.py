@@ -14,13 +14,13 @@ from edgesplit.evaluation.replay import (
     edge_good,
     fit_on,
     oracle_scores,
+    prompt_views,
     random_curve,
-    scorer_rows,
     share_at_quality,
     threshold_for_quality,
     threshold_for_share,
 )
-from eval_data import synthetic_records
+from eval_data import synthetic_embed, synthetic_records
 
 
 def test_curve_ends_at_cloud_only_and_edge_only() -> None:
@@ -57,9 +57,9 @@ def test_learned_scorer_separates_held_out_items() -> None:
     calib = [r for r in records if r.split == "calib"]
     heldout = [r for r in records if r.split == "heldout"]
     assert 30 < len(calib) < 90  # the hash split is about half and half
-    for kind in ("hidden+cues", "cues"):
-        scorer = fit_on(calib, kind)  # type: ignore[arg-type]
-        scores = scorer.score_many(scorer_rows(heldout))
+    for kind in ("hidden+cues", "embed+cues", "cues"):
+        scorer = fit_on(calib, kind, synthetic_embed)  # type: ignore[arg-type]
+        scores = scorer.score_many(prompt_views(heldout, synthetic_embed))
         assert auroc(scores, edge_good(heldout)) > 0.95
         assert share_at_quality(curve(heldout, scores)) >= 0.9 * share_at_quality(
             curve(heldout, oracle_scores(heldout))

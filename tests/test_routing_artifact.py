@@ -13,7 +13,7 @@ import pytest
 from edgesplit.evaluation.replay import fit_on
 from edgesplit.routing.artifact import ArtifactError, RouterArtifact, RouterRules, load_artifact, save_artifact
 from edgesplit.routing.learned import LearnedRouter, RequestHints, RouterHolder
-from edgesplit.routing.scorer import CUE_NAMES, LinearScorer, prompt_cues
+from edgesplit.routing.scorer import CUE_NAMES, LinearScorer, PromptView, prompt_cues
 from eval_data import HIDDEN_DIM, synthetic_records
 
 MODEL = "edge-model"
@@ -31,8 +31,8 @@ def test_round_trip_scores_identically(tmp_path: Path) -> None:
     loaded = load_artifact(path, MODEL, HIDDEN_DIM)
     assert loaded.version == "v1" and loaded.sha256 == artifact.checksum()
     record = synthetic_records(3)[0]
-    row = (record.edge.hidden, record.prompt, record.edge.prompt_tokens)
-    assert loaded.scorer().score(*row) == pytest.approx(artifact.scorer().score(*row), rel=1e-12)
+    view = PromptView(record.prompt, record.edge.prompt_tokens, hidden=record.edge.hidden)
+    assert loaded.scorer().score(view) == pytest.approx(artifact.scorer().score(view), rel=1e-12)
     assert len(loaded.feature_names) == HIDDEN_DIM + len(CUE_NAMES)
 
 
@@ -48,7 +48,7 @@ def test_scorer_is_sklearn_logistic_regression() -> None:
     text = "Write a python function?"
     features = prompt_cues(text, 12)
     expected = model.predict_proba(features[None, :])[0, 1]
-    assert scorer.score(None, text, 12) == pytest.approx(expected)
+    assert scorer.score(PromptView(text, 12)) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(
@@ -120,6 +120,6 @@ def test_rules_decide_before_the_score() -> None:
     assert long is not None and long.route == "cloud" and "500 tokens" in long.reason
     assert router.by_rules(RequestHints(latency_budget_ms=5000), 10) is None
     coding, chat = synthetic_records(2)
-    assert router.by_score(coding.edge.hidden, coding.prompt, 20).route == "cloud"
-    kept = router.by_score(chat.edge.hidden, chat.prompt, 20)
+    assert router.by_score(PromptView(coding.prompt, 20, hidden=coding.edge.hidden)).route == "cloud"
+    kept = router.by_score(PromptView(chat.prompt, 20, hidden=chat.edge.hidden))
     assert kept.route == "edge" and kept.rule == "learned-kept" and kept.score is not None

@@ -6,8 +6,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import httpx
 import typer
@@ -175,23 +176,30 @@ def _report(db: Path, out: Path, sets: list[str]) -> None:
         results.close()
     if not records:
         raise EdgesplitError(f"no labelled items of {', '.join(sets)} in {db}: run without --no-generate")
-    reports = write_report(records, out, timings)
-    table = Table(title=f"held-out items, edge share at >=98% of cloud-only quality ({out / 'report.md'})")
-    for column in ("set", "n", "oracle", "learned (hidden)", "learned (cues)", "cascade", "AUROC (hidden)"):
-        table.add_column(column, justify="left" if column == "set" else "right")
+    reports = write_report(records, out, timings, _embedder(records[0].edge.model))
+    table = Table(title=f"held-out items: edge share at >=98% of cloud-only quality (AUROC) -> {out / 'report.md'}")
+    names = [p.name for p in reports[-1].policies if p.name != "random"]
+    table.add_column("set")
+    table.add_column("n", justify="right")
+    for name in names:
+        table.add_column(name, justify="right")
     for r in reports:
-        hidden = r.policy("learned (hidden + cues)")
-        table.add_row(
-            r.name,
-            str(r.n_heldout),
-            f"{r.policy('oracle').share_at_target:.0%}",
-            f"{hidden.share_at_target:.0%}",
-            f"{r.policy('learned (cues only)').share_at_target:.0%}",
-            f"{r.policy('cascade (whole answer)').share_at_target:.0%}",
-            f"{hidden.auroc:.3f}",
-        )
+        cells = [f"{p.share_at_target:.0%}" + (f" ({p.auroc:.2f})" if p.auroc == p.auroc else "") for p in r.policies]
+        table.add_row(r.name, str(r.n_heldout), *[c for p, c in zip(r.policies, cells, strict=True) if p.name in names])
     console.print(table)
     console.print(f"plot: {out / 'router.png'}")
+
+
+def _embedder(edge_model: str) -> Callable[[str], Any] | None:
+    """Token-embedding features of eval prompts, when the edge model the eval ran is installed here."""
+    from edgesplit.models import locate_model
+    from edgesplit.routing.embedding import prompt_embedder
+
+    try:
+        return prompt_embedder(locate_model(edge_model))
+    except EdgesplitError as exc:
+        console.print(f"[yellow]no token-embedding scorer:[/yellow] {exc}")
+        return None
 
 
 @app.command()
@@ -206,7 +214,7 @@ def calibrate(
     ] = None,
     db: Annotated[Path, typer.Option(help="results store written by `edgesplit eval`")] = Path("eval/results.db"),
     out: Annotated[Path, typer.Option(help="router artifact to write")] = Path("eval/router.json"),
-    features: Annotated[str, typer.Option(help="hidden+cues or cues")] = "hidden+cues",
+    features: Annotated[str, typer.Option(help="hidden+cues, embed+cues or cues")] = "hidden+cues",
     edge_model: Annotated[str, typer.Option(help="the edge model the eval ran")] = "smollm2-135m-instruct",
     max_edge_prompt_tokens: Annotated[
         Optional[int],  # noqa: UP045
@@ -217,18 +225,19 @@ def calibrate(
     from edgesplit.evaluation.calibrate import calibrate as run_calibration
     from edgesplit.evaluation.results import EvalResults
     from edgesplit.routing.artifact import save_artifact
-    from edgesplit.routing.scorer import FeatureKind
+    from edgesplit.routing.scorer import FEATURE_KINDS
 
-    if features not in ("hidden+cues", "cues"):
-        raise typer.BadParameter("must be hidden+cues or cues", param_hint="--features")
+    if features not in FEATURE_KINDS:
+        raise typer.BadParameter(f"must be one of {', '.join(FEATURE_KINDS)}", param_hint="--features")
     try:
         results = EvalResults(db)
         try:
             records = results.records()
         finally:
             results.close()
-        kind: FeatureKind = "cues" if features == "cues" else "hidden+cues"
-        done = run_calibration(records, edge_model, kind, target_edge_share, min_quality, max_edge_prompt_tokens)
+        kind = next(k for k in FEATURE_KINDS if k == features)
+        embed = _embedder(edge_model) if kind == "embed+cues" else None
+        done = run_calibration(records, edge_model, kind, target_edge_share, min_quality, max_edge_prompt_tokens, embed)
     except EdgesplitError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

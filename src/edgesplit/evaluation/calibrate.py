@@ -15,10 +15,11 @@ import numpy as np
 
 from edgesplit.errors import ConfigError
 from edgesplit.evaluation.replay import (
+    Embed,
     curve,
     fit_on,
     oracle_scores,
-    scorer_rows,
+    prompt_views,
     share_at_quality,
     threshold_for_quality,
     threshold_for_share,
@@ -63,6 +64,7 @@ def calibrate(
     target_edge_share: float | None = None,
     min_quality: float | None = None,
     max_edge_prompt_tokens: int | None = None,
+    embed: Embed | None = None,
 ) -> Calibration:
     if (target_edge_share is None) == (min_quality is None):
         raise ConfigError("give exactly one of --target-edge-share and --min-quality")
@@ -70,8 +72,8 @@ def calibrate(
     heldout = [r for r in records if r.split == "heldout"]
     if len(calib) < 10:
         raise ConfigError(f"only {len(calib)} labelled calibration items: run `edgesplit eval` first")
-    scorer = fit_on(calib, kind)
-    calib_scores = scorer.score_many(scorer_rows(calib))
+    scorer = fit_on(calib, kind, embed)
+    calib_scores = scorer.score_many(prompt_views(calib, embed))
     if target_edge_share is not None:
         threshold = threshold_for_share(calib_scores, target_edge_share)
         target = {"target_edge_share": target_edge_share}
@@ -80,7 +82,7 @@ def calibrate(
         threshold = threshold_for_quality(calib, calib_scores, min_quality)
         target = {"min_quality": min_quality}
     calib_outcome = outcome(calib, calib_scores, threshold)
-    heldout_outcome = outcome(heldout, scorer.score_many(scorer_rows(heldout)), threshold)
+    heldout_outcome = outcome(heldout, scorer.score_many(prompt_views(heldout, embed)), threshold)
     cloud_ms = float(np.median([r.cloud.ms for r in records]))
     rules = RouterRules(max_edge_prompt_tokens=max_edge_prompt_tokens, cloud_latency_ms=round(cloud_ms, 1))
     summary = {

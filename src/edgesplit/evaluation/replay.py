@@ -10,16 +10,17 @@ line); the oracle keeps the items where the edge loses least.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from edgesplit.evaluation.results import ItemRecord
-from edgesplit.routing.scorer import FeatureKind, LinearScorer, fit_scorer
+from edgesplit.routing.scorer import FeatureKind, LinearScorer, PromptView, fit_scorer
 
 __all__ = [
     "Curve",
+    "Embed",
     "PolicyResult",
     "auroc",
     "cascade_scores",
@@ -27,12 +28,15 @@ __all__ = [
     "edge_good",
     "fit_on",
     "oracle_scores",
+    "prompt_views",
     "random_curve",
-    "scorer_rows",
     "share_at_quality",
     "threshold_for_quality",
     "threshold_for_share",
 ]
+
+
+Embed = Callable[[str], np.ndarray]  # user text -> mean input token embedding of its prompt
 
 
 @dataclass(frozen=True)
@@ -103,12 +107,16 @@ def auroc(scores: np.ndarray, good: np.ndarray) -> float:
     return float(roc_auc_score(good.astype(int), np.nan_to_num(scores, neginf=-1e9)))
 
 
-def scorer_rows(records: Sequence[ItemRecord]) -> list[tuple[np.ndarray | None, str, int]]:
-    return [(r.edge.hidden, r.prompt, r.edge.prompt_tokens) for r in records]
+def prompt_views(records: Sequence[ItemRecord], embed: Embed | None = None) -> list[PromptView]:
+    """What a scorer sees of each stored item; ``embed`` adds the token-embedding summary."""
+    return [
+        PromptView(r.prompt, r.edge.prompt_tokens, r.edge.hidden, embed(r.prompt) if embed is not None else None)
+        for r in records
+    ]
 
 
-def fit_on(records: Sequence[ItemRecord], kind: FeatureKind) -> LinearScorer:
-    return fit_scorer(kind, scorer_rows(records), edge_good(records).tolist())
+def fit_on(records: Sequence[ItemRecord], kind: FeatureKind, embed: Embed | None = None) -> LinearScorer:
+    return fit_scorer(kind, prompt_views(records, embed), edge_good(records).tolist())
 
 
 def _cut_between(sorted_desc: np.ndarray, k: int) -> float:

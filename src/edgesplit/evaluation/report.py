@@ -18,6 +18,7 @@ import numpy as np
 
 from edgesplit.evaluation.replay import (
     Curve,
+    Embed,
     PolicyResult,
     auroc,
     cascade_scores,
@@ -25,6 +26,7 @@ from edgesplit.evaluation.replay import (
     edge_good,
     fit_on,
     oracle_scores,
+    prompt_views,
     random_curve,
     share_at_quality,
 )
@@ -41,7 +43,11 @@ LABEL_SOURCES = {
     "judge-pairwise": "model-judged: the cloud model compares edge vs cloud answer with MT-Bench's pair-v2 prompt, "
     "both orders; the edge scores 1 per order it wins or ties, the cloud answer is the reference (1.0)",
 }
-LEARNED: dict[str, FeatureKind] = {"learned (hidden + cues)": "hidden+cues", "learned (cues only)": "cues"}
+LEARNED: dict[str, FeatureKind] = {
+    "learned (hidden + cues)": "hidden+cues",
+    "learned (embeddings + cues)": "embed+cues",
+    "learned (cues only)": "cues",
+}
 
 
 @dataclass(frozen=True)
@@ -57,15 +63,17 @@ class SetReport:
         return next(p for p in self.policies if p.name == name)
 
 
-def _policies(heldout: Sequence[ItemRecord], scorers: dict[str, LinearScorer]) -> list[PolicyResult]:
+def _policies(
+    heldout: Sequence[ItemRecord], scorers: dict[str, LinearScorer], embed: Embed | None
+) -> list[PolicyResult]:
     good = edge_good(heldout)
     scored: dict[str, np.ndarray] = {
         "cascade (whole answer)": cascade_scores(heldout),
         "cascade (first 8 tokens)": cascade_scores(heldout, probe=True),
     }
-    rows = [(r.edge.hidden, r.prompt, r.edge.prompt_tokens) for r in heldout]
+    views = prompt_views(heldout, embed)
     for name, scorer in scorers.items():
-        scored[name] = scorer.score_many(rows)
+        scored[name] = scorer.score_many(views)
     results = [PolicyResult(n, curve(heldout, s), share_at_quality(curve(heldout, s), TARGET), auroc(s, good))
                for n, s in scored.items()]  # fmt: skip
     oracle = curve(heldout, oracle_scores(heldout))
@@ -75,10 +83,16 @@ def _policies(heldout: Sequence[ItemRecord], scorers: dict[str, LinearScorer]) -
     return results
 
 
-def build_report(records: Sequence[ItemRecord]) -> tuple[list[SetReport], dict[str, LinearScorer]]:
-    """Fit the learned scorers on the mix's calibration items; replay every policy on held-out items."""
+def build_report(
+    records: Sequence[ItemRecord], embed: Embed | None = None
+) -> tuple[list[SetReport], dict[str, LinearScorer]]:
+    """Fit the learned scorers on the mix's calibration items; replay every policy on held-out items.
+
+    Without ``embed`` (no edge model file to read token embeddings from) that scorer is left out.
+    """
     calib = [r for r in records if r.split == "calib"]
-    scorers = {name: fit_on(calib, kind) for name, kind in LEARNED.items()}
+    kinds = {name: kind for name, kind in LEARNED.items() if kind != "embed+cues" or embed is not None}
+    scorers = {name: fit_on(calib, kind, embed) for name, kind in kinds.items()}
     groups: dict[str, list[ItemRecord]] = {}
     for record in records:
         groups.setdefault(record.set, []).append(record)
@@ -96,7 +110,7 @@ def build_report(records: Sequence[ItemRecord]) -> tuple[list[SetReport], dict[s
                 len(heldout),
                 float(np.mean([r.edge_quality for r in heldout])),
                 float(np.mean([r.cloud_quality for r in heldout])),
-                _policies(heldout, scorers),
+                _policies(heldout, scorers, embed),
             )
         )
     return reports, scorers
@@ -178,9 +192,11 @@ def _json(reports: Sequence[SetReport]) -> list[dict[str, Any]]:
     ]
 
 
-def write_report(records: Sequence[ItemRecord], out: Path, timings: dict[str, float] | None = None) -> list[SetReport]:
+def write_report(
+    records: Sequence[ItemRecord], out: Path, timings: dict[str, float] | None = None, embed: Embed | None = None
+) -> list[SetReport]:
     out.mkdir(parents=True, exist_ok=True)
-    reports, _ = build_report(records)
+    reports, _ = build_report(records, embed)
     (out / "report.md").write_text(_markdown(reports, records, timings or {}))
     (out / "report.json").write_text(json.dumps(_json(reports), indent=1))
     _plot(reports, out / "router.png")

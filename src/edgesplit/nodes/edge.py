@@ -32,10 +32,12 @@ from edgesplit.nodes.streams import drain, learned_info, replay, resume, score_w
 from edgesplit.outbox import Outbox
 from edgesplit.privacy.redactor import Redactor
 from edgesplit.privacy.restore import StreamRestorer, restore
+from edgesplit.routing.embedding import TokenEmbeddings
 from edgesplit.routing.learned import LearnedDecision, LearnedRouter, RouterHolder
 from edgesplit.routing.link import LinkMonitor
 from edgesplit.routing.probe import LinkProber
 from edgesplit.routing.router import EDGE_ALIASES, CascadePolicy, resolve_route
+from edgesplit.routing.scorer import PromptView
 from edgesplit.schemas import JobRecord, RouteInfo, RouteName
 
 if TYPE_CHECKING:
@@ -76,6 +78,7 @@ class EdgeNode:
         hidden_dim = local.hidden_dim if isinstance(local, LocalBackend) else None
         self.router = RouterHolder(settings.router_artifact, settings.model, hidden_dim)
         self._router_task: asyncio.Task[None] | None = None
+        self._embeddings: TokenEmbeddings | None = None
         self.link = LinkMonitor(
             failure_threshold=settings.link_failure_threshold,
             backoff_s=settings.link_backoff_s,
@@ -142,6 +145,8 @@ class EdgeNode:
         return cls(settings, local, upstream, metrics, outbox, redactor, split, speculative)
 
     async def start(self) -> None:
+        if self.router.current is not None and self.router.current.needs_embedding:
+            await self._token_embeddings()
         if self.router.path is not None and self.settings.router_reload_s > 0:
             watch = self.router.watch(self.settings.router_reload_s)
             self._router_task = asyncio.create_task(watch, name="edgesplit-router-reload")
@@ -367,21 +372,28 @@ class EdgeNode:
         """Auto with the learned router: its rules, else its score of the prompt, before any token."""
         text = prompt.text if prompt.text is not None else prompt.messages[-1][1]
         local = self.local if isinstance(self.local, LocalBackend) else None
-        n_tokens = len(local.tokenize(prompt)) if local is not None else len(text) // 4
+        tokens = local.tokenize(prompt) if local is not None else []
+        n_tokens = len(tokens) if local is not None else len(text) // 4
         decision = router.by_rules(policy.hints, n_tokens)
-        if decision is None and router.needs_hidden:
-            if local is None:
-                decision = LearnedDecision("edge", "learned-kept", "no local model to read a hidden state from")
-            else:
-                decision, events = await score_while_evaluating(local, router, prompt, params, text)
-                if events is not None:
-                    return Generation(learned_info(decision, router), events)
+        if decision is None and local is None and (router.needs_hidden or router.needs_embedding):
+            decision = LearnedDecision("edge", "learned-kept", "no local model to read prompt features from")
+        if decision is None and local is not None and router.needs_hidden:
+            decision, events = await score_while_evaluating(local, router, prompt, params, text)
+            if events is not None:
+                return Generation(learned_info(decision, router), events)
         if decision is None:
-            decision = router.by_score(None, text, n_tokens)
+            embedded = (await self._token_embeddings()).mean(tokens) if router.needs_embedding else None
+            decision = router.by_score(PromptView(text, n_tokens, embedded=embedded))
         info = learned_info(decision, router)
         if decision.route == "edge":
             return await self._local(prompt, params, info)
         return await self._upstream_else_edge(prompt, params, info, policy, "cloud unavailable, answered on the edge")
+
+    async def _token_embeddings(self) -> TokenEmbeddings:
+        """The edge model's input embedding table, opened on first use (memory-mapped)."""
+        if self._embeddings is None:
+            self._embeddings = await asyncio.to_thread(TokenEmbeddings, locate_model(self.settings.model))
+        return self._embeddings
 
     async def _cascade_whole(
         self, prompt: Prompt, params: GenerationParams, policy: CloudPolicy

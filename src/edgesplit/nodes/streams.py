@@ -7,6 +7,7 @@ from edgesplit.backends.local import LocalBackend
 from edgesplit.errors import UpstreamError
 from edgesplit.nodes.base import Events
 from edgesplit.routing.learned import LearnedDecision, LearnedRouter
+from edgesplit.routing.scorer import PromptView
 from edgesplit.schemas import RouteInfo
 
 __all__ = ["drain", "learned_info", "replay", "resume", "score_while_evaluating"]
@@ -23,7 +24,7 @@ async def score_while_evaluating(
     decided: list[LearnedDecision] = []
 
     def gate(state: PromptState) -> bool:
-        decided.append(router.by_score(state.hidden, text, len(state.tokens)))
+        decided.append(router.by_score(PromptView(text, len(state.tokens), hidden=state.hidden)))
         return decided[0].route == "edge"
 
     events = local.stream(prompt, params, gate)

@@ -93,13 +93,14 @@ class RouterArtifact(BaseModel):
         version: str | None = None,
     ) -> RouterArtifact:
         now = datetime.now(UTC)
-        hidden = [f"hidden_{i}" for i in range(scorer.hidden_dim)]
+        prefix = scorer.kind.split("+")[0]
+        vector = [f"{prefix}_{i}" for i in range(scorer.vector_dim)]
         artifact = cls(
             version=version or now.strftime("%Y%m%dT%H%M%SZ"),
             created=now.isoformat(timespec="seconds"),
             edge_model=edge_model,
             features=scorer.kind,
-            feature_names=[*hidden, *CUE_NAMES],
+            feature_names=[*vector, *CUE_NAMES],
             mean=scorer.mean.tolist(),
             scale=scorer.scale.tolist(),
             coef=scorer.coef.tolist(),
@@ -136,7 +137,7 @@ def load_artifact(path: Path, edge_model: str | None = None, hidden_dim: int | N
         raise ArtifactError(
             f"router artifact {path} was fit for {artifact.edge_model!r}, this edge runs {edge_model!r}"
         )
-    if hidden_dim is not None and artifact.features == "hidden+cues":
+    if hidden_dim is not None and artifact.features != "cues":
         expected = hidden_dim + len(CUE_NAMES)
         if len(artifact.coef) != expected:
             raise ArtifactError(f"router artifact {path}: {len(artifact.coef)} features, this model needs {expected}")

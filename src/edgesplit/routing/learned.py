@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
-
 from edgesplit.routing.artifact import ArtifactError, RouterArtifact, load_artifact
+from edgesplit.routing.scorer import PromptView
 
 __all__ = ["LearnedDecision", "LearnedRouter", "RequestHints", "RouterHolder"]
 
@@ -51,6 +50,10 @@ class LearnedRouter:
     def needs_hidden(self) -> bool:
         return self.scorer.needs_hidden
 
+    @property
+    def needs_embedding(self) -> bool:
+        return self.scorer.needs_embedding
+
     def by_rules(self, hints: RequestHints, prompt_tokens: int) -> LearnedDecision | None:
         """The decision of the first matching rule, or None to let the score decide."""
         rules = self.artifact.rules
@@ -67,8 +70,8 @@ class LearnedRouter:
             return LearnedDecision("cloud", "rule", f"prompt {prompt_tokens} tokens > edge limit {limit}")
         return None
 
-    def by_score(self, hidden: np.ndarray | None, text: str, prompt_tokens: int) -> LearnedDecision:
-        score = self.scorer.score(hidden, text, prompt_tokens)
+    def by_score(self, view: PromptView) -> LearnedDecision:
+        score = self.scorer.score(view)
         where = f"router {self.version}: P(edge good enough) {score:.3f}"
         if score < self.threshold:
             return LearnedDecision("cloud", "learned-escalated", f"{where} < {self.threshold:.3f}", score)

@@ -4,6 +4,8 @@ Features are what the edge has anyway or gets for almost nothing:
 
 - ``hidden``: the edge model's final hidden state at the last prompt position, read while
   the prompt is evaluated (the prompt must be evaluated to answer on the edge anyway);
+- ``embed``: the mean of the prompt's input token embeddings (routing.embedding), known as
+  soon as the prompt is tokenized, before any model compute;
 - ``cues``: prompt length and a few task cues found by regular expressions (code, maths,
   reasoning, writing), computed from the text in microseconds.
 
@@ -22,9 +24,21 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["CUE_NAMES", "FeatureKind", "LinearScorer", "fit_scorer", "prompt_cues"]
+__all__ = ["CUE_NAMES", "FEATURE_KINDS", "FeatureKind", "LinearScorer", "PromptView", "fit_scorer", "prompt_cues"]
 
-FeatureKind = Literal["hidden+cues", "cues"]
+FeatureKind = Literal["hidden+cues", "embed+cues", "cues"]
+FEATURE_KINDS: tuple[FeatureKind, ...] = ("hidden+cues", "embed+cues", "cues")
+
+
+@dataclass(frozen=True)
+class PromptView:
+    """What a scorer may look at for one prompt."""
+
+    text: str  # the user's text (the last message)
+    n_tokens: int  # the whole prompt as the edge model sees it
+    hidden: np.ndarray | None = None  # last-position hidden state (hidden+cues)
+    embedded: np.ndarray | None = None  # mean input token embedding (embed+cues)
+
 
 _CUES: dict[str, re.Pattern[str]] = {
     "code": re.compile(
@@ -60,13 +74,14 @@ def prompt_cues(text: str, n_tokens: int) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
-def _features(kind: FeatureKind, hidden: np.ndarray | None, text: str, n_tokens: int) -> np.ndarray:
-    cues = prompt_cues(text, n_tokens)
+def _features(kind: FeatureKind, view: PromptView) -> np.ndarray:
+    cues = prompt_cues(view.text, view.n_tokens)
     if kind == "cues":
         return cues
-    if hidden is None:
-        raise ValueError("this scorer needs the prompt's hidden state")
-    return np.concatenate([np.asarray(hidden, dtype=np.float64).ravel(), cues])
+    vector = view.hidden if kind == "hidden+cues" else view.embedded
+    if vector is None:
+        raise ValueError(f"a {kind} scorer needs the prompt's {kind.split('+')[0]} vector")
+    return np.concatenate([np.asarray(vector, dtype=np.float64).ravel(), cues])
 
 
 @dataclass(frozen=True)
@@ -80,33 +95,36 @@ class LinearScorer:
     intercept: float
 
     @property
-    def hidden_dim(self) -> int:
-        return len(self.coef) - len(CUE_NAMES) if self.kind == "hidden+cues" else 0
+    def vector_dim(self) -> int:
+        """Width of the model vector the scorer reads (0 for cues only)."""
+        return len(self.coef) - len(CUE_NAMES)
 
     @property
     def needs_hidden(self) -> bool:
         return self.kind == "hidden+cues"
 
-    def score(self, hidden: np.ndarray | None, text: str, n_tokens: int) -> float:
+    @property
+    def needs_embedding(self) -> bool:
+        return self.kind == "embed+cues"
+
+    def score(self, view: PromptView) -> float:
         """P(the edge answer is good enough) for one prompt."""
-        x = _features(self.kind, hidden, text, n_tokens)
+        x = _features(self.kind, view)
         if x.shape != self.coef.shape:
             raise ValueError(f"expected {self.coef.shape[0]} features, got {x.shape[0]}")
         z = float(((x - self.mean) / self.scale) @ self.coef) + self.intercept
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
-    def score_many(self, rows: Sequence[tuple[np.ndarray | None, str, int]]) -> np.ndarray:
-        return np.asarray([self.score(*row) for row in rows])
+    def score_many(self, views: Sequence[PromptView]) -> np.ndarray:
+        return np.asarray([self.score(view) for view in views])
 
 
-def fit_scorer(
-    kind: FeatureKind, rows: Sequence[tuple[np.ndarray | None, str, int]], good: Sequence[bool], seed: int = 0
-) -> LinearScorer:
+def fit_scorer(kind: FeatureKind, views: Sequence[PromptView], good: Sequence[bool], seed: int = 0) -> LinearScorer:
     """Fit on labelled prompts: L2 logistic regression, its strength chosen by 5-fold log-loss."""
     from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
     from sklearn.preprocessing import StandardScaler
 
-    x = np.stack([_features(kind, *row) for row in rows])
+    x = np.stack([_features(kind, view) for view in views])
     y = np.asarray(good, dtype=int)
     if len(set(y.tolist())) < 2:
         raise ValueError("calibration items are all good or all bad: nothing to learn")

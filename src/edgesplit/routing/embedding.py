@@ -1,0 +1,60 @@
+"""The edge model's input token embeddings: a prompt summary that costs no model compute.
+
+The mean of the prompt's rows of ``token_embd`` (read from the GGUF file, memory-mapped,
+only the rows a prompt uses dequantized) is known as soon as the prompt is tokenized, before
+llama.cpp evaluates anything, so a scorer on it can send a request to the cloud without the
+edge spending a prompt evaluation on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from edgesplit.errors import ModelError
+
+__all__ = ["TokenEmbeddings", "prompt_embedder"]
+
+
+class TokenEmbeddings:
+    def __init__(self, gguf_path: Path) -> None:
+        try:
+            import gguf
+        except ImportError as exc:  # pragma: no cover - install problem
+            raise ModelError("token-embedding features need the gguf package (extra [engine])") from exc
+        reader = gguf.GGUFReader(str(gguf_path))
+        tensor = next((t for t in reader.tensors if t.name == "token_embd.weight"), None)
+        if tensor is None:
+            raise ModelError(f"{gguf_path.name} has no token_embd.weight tensor")
+        self._rows = tensor.data
+        self._type = tensor.tensor_type
+        self._dequantize = gguf.quants.dequantize
+        self.dim = int(tensor.shape[0])
+        self.vocab = int(tensor.shape[1])
+
+    def mean(self, tokens: Sequence[int]) -> np.ndarray:
+        """Mean input embedding of ``tokens`` (float32, model width)."""
+        if not tokens:
+            return np.zeros(self.dim, dtype=np.float32)
+        ids = np.asarray(tokens, dtype=np.int64)
+        if ids.min() < 0 or ids.max() >= self.vocab:
+            raise ValueError("token id outside the vocabulary")
+        rows = np.asarray(self._dequantize(self._rows[ids], self._type), dtype=np.float32)
+        mean: np.ndarray = rows.reshape(len(ids), self.dim).mean(axis=0)
+        return mean
+
+
+def prompt_embedder(model_path: Path) -> Callable[[str], np.ndarray]:
+    """user text -> mean input embedding of the chat prompt the edge model would see (for eval data)."""
+    from edgesplit.backends.base import Prompt
+    from edgesplit.engine.tokenizer import ChatTokenizer
+
+    tokenizer = ChatTokenizer.vocab_only(model_path)
+    table = TokenEmbeddings(model_path)
+
+    def embed(text: str) -> np.ndarray:
+        return table.mean(tokenizer.encode(Prompt(messages=(("user", text),))))
+
+    return embed
