@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install install-bench demo test lint bench clean
+.PHONY: install install-bench demo test lint bench eval calibrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ test: lint
 
 bench: install-bench
 	$(BIN)/python bench/engine.py
+
+# The router: run the eval sets through both models (resumable; EVAL_ARGS="--limit 5" for a
+# quick run), then fit and calibrate the router artifact the edge loads.
+eval: install
+	$(BIN)/edgesplit eval $(EVAL_ARGS)
+
+calibrate: install
+	$(BIN)/edgesplit calibrate $(or $(CALIBRATE_ARGS),--min-quality 0.98)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
