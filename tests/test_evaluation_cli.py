@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from edgesplit.cli import app
 from edgesplit.evaluation.calibrate import calibrate
-from edgesplit.evaluation.results import EvalResults, Label
+from edgesplit.evaluation.results import EvalResults
 from edgesplit.routing.artifact import load_artifact
 from eval_data import HIDDEN_DIM, synthetic_records
 
@@ -18,15 +18,8 @@ from eval_data import HIDDEN_DIM, synthetic_records
 def _store(path: Path) -> Path:
     records = synthetic_records(90, set_name="alpha") + synthetic_records(60, seed=1, set_name="beta")
     results = EvalResults(path)
-    for r in records:
-        results._db.execute(
-            "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (r.key, r.set, r.key.split("/")[1], r.split, r.category, r.label_kind, r.prompt),
-        )
-        for tier, answer, quality in (("edge", r.edge, r.edge_quality), ("cloud", r.cloud, r.cloud_quality)):
-            results.put_answer(r.key, answer)
-            results.put_label(r.key, tier, Label(quality, "tests", "synthetic", 1.0))
-    results._db.commit()
+    for record in records:
+        results.add_record(record, "tests")
     results.close()
     return path
 

@@ -88,6 +88,21 @@ class EvalResults:
                 [(i.key, i.set, i.id, i.split, i.category, i.label_kind, i.prompt) for i in items],
             )
 
+    def add_record(self, record: ItemRecord, method: str = "imported") -> None:
+        """Store a complete record (both answers and labels), e.g. results produced elsewhere."""
+        with self._db:
+            self._db.execute(
+                "INSERT OR IGNORE INTO items VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (record.key, record.set, record.key.split("/", 1)[-1], record.split, record.category,
+                 record.label_kind, record.prompt),
+            )  # fmt: skip
+        for tier, answer, quality in (
+            ("edge", record.edge, record.edge_quality),
+            ("cloud", record.cloud, record.cloud_quality),
+        ):
+            self.put_answer(record.key, answer)
+            self.put_label(record.key, tier, Label(quality, method, "", 0.0))
+
     def answer(self, key: str, tier: str) -> Answer | None:
         row = self._db.execute(
             "SELECT tier, model, text, prompt_tokens, completion_tokens, mean_logprob, probe_logprob, ms, hidden "
