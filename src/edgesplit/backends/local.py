@@ -23,6 +23,7 @@ import numpy as np
 from edgesplit.admission import ModelQueue
 from edgesplit.backends.base import Finish, GenerationParams, Prompt, PromptState, TokenEvent
 from edgesplit.backends.stops import TokenText
+from edgesplit.engine.llama_log import quiet_llama_notices
 from edgesplit.engine.tokenizer import ChatTokenizer, context_budget
 from edgesplit.errors import ModelError
 
@@ -54,6 +55,7 @@ class LocalBackend:
         self.name = name
         self.queue = queue
         self.n_ctx = n_ctx
+        quiet_llama_notices()
         self._llm = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
         self.tokenizer = ChatTokenizer(self._llm, model_path.name)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{name}")
@@ -196,7 +198,6 @@ class LocalBackend:
     def _set_embeddings(self, on: bool) -> None:
         import llama_cpp
 
-        _quiet_output_override()
         llama_cpp.llama_set_embeddings(self._llm._ctx.ctx, on)
 
     def _last_hidden(self) -> np.ndarray:
@@ -214,31 +215,6 @@ class LocalBackend:
     def close(self) -> None:
         self._executor.shutdown(wait=True)
         self._llm.close()
-
-
-_LOG_FILTER: list[Any] = []  # keeps the ctypes callback alive
-
-
-def _quiet_output_override() -> None:
-    """Drop llama.cpp's per-request notice that reading hidden states outputs every prompt position.
-
-    That is the expected cost of the gate (measured in bench/router.py), not a problem; every
-    other llama.cpp message still goes to llama-cpp-python's own handler.
-    """
-    if _LOG_FILTER:
-        return
-    import ctypes
-
-    import llama_cpp
-    from llama_cpp import _logger
-
-    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
-    def keep_other_messages(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
-        if b"not marked as outputs" not in text:
-            _logger.llama_log_callback(level, text, user_data)
-
-    _LOG_FILTER.append(keep_other_messages)
-    llama_cpp.llama_log_set(keep_other_messages, ctypes.c_void_p(0))
 
 
 def _logprobs(logits: np.ndarray, token: int, top_k: int, piece: Any) -> tuple[float, list[tuple[str, float]]]:
