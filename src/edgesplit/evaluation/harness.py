@@ -81,18 +81,21 @@ async def label_item(
         return tuple(Label(float(r.passed), "tests", r.detail, ms) for r in results)  # type: ignore[return-value]
     if item.label_kind == "judge-pairwise":
         # edge against cloud in both orders (the judge's position bias cancels); the cloud
-        # answer is the reference: quality 1. The edge scores 1 per order it wins or ties.
+        # answer is the reference: quality 1. The edge scores P(it wins or ties) per order.
         first = await judge.compare(item.prompt, edge.text, cloud.text)
         second = await judge.compare(item.prompt, cloud.text, edge.text)
-        points = [first.value in ("A", "C"), second.value in ("B", "C")]
         ms = (time.perf_counter() - started) * 1000
-        detail = f"edge first: {first.value}, cloud first: {second.value}"
+        if first.pair is None or second.pair is None:
+            detail = f"unparsed: {first.raw[:40]!r} / {second.raw[:40]!r}"
+            return Label(0.5, "judge-pairwise", detail, ms), Label(1.0, "reference", "the reference", 0.0)
+        points = [first.pair["A"] + first.pair["C"], second.pair["B"] + second.pair["C"]]
+        detail = f"P(edge >= cloud): edge first {points[0]:.2f}, cloud first {points[1]:.2f}"
         return Label(sum(points) / 2, "judge-pairwise", detail, ms), Label(1.0, "reference", "the reference", 0.0)
     labels = []
     for answer in (edge, cloud):
         verdict = await judge.rate(item.prompt, answer.text, item.reference)
-        rating = verdict.value if isinstance(verdict.value, float) else 1.0
-        detail = f"rating {verdict.value}" if verdict.value is not None else f"unparsed: {verdict.raw[:80]!r}"
+        rating = verdict.rating if verdict.rating is not None else 1.0
+        detail = f"rating {verdict.rating:.2f} ({verdict.method})" if verdict.rating is not None else "unparsed"
         method = "judge-reference" if item.reference is not None else "judge"
         labels.append(Label(rating / 10, method, detail, (time.perf_counter() - started) * 1000))
         started = time.perf_counter()

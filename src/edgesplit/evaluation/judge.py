@@ -3,12 +3,18 @@
 The judge is the cloud model. Its answer is begun for it (``Rating: [[`` for a single grade,
 ``[[`` for a pairwise verdict) so it gives the verdict at once instead of an explanation
 first: a 1.5B judge on 2 CPU cores cannot afford a paragraph per label. That is a change to
-the MT-Bench protocol and the report says so. A reply that cannot be parsed falls back to
-a full answer searched for the verdict.
+the MT-Bench protocol and the report says so.
+
+A small judge's greedy rating is mostly one value (a 5 for most answers here), so the label
+is the judge's *expected* verdict under its own next-token distribution, as G-Eval does: the
+probability-weighted rating over the tokens "1".."9" (and "10"), or P(A), P(B), P(tie) for a
+pairwise verdict. When no verdict token is among the likely ones, a full answer is generated
+and searched for the verdict.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -19,16 +25,21 @@ from edgesplit.evaluation.datasets import judge_prompts
 
 __all__ = ["Judge", "Verdict"]
 
-_RATING = re.compile(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]|^\s*(\d+(?:\.\d+)?)")
-_PAIR = re.compile(r"\[\[\s*([ABC])\s*\]\]|^\s*([ABC])\b")
+_RATING = re.compile(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]")
+_PAIR = re.compile(r"\[\[\s*([ABC])\s*\]\]")
+_TOP = 20  # alternatives read at the verdict position
 
 Generate = Callable[[Prompt, GenerationParams], AsyncIterator[TokenEvent | Finish]]
 
 
 @dataclass(frozen=True)
 class Verdict:
-    value: float | str | None  # a rating 1..10, "A"/"B"/"C" (tie), or None when unparsed
-    raw: str
+    """A rating 1..10 (expected value) or pairwise probabilities {"A", "B", "C"}; None when unparsed."""
+
+    rating: float | None = None
+    pair: dict[str, float] | None = None
+    raw: str = ""
+    method: str = "distribution"  # or "generated" (the fallback)
 
 
 class Judge:
@@ -39,44 +50,51 @@ class Judge:
         self._prompts = prompts if prompts is not None else judge_prompts()
 
     async def rate(self, question: str, answer: str, reference: str | None = None) -> Verdict:
-        """A 1..10 rating (``single-v1``, or ``single-math-v1`` with a reference answer)."""
+        """Expected 1..10 rating (``single-v1``, or ``single-math-v1`` with a reference answer)."""
         name = "single-math-v1" if reference is not None else "single-v1"
-        fields = {"question": question, "answer": answer, "ref_answer_1": reference or ""}
-        prompt = self._prompt(name, fields)
-        raw = await self._complete(prompt, "Rating: [[", 4)
-        value = _parse(_RATING, "[[" + raw)
-        if value is None:  # the begun answer did not work: let the judge write its own
-            raw = await self._complete(prompt, "", 256)
-            value = _parse(_RATING, raw)
-        rating = min(10.0, max(1.0, float(value))) if value is not None else None
-        return Verdict(rating, raw)
+        prompt = self._prompt(name, {"question": question, "answer": answer, "ref_answer_1": reference or ""})
+        events = await self._complete(prompt, "Rating: [[", 2, _TOP)
+        raw = "".join(e.text for e in events)
+        if events:
+            ten = raw.startswith("10")  # "10" is "1" then "0" for these tokenizers
+            weights = {int(p.strip()): math.exp(lp) for p, lp in events[0].top_logprobs if p.strip() in _DIGITS}
+            if ten and 1 in weights:
+                weights[10] = weights.pop(1)
+            if weights:
+                total = sum(weights.values())
+                return Verdict(rating=sum(r * w for r, w in weights.items()) / total, raw=raw)
+        raw = "".join(e.text for e in await self._complete(prompt, "", 256, 0))
+        match = _RATING.search(raw)
+        rating = min(10.0, max(1.0, float(match.group(1)))) if match else None
+        return Verdict(rating=rating, raw=raw, method="generated")
 
     async def compare(self, question: str, answer_a: str, answer_b: str) -> Verdict:
-        """``pair-v2``: "A", "B" or "C" (tie)."""
+        """``pair-v2``: P(A better), P(B better), P(tie "C")."""
         prompt = self._prompt("pair-v2", {"question": question, "answer_a": answer_a, "answer_b": answer_b})
-        raw = await self._complete(prompt, "[[", 3)
-        value = _parse(_PAIR, "[[" + raw)
-        if value is None:
-            raw = await self._complete(prompt, "", 256)
-            value = _parse(_PAIR, raw)
-        return Verdict(value, raw)
+        events = await self._complete(prompt, "[[", 1, _TOP)
+        raw = "".join(e.text for e in events)
+        if events:
+            weights = {p.strip(): math.exp(lp) for p, lp in events[0].top_logprobs if p.strip() in ("A", "B", "C")}
+            if weights:
+                total = sum(weights.values())
+                return Verdict(pair={k: weights.get(k, 0.0) / total for k in "ABC"}, raw=raw)
+        raw = "".join(e.text for e in await self._complete(prompt, "", 256, 0))
+        match = _PAIR.search(raw)
+        pair = {k: float(k == match.group(1)) for k in "ABC"} if match else None
+        return Verdict(pair=pair, raw=raw, method="generated")
 
     def _prompt(self, name: str, fields: dict[str, str]) -> Prompt:
         spec = self._prompts[name]
         user = spec["prompt_template"].format(**fields)
         return Prompt(messages=(("system", spec["system_prompt"]), ("user", user)))
 
-    async def _complete(self, prompt: Prompt, begun: str, max_tokens: int) -> str:
-        params = GenerationParams(max_tokens=max_tokens, temperature=0.0)
-        parts = []
-        async for event in self._generate(Prompt(prompt.messages, continuation=begun), params):
-            if isinstance(event, TokenEvent):
-                parts.append(event.text)
-        return "".join(parts)
+    async def _complete(self, prompt: Prompt, begun: str, max_tokens: int, top: int) -> list[TokenEvent]:
+        params = GenerationParams(max_tokens=max_tokens, temperature=0.0, top_logprobs=top)
+        return [
+            event
+            async for event in self._generate(Prompt(prompt.messages, continuation=begun), params)
+            if isinstance(event, TokenEvent)
+        ]
 
 
-def _parse(pattern: re.Pattern[str], text: str) -> str | None:
-    match = pattern.search(text)
-    if match is None:
-        return None
-    return next(group for group in match.groups() if group is not None)
+_DIGITS = frozenset("123456789")
