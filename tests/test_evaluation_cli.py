@@ -75,3 +75,16 @@ def test_calibration_threshold_reproduces_on_calibration_items(tmp_path: Path) -
     done = calibrate(records, "edge-model", "cues", target_edge_share=0.6)
     assert done.calib.edge_share == pytest.approx(0.6, abs=0.02)
     assert 0.0 <= done.heldout.edge_share <= 1.0 and done.heldout.items + done.calib.items == 150
+
+
+def test_a_quick_run_too_small_to_fit_still_reports(tmp_path: Path) -> None:
+    db = tmp_path / "tiny.db"
+    results = EvalResults(db)
+    for record in synthetic_records(6, set_name="tiny")[1:3]:  # two chat items: the edge is always good
+        results.add_record(record, "tests")
+    results.close()
+    out = tmp_path / "report"
+    result = CliRunner().invoke(app, ["eval", "--no-generate", "--set", "tiny", "--db", str(db), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    policies = json.loads((out / "report.json").read_text())[0]["policies"]
+    assert "oracle" in policies and not any(name.startswith("learned") for name in policies)

@@ -8,6 +8,7 @@ traffic) and evaluated on the held-out split. Outputs ``report.md`` (tables), ``
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from edgesplit.errors import ConfigError
 from edgesplit.evaluation.replay import (
     Curve,
     Embed,
@@ -34,6 +36,8 @@ from edgesplit.evaluation.results import ItemRecord
 from edgesplit.routing.scorer import FeatureKind, LinearScorer
 
 __all__ = ["LABEL_SOURCES", "SetReport", "build_report", "write_report"]
+
+log = logging.getLogger(__name__)
 
 TARGET = 0.98
 LABEL_SOURCES = {
@@ -92,7 +96,12 @@ def build_report(
     """
     calib = [r for r in records if r.split == "calib"]
     kinds = {name: kind for name, kind in LEARNED.items() if kind != "embed+cues" or embed is not None}
-    scorers = {name: fit_on(calib, kind, embed) for name, kind in kinds.items()}
+    scorers = {}
+    for name, kind in kinds.items():
+        try:
+            scorers[name] = fit_on(calib, kind, embed)
+        except ValueError as exc:  # e.g. a quick run whose calibration items are all one class
+            log.warning("%s left out of the report: %s", name, exc)
     groups: dict[str, list[ItemRecord]] = {}
     for record in records:
         groups.setdefault(record.set, []).append(record)
@@ -197,6 +206,8 @@ def write_report(
 ) -> list[SetReport]:
     out.mkdir(parents=True, exist_ok=True)
     reports, _ = build_report(records, embed)
+    if not reports:
+        raise ConfigError(f"none of the {len(records)} labelled items is held out: evaluate more items (--limit)")
     (out / "report.md").write_text(_markdown(reports, records, timings or {}))
     (out / "report.json").write_text(json.dumps(_json(reports), indent=1))
     _plot(reports, out / "router.png")
