@@ -19,7 +19,7 @@ from eval_data import HIDDEN_DIM, synthetic_records
 MODEL = "edge-model"
 
 
-def _artifact(threshold: float = 0.5, version: str = "v1") -> RouterArtifact:
+def _artifact(threshold: float = -0.5, version: str = "v1") -> RouterArtifact:
     scorer = fit_on([r for r in synthetic_records(90) if r.split == "calib"], "hidden+cues")
     return RouterArtifact.from_scorer(scorer, MODEL, threshold, RouterRules(cloud_latency_ms=900.0), version=version)
 
@@ -36,18 +36,18 @@ def test_round_trip_scores_identically(tmp_path: Path) -> None:
     assert len(loaded.feature_names) == HIDDEN_DIM + len(CUE_NAMES)
 
 
-def test_scorer_is_sklearn_logistic_regression() -> None:
-    from sklearn.linear_model import LogisticRegression
+def test_scorer_is_the_sklearn_linear_model() -> None:
+    from sklearn.linear_model import Ridge
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(40, len(CUE_NAMES)))
-    model = LogisticRegression().fit(x, (x[:, 0] > 0).astype(int))
+    model = Ridge().fit(x, x[:, 0] - x[:, 1])
     scorer = LinearScorer(
-        "cues", np.zeros(len(CUE_NAMES)), np.ones(len(CUE_NAMES)), model.coef_[0], model.intercept_[0]
+        "cues", np.zeros(len(CUE_NAMES)), np.ones(len(CUE_NAMES)), model.coef_, float(model.intercept_)
     )
     text = "Write a python function?"
     features = prompt_cues(text, 12)
-    expected = model.predict_proba(features[None, :])[0, 1]
+    expected = model.predict(features[None, :])[0]
     assert scorer.score(PromptView(text, 12)) == pytest.approx(expected)
 
 

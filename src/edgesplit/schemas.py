@@ -169,7 +169,7 @@ class RouteInfo(BaseModel):
     requested: RouteName = "auto"
     confidence: float | None = None  # mean token log-prob of the edge answer (probe or whole)
     threshold: float | None = None
-    score: float | None = None  # learned router: P(edge answer good enough)
+    score: float | None = None  # learned router: expected quality change if the edge answers
     router: str | None = None  # learned router: the artifact version that decided
     fallback: bool = False  # the route wanted the cloud but the edge answered
     upstream_error: str | None = None

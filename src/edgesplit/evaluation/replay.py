@@ -116,15 +116,16 @@ def prompt_views(records: Sequence[ItemRecord], embed: Embed | None = None) -> l
 
 
 def fit_on(records: Sequence[ItemRecord], kind: FeatureKind, embed: Embed | None = None) -> LinearScorer:
-    return fit_scorer(kind, prompt_views(records, embed), edge_good(records).tolist())
+    gain = [r.edge_quality - r.cloud_quality for r in records]
+    return fit_scorer(kind, prompt_views(records, embed), gain)
 
 
 def _cut_between(sorted_desc: np.ndarray, k: int) -> float:
     """A threshold that keeps exactly the first ``k`` of the descending scores (score >= threshold)."""
     if k <= 0:
-        return 1.0
+        return float(sorted_desc[0]) + 1.0 if len(sorted_desc) else 0.0
     if k >= len(sorted_desc):
-        return 0.0
+        return float(sorted_desc[-1]) - 1.0
     return float((sorted_desc[k - 1] + sorted_desc[k]) / 2)
 
 

@@ -55,7 +55,7 @@ class RouterArtifact(BaseModel):
     scale: list[float]
     coef: list[float]
     intercept: float
-    threshold: float = Field(ge=0.0, le=1.0)  # escalate when the score is below it
+    threshold: float = Field(allow_inf_nan=False)  # escalate when the predicted quality change is below it
     rules: RouterRules = Field(default_factory=RouterRules)
     calibration: dict[str, Any] = Field(default_factory=dict)  # target and what it gave (calib, held-out)
     sha256: str = ""

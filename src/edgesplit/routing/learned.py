@@ -2,9 +2,10 @@
 
 Rules decide first and need no model work: a request tag the artifact sends to one tier, a
 prompt longer than the edge should take, a latency budget the cloud cannot meet. Otherwise
-the scorer gives P(edge answer good enough); below the threshold the request goes to the
-cloud. :class:`RouterHolder` keeps the artifact the edge serves with, reloading it when the
-file changes and keeping the previous router when a new file is bad.
+the scorer predicts the quality change if the edge answers (edge - cloud); below the
+threshold the request goes to the cloud. :class:`RouterHolder` keeps the artifact the edge
+serves with, reloading it when the file changes and keeping the previous router when a new
+file is bad.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class LearnedRouter:
 
     def by_score(self, view: PromptView) -> LearnedDecision:
         score = self.scorer.score(view)
-        where = f"router {self.version}: P(edge good enough) {score:.3f}"
+        where = f"router {self.version}: expected quality change on the edge {score:+.3f}"
         if score < self.threshold:
             return LearnedDecision("cloud", "learned-escalated", f"{where} < {self.threshold:.3f}", score)
         return LearnedDecision("edge", "learned-kept", f"{where} >= {self.threshold:.3f}", score)

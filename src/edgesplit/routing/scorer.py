@@ -1,4 +1,4 @@
-"""The learned pre-generation scorer: how likely the edge answer is good enough, before generating.
+"""The learned pre-generation scorer: how much quality a request loses on the edge, before generating.
 
 Features are what the edge has anyway or gets for almost nothing:
 
@@ -9,9 +9,13 @@ Features are what the edge has anyway or gets for almost nothing:
 - ``cues``: prompt length and a few task cues found by regular expressions (code, maths,
   reasoning, writing), computed from the text in microseconds.
 
-A logistic regression (scikit-learn, fit offline) maps them to P(edge answer is at least as
-good as the cloud's). At request time the score is one standardisation and one dot product
-in numpy: scikit-learn is needed to fit, never to serve.
+A ridge regression (scikit-learn, fit offline) maps them to the expected quality change if
+the edge answers instead of the cloud (edge quality - cloud quality, 0 = as good, -1 = a
+passing answer lost). Routing keeps the requests with the smallest expected loss on the edge,
+so that is what is learned: a classifier of "edge at least as good" (tried first) weighs a
+lost HumanEval solution the same as a slightly weaker chat answer, and ranked no better than
+random on the eval mix. At request time the score is one standardisation and one dot
+product in numpy: scikit-learn is needed to fit, never to serve.
 """
 
 from __future__ import annotations
@@ -86,7 +90,7 @@ def _features(kind: FeatureKind, view: PromptView) -> np.ndarray:
 
 @dataclass(frozen=True)
 class LinearScorer:
-    """A fitted logistic scorer: ``sigmoid(((x - mean) / scale) @ coef + intercept)``."""
+    """A fitted linear scorer: ``((x - mean) / scale) @ coef + intercept``, the predicted quality change."""
 
     kind: FeatureKind
     mean: np.ndarray
@@ -108,41 +112,31 @@ class LinearScorer:
         return self.kind == "embed+cues"
 
     def score(self, view: PromptView) -> float:
-        """P(the edge answer is good enough) for one prompt."""
+        """Expected quality change (edge - cloud) if the edge answers this prompt."""
         x = _features(self.kind, view)
         if x.shape != self.coef.shape:
             raise ValueError(f"expected {self.coef.shape[0]} features, got {x.shape[0]}")
-        z = float(((x - self.mean) / self.scale) @ self.coef) + self.intercept
-        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+        return float(((x - self.mean) / self.scale) @ self.coef) + self.intercept
 
     def score_many(self, views: Sequence[PromptView]) -> np.ndarray:
         return np.asarray([self.score(view) for view in views])
 
 
-def fit_scorer(kind: FeatureKind, views: Sequence[PromptView], good: Sequence[bool], seed: int = 0) -> LinearScorer:
-    """Fit on labelled prompts: L2 logistic regression, its strength chosen by 5-fold log-loss."""
-    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+def fit_scorer(kind: FeatureKind, views: Sequence[PromptView], gain: Sequence[float]) -> LinearScorer:
+    """Fit on labelled prompts (``gain`` = edge quality - cloud quality): ridge regression on
+    standardised features, its strength chosen by leave-one-out error."""
+    from sklearn.linear_model import RidgeCV
     from sklearn.preprocessing import StandardScaler
 
+    if len(views) < 3:
+        raise ValueError(f"{len(views)} calibration items: too few to fit")
     x = np.stack([_features(kind, view) for view in views])
-    y = np.asarray(good, dtype=int)
-    if len(set(y.tolist())) < 2:
-        raise ValueError("calibration items are all good or all bad: nothing to learn")
+    y = np.asarray(gain, dtype=np.float64)
+    if np.ptp(y) == 0:
+        raise ValueError("every calibration item loses the same on the edge: nothing to learn")
     scaler = StandardScaler().fit(x)
     scale = np.where(scaler.scale_ > 1e-12, scaler.scale_, 1.0)
-    z = (x - scaler.mean_) / scale
-    folds = int(min(5, np.bincount(y).min()))
-    model: LogisticRegression | LogisticRegressionCV
-    if folds >= 2:
-        model = LogisticRegressionCV(
-            Cs=np.logspace(-4, 2, 13),
-            l1_ratios=(0.0,),
-            cv=folds,
-            scoring="neg_log_loss",
-            max_iter=5000,
-            use_legacy_attributes=False,
-        )
-    else:  # too few of one class to cross-validate
-        model = LogisticRegression(C=0.1, max_iter=5000, random_state=seed)
-    model.fit(z, y)
-    return LinearScorer(kind, scaler.mean_.copy(), scale.copy(), model.coef_[0].copy(), float(model.intercept_[0]))
+    model = RidgeCV(alphas=np.logspace(-1, 5, 19)).fit((x - scaler.mean_) / scale, y)
+    return LinearScorer(
+        kind, scaler.mean_.copy(), scale.copy(), np.asarray(model.coef_).copy(), float(model.intercept_)
+    )
