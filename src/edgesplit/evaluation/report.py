@@ -42,10 +42,11 @@ log = logging.getLogger(__name__)
 TARGET = 0.98
 LABEL_SOURCES = {
     "tests": "objective: the code passes HumanEval's unit tests (subprocess, timeout, rlimits)",
-    "judge-reference": "model-judged: the cloud model grades with MT-Bench's single-math-v1 prompt and GPT-4 reference",
-    "judge": "model-judged: the cloud model grades with MT-Bench's single-v1 prompt (rating 1-10)",
+    "judge-reference": "model-judged: the cloud model grades with MT-Bench's single-math-v1 prompt and the GPT-4 "
+    "reference answer; quality = expected rating / 10",
+    "judge": "model-judged: the cloud model grades with MT-Bench's single-v1 prompt; quality = expected rating / 10",
     "judge-pairwise": "model-judged: the cloud model compares edge vs cloud answer with MT-Bench's pair-v2 prompt, "
-    "both orders; the edge scores 1 per order it wins or ties, the cloud answer is the reference (1.0)",
+    "both orders; the edge scores the judge's P(edge wins or ties), averaged; the cloud answer is the reference (1.0)",
 }
 LEARNED: dict[str, FeatureKind] = {
     "learned (hidden + cues)": "hidden+cues",
