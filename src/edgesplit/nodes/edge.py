@@ -24,7 +24,7 @@ from edgesplit.backends.local import LocalBackend
 from edgesplit.backends.remote import RemoteBackend
 from edgesplit.config import Settings
 from edgesplit.delivery import DeliveryWorker
-from edgesplit.errors import InvalidRequest, LinkDown, UpstreamError
+from edgesplit.errors import InvalidRequest, LinkDown, ModelError, UpstreamError
 from edgesplit.metrics import NodeMetrics
 from edgesplit.models import locate_model
 from edgesplit.nodes.base import FALLBACK, CloudPolicy, Events, Generation, primed
@@ -382,8 +382,12 @@ class EdgeNode:
             if events is not None:
                 return Generation(learned_info(decision, router), events)
         if decision is None:
-            embedded = (await self._token_embeddings()).mean(tokens) if router.needs_embedding else None
-            decision = router.by_score(PromptView(text, n_tokens, embedded=embedded))
+            try:
+                embedded = (await self._token_embeddings()).mean(tokens) if router.needs_embedding else None
+                decision = router.by_score(PromptView(text, n_tokens, embedded=embedded))
+            except (ValueError, ModelError) as exc:  # a router that cannot score must not fail the request
+                log.error("router %s could not score a request: %s", router.version, exc)
+                decision = LearnedDecision("edge", "learned-kept", f"router could not score: {exc}")
         info = learned_info(decision, router)
         if decision.route == "edge":
             return await self._local(prompt, params, info)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from edgesplit.backends.base import Finish, GenerationParams, Prompt, PromptState, TokenEvent
 from edgesplit.backends.local import LocalBackend
 from edgesplit.errors import UpstreamError
@@ -11,6 +13,8 @@ from edgesplit.routing.scorer import PromptView
 from edgesplit.schemas import RouteInfo
 
 __all__ = ["drain", "learned_info", "replay", "resume", "score_while_evaluating"]
+
+log = logging.getLogger(__name__)
 
 
 async def score_while_evaluating(
@@ -24,7 +28,11 @@ async def score_while_evaluating(
     decided: list[LearnedDecision] = []
 
     def gate(state: PromptState) -> bool:
-        decided.append(router.by_score(PromptView(text, len(state.tokens), hidden=state.hidden)))
+        try:
+            decided.append(router.by_score(PromptView(text, len(state.tokens), hidden=state.hidden)))
+        except ValueError as exc:  # a router that cannot score must not fail the request
+            log.error("router %s could not score a request: %s", router.version, exc)
+            decided.append(LearnedDecision("edge", "learned-kept", f"router could not score: {exc}"))
         return decided[0].route == "edge"
 
     events = local.stream(prompt, params, gate)
