@@ -67,6 +67,11 @@ def edge(make_edge: EdgeFactory, cloud: NodeServer) -> NodeServer:
     return make_edge(upstream=cloud.url, upstream_token=CLOUD_TOKEN)
 
 
+def route_info(reply: Any) -> dict[str, Any]:
+    """The ``edgesplit`` object of an openai SDK reply or stream chunk: where it was served and why."""
+    return reply.model_extra["edgesplit"]  # type: ignore[no-any-return]
+
+
 def client_for(server: NodeServer, **kwargs: Any) -> openai.OpenAI:
     kwargs.setdefault("api_key", "unused")
     return openai.OpenAI(base_url=f"{server.url}/v1", max_retries=0, **kwargs)

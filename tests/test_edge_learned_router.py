@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import CLOUD_TOKEN, EDGE_MODEL, EdgeFactory, chat
+from conftest import CLOUD_TOKEN, EDGE_MODEL, EdgeFactory, chat, route_info
 from edgesplit.admission import ModelQueue
 from edgesplit.backends.base import GenerationParams, Prompt, PromptState
 from edgesplit.backends.local import LocalBackend
@@ -99,38 +99,36 @@ def _cue_router(path: Path, threshold: float, version: str, **rules: Any) -> Pat
     return path
 
 
-def _meta(reply: Any) -> dict[str, Any]:
-    return reply.model_extra["edgesplit"]  # type: ignore[no-any-return]
-
-
 def _edge(make_edge: EdgeFactory, cloud: NodeServer, artifact: Path, **overrides: Any) -> NodeServer:
     return make_edge(upstream=cloud.url, upstream_token=CLOUD_TOKEN, router_artifact=artifact, **overrides)
+
+
+def _routes_held_out_prompts(edge: NodeServer, version: str) -> None:
+    for prompt, expected in HELD_OUT.items():
+        meta = route_info(chat(edge, prompt, max_tokens=8))
+        assert meta["route"] == expected, meta
+        assert meta["rule"] == ("learned-kept" if expected == "edge" else "learned-escalated")
+        assert meta["router"] == version and meta["score"] is not None and meta["threshold"] is not None
 
 
 def test_hidden_state_router_routes_unseen_prompts(
     make_edge: EdgeFactory, cloud: NodeServer, hidden_router: Path
 ) -> None:
     edge = _edge(make_edge, cloud, hidden_router)
-    for prompt, expected in HELD_OUT.items():
-        meta = _meta(chat(edge, prompt, max_tokens=8))
-        assert meta["route"] == expected, meta
-        assert meta["rule"] == ("learned-kept" if expected == "edge" else "learned-escalated")
-        assert meta["router"] == "hidden-v1" and meta["score"] is not None and meta["threshold"] is not None
+    _routes_held_out_prompts(edge, "hidden-v1")
     chunks = list(chat(edge, "Write a Go function that reverses a slice.", max_tokens=8, stream=True))
-    assert _meta(chunks[0])["route"] == "cloud"
+    assert route_info(chunks[0])["route"] == "cloud"
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     kept = list(chat(edge, "Hello friend, good to see you!", max_tokens=8, stream=True))
-    assert _meta(kept[0])["route"] == "edge" and sum(bool(c.choices and c.choices[0].delta.content) for c in kept) > 1
+    assert (
+        route_info(kept[0])["route"] == "edge" and sum(bool(c.choices and c.choices[0].delta.content) for c in kept) > 1
+    )
 
 
 def test_token_embedding_router_routes_unseen_prompts(
     make_edge: EdgeFactory, cloud: NodeServer, embed_router: Path
 ) -> None:
-    edge = _edge(make_edge, cloud, embed_router)
-    for prompt, expected in HELD_OUT.items():
-        meta = _meta(chat(edge, prompt, max_tokens=8))
-        assert meta["route"] == expected, meta
-        assert meta["router"] == "embed-v1" and meta["score"] is not None
+    _routes_held_out_prompts(_edge(make_edge, cloud, embed_router), "embed-v1")
 
 
 def test_edge_answer_is_the_same_as_the_forced_edge_answer(
@@ -140,7 +138,7 @@ def test_edge_answer_is_the_same_as_the_forced_edge_answer(
     prompt = "Hello friend, good to see you!"
     routed = chat(edge, prompt, max_tokens=16)
     forced = chat(edge, prompt, max_tokens=16, model="edgesplit/edge")
-    assert _meta(routed)["route"] == "edge"
+    assert route_info(routed)["route"] == "edge"
     assert routed.choices[0].message.content == forced.choices[0].message.content
 
 
@@ -148,21 +146,21 @@ def test_rules_compose_with_the_score(make_edge: EdgeFactory, cloud: NodeServer,
     artifact = _cue_router(tmp_path / "r.json", 0.5, "cues-v1", cloud_latency_ms=2000.0, max_edge_prompt_tokens=60)
     edge = _edge(make_edge, cloud, artifact)
     code, hello = "Write python code to sort a list.", "Hello there!"
-    assert _meta(chat(edge, code))["rule"] == "learned-escalated"
-    assert _meta(chat(edge, hello))["rule"] == "learned-kept"
-    sensitive = _meta(chat(edge, code, extra_body={"edgesplit": {"tags": ["sensitive"]}}))
+    assert route_info(chat(edge, code))["rule"] == "learned-escalated"
+    assert route_info(chat(edge, hello))["rule"] == "learned-kept"
+    sensitive = route_info(chat(edge, code, extra_body={"edgesplit": {"tags": ["sensitive"]}}))
     assert sensitive["route"] == "edge" and sensitive["rule"] == "rule" and "sensitive" in sensitive["reason"]
-    quality = _meta(chat(edge, hello, extra_body={"edgesplit": {"tags": ["quality"]}}))
+    quality = route_info(chat(edge, hello, extra_body={"edgesplit": {"tags": ["quality"]}}))
     assert quality["route"] == "cloud" and quality["rule"] == "rule"
-    hurried = _meta(chat(edge, code, extra_body={"edgesplit": {"latency_budget_ms": 500}}))
+    hurried = route_info(chat(edge, code, extra_body={"edgesplit": {"latency_budget_ms": 500}}))
     assert hurried["route"] == "edge" and "latency budget" in hurried["reason"]
-    long = _meta(chat(edge, "Hello there! " * 40))
+    long = route_info(chat(edge, "Hello there! " * 40))
     assert long["route"] == "cloud" and "edge limit 60" in long["reason"]
 
 
 def test_missing_artifact_routes_with_the_cascade(make_edge: EdgeFactory, cloud: NodeServer, tmp_path: Path) -> None:
     edge = _edge(make_edge, cloud, tmp_path / "not-there.json", cascade_threshold=-50.0)
-    assert _meta(chat(edge, "Hello there!"))["rule"] == "cascade-kept"
+    assert route_info(chat(edge, "Hello there!"))["rule"] == "cascade-kept"
 
 
 def test_artifact_is_reloaded_on_change_and_a_bad_one_is_ignored(
@@ -170,13 +168,13 @@ def test_artifact_is_reloaded_on_change_and_a_bad_one_is_ignored(
 ) -> None:
     path = _cue_router(tmp_path / "router.json", 0.5, "v1")
     edge = _edge(make_edge, cloud, path, router_reload_s=0.1)
-    assert _meta(chat(edge, "Hello there!"))["router"] == "v1"
+    assert route_info(chat(edge, "Hello there!"))["router"] == "v1"
     _cue_router(path, 10.0, "v2")  # everything to the cloud
 
     def router_of_next_reply() -> dict[str, Any]:
         deadline = time.monotonic() + 5
         while True:
-            meta = _meta(chat(edge, "Hello there!", max_tokens=4))
+            meta = route_info(chat(edge, "Hello there!", max_tokens=4))
             if meta["router"] == "v2" or time.monotonic() > deadline:
                 return meta
 
@@ -186,5 +184,5 @@ def test_artifact_is_reloaded_on_change_and_a_bad_one_is_ignored(
     data["threshold"] = 0.0  # edited by hand: the checksum no longer matches
     path.write_text(json.dumps(data))
     time.sleep(0.5)
-    meta = _meta(chat(edge, "Hello there!", max_tokens=4))
+    meta = route_info(chat(edge, "Hello there!", max_tokens=4))
     assert meta["router"] == "v2" and meta["route"] == "cloud"

@@ -5,25 +5,21 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from conftest import CLOUD_TOKEN, EdgeFactory, chat, client_for
+from conftest import CLOUD_TOKEN, EdgeFactory, chat, client_for, route_info
 from edgesplit.server import NodeServer
 
 
-def _route(reply: object) -> dict[str, object]:
-    return reply.model_extra["edgesplit"]  # type: ignore[attr-defined, no-any-return]
-
-
 def test_forced_edge_and_cloud_by_model_alias(edge: NodeServer) -> None:
-    assert _route(chat(edge, "Hi", model="edgesplit/edge"))["route"] == "edge"
-    cloud_meta = _route(chat(edge, "Hi", model="edgesplit/cloud"))
+    assert route_info(chat(edge, "Hi", model="edgesplit/edge"))["route"] == "edge"
+    cloud_meta = route_info(chat(edge, "Hi", model="edgesplit/cloud"))
     assert cloud_meta["route"] == "cloud" and cloud_meta["rule"] == "forced" and not cloud_meta["fallback"]
 
 
 def test_forced_route_by_header_and_body(edge: NodeServer) -> None:
     by_header = chat(edge, "Hi", extra_headers={"x-edgesplit-route": "cloud"})
-    assert _route(by_header)["route"] == "cloud"
+    assert route_info(by_header)["route"] == "cloud"
     by_body = chat(edge, "Hi", extra_body={"edgesplit": {"route": "edge"}})
-    assert _route(by_body)["route"] == "edge"
+    assert route_info(by_body)["route"] == "edge"
 
 
 def test_route_headers_present(edge: NodeServer) -> None:
@@ -58,10 +54,10 @@ def test_cascade_keeps_confident_and_escalates_unsure(make_edge: EdgeFactory, cl
     assert high > low, "the fixed prompts no longer differ in confidence; pick others"
     threshold = (high + low) / 2
     edge = make_edge(upstream=cloud.url, upstream_token=CLOUD_TOKEN, cascade_threshold=threshold)
-    kept = _route(chat(edge, CONFIDENT, max_tokens=24))
+    kept = route_info(chat(edge, CONFIDENT, max_tokens=24))
     assert kept["route"] == "edge" and kept["rule"] == "cascade-kept"
     assert kept["confidence"] == pytest.approx(high, abs=1e-3)
-    escalated = _route(chat(edge, UNSURE, max_tokens=24))
+    escalated = route_info(chat(edge, UNSURE, max_tokens=24))
     assert escalated["route"] == "cloud" and escalated["rule"] == "cascade-escalated"
     assert escalated["confidence"] == pytest.approx(low, abs=1e-3)
 
@@ -81,5 +77,5 @@ def test_streaming_cascade_still_streams(
 
 
 def test_no_upstream_answers_on_edge(make_edge: EdgeFactory) -> None:
-    meta = _route(chat(make_edge(), "Hi"))
+    meta = route_info(chat(make_edge(), "Hi"))
     assert meta["route"] == "edge" and meta["rule"] == "no-upstream"

@@ -79,13 +79,10 @@ def _policies(
     views = prompt_views(heldout, embed)
     for name, scorer in scorers.items():
         scored[name] = scorer.score_many(views)
-    results = [PolicyResult(n, curve(heldout, s), share_at_quality(curve(heldout, s), TARGET), auroc(s, good))
-               for n, s in scored.items()]  # fmt: skip
-    oracle = curve(heldout, oracle_scores(heldout))
-    random = random_curve(heldout)
-    results.append(PolicyResult("oracle", oracle, share_at_quality(oracle, TARGET), math.nan))
-    results.append(PolicyResult("random", random, share_at_quality(random, TARGET), math.nan))
-    return results
+    curves = {name: (curve(heldout, s), auroc(s, good)) for name, s in scored.items()}
+    curves["oracle"] = (curve(heldout, oracle_scores(heldout)), math.nan)
+    curves["random"] = (random_curve(heldout), math.nan)
+    return [PolicyResult(name, c, share_at_quality(c, TARGET), auc) for name, (c, auc) in curves.items()]
 
 
 def build_report(
