@@ -42,6 +42,7 @@ def test_malformed_lines_are_reported_one_by_one_and_skipped(tmp_path: Path, cap
         '{"id": "a", "prompt": "What is the capital of France?"}\n'
         "{broken\n"
         '["a", "list"]\n'
+        "null\n"
         '{"id": "b"}\n'
         "\n"
         '{"id": "a", "prompt": "again"}\n'
@@ -51,8 +52,15 @@ def test_malformed_lines_are_reported_one_by_one_and_skipped(tmp_path: Path, cap
         items = load_jsonl_items(path)
     assert [i.id for i in items] == ["a", "c"]
     assert items[1].category == "writing" and items[0].set == set_name(str(path)) == "my-prompts"
-    for line, reason in ((2, "not JSON"), (3, "not a JSON object"), (4, "'prompt'"), (6, "duplicate id")):
-        assert f"line {line} skipped: " in caplog.text and reason in caplog.text
+    checks = {
+        2: "not JSON (",
+        3: "not a JSON object",
+        4: "not a JSON object",
+        5: "missing a non-empty string 'prompt'",
+        7: "duplicate id 'a'",
+    }
+    for line, reason in checks.items():
+        assert f"line {line} skipped: {reason}" in caplog.text
 
 
 def test_unknown_set_is_a_clear_error() -> None:

@@ -182,6 +182,21 @@ def set_name(name: str) -> str:
     return name if name in BUILTIN_SETS else re.sub(r"\W+", "-", Path(name).stem)
 
 
+def _jsonl_row(line: str, default_id: str, seen: set[str]) -> dict[str, Any] | str:
+    """The row of one JSONL line, or what is wrong with it."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return f"not JSON ({exc.msg} at column {exc.colno})"
+    if not isinstance(row, dict):
+        return "not a JSON object"
+    if not (isinstance(row.get("prompt"), str) and row["prompt"].strip()):
+        return "missing a non-empty string 'prompt'"
+    if str(row.get("id", default_id)) in seen:
+        return f"duplicate id {row.get('id')!r}"
+    return row
+
+
 def load_jsonl_items(path: Path) -> list[EvalItem]:
     """User eval data: one ``{"id", "prompt", "category"?}`` object per line; bad lines are skipped."""
     name = set_name(str(path))
@@ -190,20 +205,9 @@ def load_jsonl_items(path: Path) -> list[EvalItem]:
     for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         if not line.strip():
             continue
-        problem = None
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problem = f"not JSON ({exc.msg} at column {exc.colno})"
-            row = None
-        if row is not None and not isinstance(row, dict):
-            problem = "not a JSON object"
-        elif row is not None and not (isinstance(row.get("prompt"), str) and row["prompt"].strip()):
-            problem = "missing a non-empty string 'prompt'"
-        elif row is not None and str(row.get("id", number)) in seen:
-            problem = f"duplicate id {row.get('id')!r}"
-        if problem is not None or row is None:
-            log.warning("%s line %d skipped: %s", path, number, problem)
+        row = _jsonl_row(line, str(number), seen)
+        if isinstance(row, str):
+            log.warning("%s line %d skipped: %s", path, number, row)
             continue
         item_id = str(row.get("id", number))
         seen.add(item_id)
