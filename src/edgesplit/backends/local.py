@@ -59,6 +59,7 @@ class LocalBackend:
         self._llm = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
         self.tokenizer = ChatTokenizer(self._llm, model_path.name)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{name}")
+        self._last_tokens: tuple[Prompt, tuple[int, ...]] | None = None
 
     @property
     def hidden_dim(self) -> int:
@@ -70,7 +71,14 @@ class LocalBackend:
         return self.tokenizer.render(prompt)
 
     def tokenize(self, prompt: Prompt) -> list[int]:
-        return self.tokenizer.encode(prompt)
+        """The prompt's tokens. The last prompt's are kept: the learned router tokenizes a request
+        before it decides, and generating it must not render and tokenize it a second time."""
+        last = self._last_tokens
+        if last is not None and last[0] is prompt:
+            return list(last[1])
+        tokens = self.tokenizer.encode(prompt)
+        self._last_tokens = (prompt, tuple(tokens))
+        return tokens
 
     def budget(self, prompt_tokens: int, requested: int | None, default: int) -> int:
         """max_tokens for this request; raises ContextOverflow when the prompt leaves no room."""
