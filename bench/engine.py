@@ -1,20 +1,30 @@
-"""Full-generation runtime: llama.cpp (edgesplit's LocalBackend) vs transformers' generate, same GGUF weights.
+"""Full-generation runtime: llama.cpp builds side by side, and llama.cpp vs transformers, same GGUF weights.
 
 For each model: time to first token (prefill + first sample) and decode tokens/s, greedy,
-same chat-templated prompt, median over repeats, in one run. Prints a Markdown table with
-ratios and writes bench/out/engine.md and bench/out/engine.png.
+same chat-templated prompt, median over repeats, in one run.
 
-    make install-bench && .venv/bin/python bench/engine.py [--models smollm2-135m-instruct ...] [--repeats 3]
+- Builds: the installed llama.cpp (edgesplit's runtime-dispatch build) against each
+  ``--alt-lib NAME=DIR`` (a llama.cpp library folder, run through ``LLAMA_CPP_LIB_PATH``),
+  each in its own child process, rounds interleaved so drift hits every build alike.
+- Runtimes: llama.cpp against transformers' generate (skip with ``--no-transformers``).
+
+Prints Markdown tables with ratios and writes bench/out/engine.md, engine.json and engine.png.
+
+    make bench    # builds the -march=native alternative once (tools/llama_build.py native), then runs this
+    .venv/bin/python bench/engine.py --alt-lib native=DIR [--models ...] [--repeats 3] [--rounds 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
+import subprocess
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -36,7 +46,7 @@ class Run:
     tokens: int
 
 
-def run_llamacpp(model: str, repeats: int) -> list[Run]:
+def run_llamacpp(model: str, repeats: int, quiet: bool = False) -> list[Run]:
     backend = LocalBackend(model, locate_model(model), ModelQueue(model, 1, 1), n_ctx=2048, n_threads=2)
     params = GenerationParams(max_tokens=NEW_TOKENS, temperature=0.0)
     prompt = Prompt(messages=(("user", PROMPT),))
@@ -55,7 +65,8 @@ def run_llamacpp(model: str, repeats: int) -> list[Run]:
     for i in range(repeats):
         backend._llm.reset()  # no prompt cache between repeats: every run pays its prefill
         runs.append(asyncio.run(once()))
-        print(f"  llama.cpp {model} run {i + 1}: {runs[-1]}")
+        if not quiet:
+            print(f"  llama.cpp {model} run {i + 1}: {runs[-1]}")
     backend.close()
     return runs
 
@@ -173,25 +184,108 @@ def plot(results: dict[str, dict[str, Run]], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def run_build_child(model: str, repeats: int, lib_dir: str | None) -> tuple[str, list[Run]]:
+    """llama.cpp runs of one build, in a child process (a process loads one llama.cpp)."""
+    env = {k: v for k, v in os.environ.items() if k != "LLAMA_CPP_LIB_PATH"}
+    if lib_dir:
+        env["LLAMA_CPP_LIB_PATH"] = lib_dir
+    cmd = [sys.executable, __file__, "--child", model, "--repeats", str(repeats)]
+    child = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    payload = json.loads(child.stdout.strip().splitlines()[-1])
+    return payload["cpu_library"], [Run(**r) for r in payload["runs"]]
+
+
+def child_main(model: str, repeats: int) -> None:
+    from edgesplit.llama.runtime import ensure_llama
+
+    library = ensure_llama().cpu_library
+    runs = run_llamacpp(model, repeats, quiet=True)
+    print(json.dumps({"cpu_library": library, "runs": [asdict(r) for r in runs]}))
+
+
+def compare_builds(models: list[str], builds: dict[str, str | None], repeats: int, rounds: int) -> list[dict]:
+    rows: list[dict] = []
+    for model in models:
+        runs: dict[str, list[Run]] = {name: [] for name in builds}
+        libraries: dict[str, str] = {}
+        for round_ in range(rounds):
+            for name, lib_dir in builds.items():
+                libraries[name], got = run_build_child(model, repeats, lib_dir)
+                runs[name].extend(got)
+                print(f"  {model} round {round_ + 1} {name} ({libraries[name]}): {_median(got)}")
+        medians = {name: _median(r) for name, r in runs.items()}
+        fastest = max(m.decode_tok_s for m in medians.values())
+        quickest = min(m.ttft_s for m in medians.values())
+        for name, m in medians.items():
+            rows.append(
+                {
+                    "model": model,
+                    "build": name,
+                    "cpu_library": libraries[name],
+                    "ttft_ms": m.ttft_s * 1000,
+                    "decode_tok_s": m.decode_tok_s,
+                    "decode_vs_fastest": m.decode_tok_s / fastest,
+                    "ttft_vs_quickest": m.ttft_s / quickest,
+                    "runs": len(runs[name]),
+                }
+            )
+    return rows
+
+
+def builds_table(rows: list[dict]) -> str:
+    lines = [
+        "| model | build | CPU library | TTFT ms | decode tok/s | decode vs fastest | TTFT vs quickest |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['model']} | {r['build']} | {r['cpu_library']} | {r['ttft_ms']:.0f} | {r['decode_tok_s']:.1f} "
+            f"| {r['decode_vs_fastest']:.3f}x | {r['ttft_vs_quickest']:.3f}x |"
+        )
+    return "\n".join(lines)
+
+
+def _alt_libs(specs: list[str]) -> dict[str, str | None]:
+    builds: dict[str, str | None] = {"installed (dispatch)": None}
+    for spec in specs:
+        name, _, lib_dir = spec.partition("=")
+        if not lib_dir or not (Path(lib_dir) / "libllama.so").exists():
+            raise SystemExit(f"--alt-lib {spec}: expected NAME=DIR with DIR/libllama.so")
+        builds[name] = lib_dir
+    return builds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["smollm2-135m-instruct", "qwen2.5-coder-1.5b-instruct"])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds per build (each a child process)")
+    parser.add_argument("--alt-lib", action="append", default=[], metavar="NAME=DIR", help="another llama.cpp build")
+    parser.add_argument("--no-transformers", action="store_true", help="skip the transformers comparison")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    results: dict[str, dict[str, Run]] = {}
-    for model in args.models:
-        print(f"{model}:")
-        results[model] = {
-            "llama.cpp": _median(run_llamacpp(model, args.repeats)),
-            "transformers": _median(run_transformers(model, args.repeats)),
-        }
+    if args.child:
+        child_main(args.child, args.repeats)
+        return
     OUT.mkdir(exist_ok=True)
-    report = table(results)
+    build_rows = compare_builds(args.models, _alt_libs(args.alt_lib), args.repeats, args.rounds)
+    report = "## llama.cpp builds\n\n" + builds_table(build_rows)
+    results: dict[str, dict[str, Run]] = {}
+    if not args.no_transformers:
+        for model in args.models:
+            print(f"{model}:")
+            results[model] = {
+                "llama.cpp": _median(run_llamacpp(model, args.repeats)),
+                "transformers": _median(run_transformers(model, args.repeats)),
+            }
+        report += "\n\n## llama.cpp vs transformers\n\n" + table(results)
+        plot(results, OUT / "engine.png")
     print()
     print(report)
     (OUT / "engine.md").write_text(report + "\n")
-    plot(results, OUT / "engine.png")
-    print(f"\nwrote {OUT / 'engine.md'} and {OUT / 'engine.png'}")
+    runtimes = {m: {k: asdict(v) for k, v in by.items()} for m, by in results.items()}
+    (OUT / "engine.json").write_text(json.dumps({"builds": build_rows, "runtimes": runtimes}, indent=2))
+    print(f"\nwrote {OUT / 'engine.md'}, engine.json" + (" and engine.png" if results else ""))
 
 
 if __name__ == "__main__":

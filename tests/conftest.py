@@ -82,3 +82,16 @@ def chat(server: NodeServer, prompt: str, **kwargs: Any) -> Any:
     kwargs.setdefault("max_tokens", 24)
     kwargs.setdefault("temperature", 0)
     return client_for(server).chat.completions.create(messages=[{"role": "user", "content": prompt}], **kwargs)
+
+
+def ask_cloud(server: NodeServer, text: str, stream: bool, **kwargs: Any) -> tuple[str, dict[str, Any]]:
+    """A forced-cloud chat, streamed or not: (the answer text, the ``edgesplit`` object of the final chunk)."""
+    kwargs.setdefault("model", "edgesplit/cloud")
+    messages = [{"role": "user", "content": text}]
+    client = client_for(server)
+    if stream:
+        chunks = list(client.chat.completions.create(messages=messages, stream=True, **kwargs))
+        answer = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        return answer, route_info(next(c for c in chunks if c.choices and c.choices[0].finish_reason))
+    reply = client.chat.completions.create(messages=messages, **kwargs)
+    return reply.choices[0].message.content or "", route_info(reply)

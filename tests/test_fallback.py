@@ -15,7 +15,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from conftest import CLOUD_TOKEN, EDGE_MODEL, EdgeFactory, chat, client_for
+from conftest import CLOUD_TOKEN, EDGE_MODEL, EdgeFactory, ask_cloud, chat, client_for
 from doubles import breaking_upstream, failing_upstream, hanging_upstream, silent_stream_upstream
 from edgesplit.server import AppServer
 
@@ -94,17 +94,7 @@ def test_stream_broken_mid_way_is_finished_on_edge(make_edge: EdgeFactory, strea
     words = ["The", " answer", " is"]
     with AppServer(breaking_upstream(words)) as breaking:
         edge = make_edge(upstream=breaking.url)
-        client = client_for(edge)
-        messages = [{"role": "user", "content": "What is 2+2?"}]
-        if stream:
-            chunks = list(
-                client.chat.completions.create(model="edgesplit/cloud", messages=messages, max_tokens=16, stream=True)
-            )
-            text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-            meta = next(c for c in chunks if c.choices and c.choices[0].finish_reason).model_extra["edgesplit"]
-        else:
-            reply = client.chat.completions.create(model="edgesplit/cloud", messages=messages, max_tokens=16)
-            text, meta = reply.choices[0].message.content, reply.model_extra["edgesplit"]
+        text, meta = ask_cloud(edge, "What is 2+2?", stream, max_tokens=16)
     assert text.startswith("The answer is") and len(text) > len("The answer is")
     assert meta["fallback"] is True and "finished on the edge" in meta["reason"]
 

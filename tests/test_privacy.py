@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from conftest import EdgeFactory, client_for
-from doubles import RecordingEcho
+from conftest import EdgeFactory, ask_cloud, client_for
+from doubles import RecordingEcho, breaking_upstream
 from edgesplit.server import AppServer, NodeServer
 
 # A labelled corpus: each message with the raw values that must never leave the edge.
@@ -52,24 +54,13 @@ def echo_edge(
     return make_edge(upstream=server.url), echo
 
 
-def _ask_cloud(edge: NodeServer, text: str, stream: bool, **extra: Any) -> tuple[str, dict[str, Any]]:
-    client = client_for(edge)
-    messages = [{"role": "user", "content": text}]
-    if stream:
-        chunks = list(client.chat.completions.create(model="edgesplit/cloud", messages=messages, stream=True, **extra))
-        answer = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-        return answer, chunks[0].model_extra["edgesplit"]
-    reply = client.chat.completions.create(model="edgesplit/cloud", messages=messages, **extra)
-    return reply.choices[0].message.content, reply.model_extra["edgesplit"]
-
-
 @pytest.mark.parametrize("stream", [False, True])
 def test_no_raw_value_reaches_upstream_and_answers_round_trip(
     echo_edge: tuple[NodeServer, RecordingEcho], stream: bool
 ) -> None:
     edge, echo = echo_edge
     for text, values in CORPUS:
-        answer, meta = _ask_cloud(edge, text, stream)
+        answer, meta = ask_cloud(edge, text, stream)
         assert answer == text  # the echo of the redacted prompt, restored exactly
         assert meta["route"] == "cloud" and meta["privacy"]["action"] == "redact"
         assert sum(meta["privacy"]["redacted"].values()) >= len(values)
@@ -99,7 +90,7 @@ def test_placeholders_are_stable_across_turns(echo_edge: tuple[NodeServer, Recor
 
 def test_local_only_never_leaves(echo_edge: tuple[NodeServer, RecordingEcho]) -> None:
     edge, echo = echo_edge
-    answer, meta = _ask_cloud(edge, CORPUS[0][0], False, extra_headers={"x-edgesplit-privacy": "local-only"})
+    answer, meta = ask_cloud(edge, CORPUS[0][0], False, extra_headers={"x-edgesplit-privacy": "local-only"})
     assert meta["route"] == "edge" and meta["rule"] == "local-only" and answer
     assert echo.bodies == []
     batch = httpx.post(
@@ -113,7 +104,7 @@ def test_local_only_never_leaves(echo_edge: tuple[NodeServer, RecordingEcho]) ->
 
 def test_allow_sends_raw_text(echo_edge: tuple[NodeServer, RecordingEcho]) -> None:
     edge, echo = echo_edge
-    _ask_cloud(edge, CORPUS[0][0], False, extra_body={"edgesplit": {"privacy": "allow"}})
+    ask_cloud(edge, CORPUS[0][0], False, extra_body={"edgesplit": {"privacy": "allow"}})
     assert "alice.walker@example.com" in echo.seen()
 
 
@@ -132,9 +123,9 @@ def test_rules_refuse_and_tighten(make_edge: EdgeFactory, echo_upstream: tuple[R
     assert "no-ssn" in error["message"] and error["code"] == "privacy_refused"
     assert "123-45-6789" not in error["message"]
     # a rule beats the request's own "allow"
-    _, meta = _ask_cloud(edge, "Confidential: the plan", False, extra_headers={"x-edgesplit-privacy": "allow"})
+    _, meta = ask_cloud(edge, "Confidential: the plan", False, extra_headers={"x-edgesplit-privacy": "allow"})
     assert meta["rule"] == "local-only" and meta["privacy"]["rule"] == "project-words"
-    _, meta = _ask_cloud(edge, "Reading 42", False, extra_headers={"x-edgesplit-source": "ct-scanner"})
+    _, meta = ask_cloud(edge, "Reading 42", False, extra_headers={"x-edgesplit-source": "ct-scanner"})
     assert meta["route"] == "edge" and meta["privacy"]["rule"] == "scanner-data"
     assert echo.bodies == []
 
@@ -164,7 +155,7 @@ def test_nothing_of_the_vault_in_logs_or_metrics(
     edge, _ = echo_edge
     with caplog.at_level(logging.DEBUG):
         for text, _ in CORPUS:
-            _ask_cloud(edge, text, True)
+            ask_cloud(edge, text, True)
     metrics = httpx.get(f"{edge.url}/metrics").text
     for _, values in CORPUS:
         for value in values:
@@ -179,9 +170,84 @@ def test_deferred_job_is_redacted_and_restored(echo_edge: tuple[NodeServer, Reco
         json={"model": "edgesplit/auto", "messages": [{"role": "user", "content": text}]},
         headers={"x-edgesplit-priority": "batch"},
     ).json()
-    deadline = time.monotonic() + 30
-    while (record := httpx.get(f"{edge.url}/v1/jobs/{job['id']}").json())["status"] != "done":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    record = _when_done(edge, job["id"])
     assert record["restored"] is True and record["result"]["choices"][0]["message"]["content"] == text
     assert "alice.walker@example.com" not in echo.seen()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_partial_placeholder_held_back_survives_a_broken_upstream(make_edge: EdgeFactory, stream: bool) -> None:
+    """The upstream dies right after '<PERS': those characters were held back (they could have become
+    <PERSON_1>) and must reach the client before the edge finishes the answer."""
+    with AppServer(breaking_upstream(["Dear ", "<PERS"])) as breaking:
+        edge = make_edge(upstream=breaking.url)
+        answer, meta = ask_cloud(edge, "My name is Alice Walker, please write me a greeting.", stream, max_tokens=12)
+    assert answer.startswith("Dear <PERS"), answer
+    assert meta["fallback"] is True and "finished on the edge" in meta["reason"]
+
+
+def test_a_deferred_job_answered_after_an_edge_restart_comes_back_restored(
+    make_edge: EdgeFactory, echo_upstream: tuple[RecordingEcho, AppServer], tmp_path: Path
+) -> None:
+    """The job is deferred while the cloud is unreachable; the edge stops (its vault is gone); a new edge
+    on the same data dir delivers the job and restores the answer from the sealed mapping."""
+    echo, server = echo_upstream
+    text = CORPUS[0][0]
+    first = make_edge(upstream=f"http://127.0.0.1:{_free_port()}", data_dir=tmp_path)
+    job = httpx.post(
+        f"{first.url}/v1/chat/completions",
+        json={"model": "edgesplit/auto", "messages": [{"role": "user", "content": text}]},
+        headers={"x-edgesplit-priority": "batch"},
+    ).json()
+    first.stop()
+    sealed_file = (tmp_path / "vault.sqlite").read_bytes()
+    for value in CORPUS[0][1]:
+        assert value.encode() not in sealed_file  # encrypted at rest
+    second = make_edge(upstream=server.url, data_dir=tmp_path)
+    record = _when_done(second, job["id"])
+    assert record["restored"] is True and record["result"]["choices"][0]["message"]["content"] == text
+    assert "alice.walker@example.com" not in echo.seen()
+
+
+def _when_done(edge: NodeServer, job_id: str, timeout_s: float = 30.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while (record := httpx.get(f"{edge.url}/v1/jobs/{job_id}").json())["status"] != "done":
+        assert time.monotonic() < deadline, record
+        time.sleep(0.05)
+    return record  # type: ignore[no-any-return]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+STRUCTURED = {
+    "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN", "US_SSN", "BR_CPF", "BR_CNPJ", "IP_ADDRESS",
+    "DATE_OF_BIRTH", "DATE", "MEDICAL_RECORD",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("corpus", ["tuning", "unseen"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_no_structured_value_of_either_corpus_reaches_upstream(
+    echo_edge: tuple[NodeServer, RecordingEcho], corpus: str, stream: bool
+) -> None:
+    """40 messages of each labelled corpus through the edge to a recording upstream: not one structured
+    value arrives there, and every answer comes back restored exactly."""
+    from edgesplit.evaluation.pii_corpus import tuning_corpus, unseen_corpus
+
+    edge, echo = echo_edge
+    messages = (tuning_corpus if corpus == "tuning" else unseen_corpus)(40)
+    for message in messages:
+        answer, _ = ask_cloud(edge, message.text, stream)
+        assert answer == message.text
+    seen = "\n".join(m["content"] for body in echo.bodies for m in json.loads(body)["messages"])
+    leaked = [
+        (label.type, message.text[label.start : label.end])
+        for message in messages
+        for label in message.labels
+        if label.type in STRUCTURED and message.text[label.start : label.end] in seen
+    ]
+    assert leaked == []

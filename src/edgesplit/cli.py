@@ -106,11 +106,13 @@ def demo(
     except EdgesplitError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+    _print_llama_runtime()
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("starting", total=len(DEMO_PROMPTS))
 
         def stage(text: str) -> None:
+            console.print(f"demo: {text}")  # a line per stage, so a crash shows where it happened
             bar.update(task, description=text)
 
         def result(r: DemoResult) -> None:
@@ -125,6 +127,18 @@ def demo(
     console.print(_summary_line(results))
     if checks:
         console.print(_speculative_line(checks))
+
+
+def _print_llama_runtime() -> None:
+    from edgesplit.llama.runtime import ensure_llama
+
+    try:
+        runtime = ensure_llama()
+    except EdgesplitError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    build = "runtime CPU dispatch" if runtime.dispatch else "[yellow]one CPU backend, not edgesplit's build[/yellow]"
+    console.print(f"demo: llama.cpp from {runtime.lib_dir} ({build}), CPU backend {runtime.cpu_library}")
 
 
 @app.command("eval")

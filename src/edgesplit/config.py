@@ -21,6 +21,8 @@ from pydantic_settings import (
 )
 
 from edgesplit.errors import ConfigError
+from edgesplit.privacy.dates import DatePolicy
+from edgesplit.privacy.identifiers import DEFAULT_IDENTIFIERS
 
 __all__ = ["ENV_PREFIX", "PrivacyRuleConfig", "Role", "Settings", "load_settings"]
 
@@ -87,9 +89,18 @@ class Settings(BaseSettings):
     privacy_rules: list[PrivacyRuleConfig] = []
     privacy_deny_list: list[str] = []  # terms always redacted (type CUSTOM)
     privacy_custom_patterns: dict[str, str] = {}  # entity type -> regex
-    privacy_medical_record_pattern: str = r"\b(?:MRN|prontuário|prontuario)[:#\s]*([A-Z]{0,3}\d{6,10})\b"
+    # a regex (group 1 = the value) that replaces the labelled MEDICAL_RECORD pattern; None = use the labels
+    privacy_medical_record_pattern: str | None = None
+    # entity type -> labels written before the value ("MRN", "serial no."); see privacy/identifiers.py
+    privacy_identifiers: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_IDENTIFIERS))
+    privacy_dates: DatePolicy = "personal"  # birth | personal | all (see privacy/dates.py)
+    privacy_context_types: list[str] = ["LOCATION", "ORGANIZATION"]  # NER types redacted only in personal text
+    # "clinical" = HIPAA Safe Harbor reading: every date (privacy_dates=all), every place (no context rule)
+    privacy_preset: Literal["standard", "clinical"] = "standard"
     privacy_phone_regions: list[str] = ["US", "BR", "GB", "PT"]
     vault_ttl_s: float = Field(default=3600.0, gt=0)  # placeholder mappings expire this long after last use
+    # Fernet key sealing deferred jobs' mappings on disk; None = a 0600 key file in data_dir (vault.key)
+    vault_key: SecretStr | None = None
     split_model: str | None = None  # model for split inference (engine); the cloud serves its suffix
     split_k: int | None = Field(default=None, ge=0)  # layers the edge runs; None = half
     split_codec: Literal["fp32", "fp16", "int8", "int8o"] = "int8o"  # int8o: int8 + 4 exact outlier channels
@@ -117,9 +128,25 @@ class Settings(BaseSettings):
 
     @field_validator("privacy_medical_record_pattern")
     @classmethod
-    def _pattern_compiles(cls, value: str) -> str:
-        re.compile(value)
+    def _pattern_compiles(cls, value: str | None) -> str | None:
+        if value:
+            re.compile(value)
         return value
+
+    @field_validator("privacy_identifiers")
+    @classmethod
+    def _labels_compile(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for labels in value.values():
+            for label in labels:
+                re.compile(label)
+        return value
+
+    @model_validator(mode="after")
+    def _apply_preset(self) -> Settings:
+        if self.privacy_preset == "clinical":
+            self.privacy_dates = "all"
+            self.privacy_context_types = []
+        return self
 
     @field_validator("privacy_custom_patterns")
     @classmethod

@@ -23,9 +23,9 @@ import numpy as np
 from edgesplit.admission import ModelQueue
 from edgesplit.backends.base import Finish, GenerationParams, Prompt, PromptState, TokenEvent
 from edgesplit.backends.stops import TokenText
-from edgesplit.engine.llama_log import quiet_llama_notices
 from edgesplit.engine.tokenizer import ChatTokenizer, context_budget
 from edgesplit.errors import ModelError
+from edgesplit.llama.runtime import ensure_llama
 
 __all__ = ["DraftToken", "Gate", "LocalBackend"]
 
@@ -48,14 +48,12 @@ class LocalBackend:
     """A GGUF model served by llama-cpp-python, one sequence at a time behind a fair queue."""
 
     def __init__(self, name: str, model_path: Path, queue: ModelQueue, n_ctx: int = 2048, n_threads: int = 2) -> None:
-        try:
-            from llama_cpp import Llama
-        except ImportError as exc:  # pragma: no cover - install problem
-            raise ModelError("llama-cpp-python is not installed") from exc
+        ensure_llama()
+        from llama_cpp import Llama
+
         self.name = name
         self.queue = queue
         self.n_ctx = n_ctx
-        quiet_llama_notices()
         self._llm = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
         self.tokenizer = ChatTokenizer(self._llm, model_path.name)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{name}")

@@ -86,6 +86,9 @@ def profile_llamacpp(
     """(prefill ms for ``prompt_tokens``, ms per decoded token) of the whole model on llama.cpp."""
     from llama_cpp import Llama
 
+    from edgesplit.llama.runtime import ensure_llama
+
+    ensure_llama()
     llm = Llama(model_path=path, n_ctx=max(512, prompt_tokens + decode_tokens + 8), n_threads=n_threads, verbose=False)
     tokens = [int(t) for t in torch.randint(100, llm.n_vocab() - 100, (prompt_tokens,))]
     prefills, decodes = [], []

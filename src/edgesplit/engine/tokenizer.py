@@ -34,9 +34,9 @@ class ChatTokenizer:
         """Open just the vocabulary of a GGUF file (fast, no weights)."""
         from llama_cpp import Llama
 
-        from edgesplit.engine.llama_log import quiet_llama_notices
+        from edgesplit.llama.runtime import ensure_llama
 
-        quiet_llama_notices()
+        ensure_llama()
         return cls(Llama(model_path=str(path), vocab_only=True, verbose=False), path.name)
 
     def _token_text(self, token: int) -> str:

@@ -32,6 +32,7 @@ from edgesplit.nodes.streams import drain, learned_info, replay, resume, score_w
 from edgesplit.outbox import Outbox
 from edgesplit.privacy.redactor import Redactor
 from edgesplit.privacy.restore import StreamRestorer, restore
+from edgesplit.privacy.sealed import SealedMappings, load_key
 from edgesplit.routing.embedding import TokenEmbeddings
 from edgesplit.routing.learned import LearnedDecision, LearnedRouter, RouterHolder
 from edgesplit.routing.link import LinkMonitor
@@ -64,9 +65,11 @@ class EdgeNode:
         redactor: Redactor | None = None,
         split: Backend | None = None,
         speculative: Backend | None = None,
+        sealed: SealedMappings | None = None,
     ) -> None:
         self.settings = settings
         self.redactor = redactor  # classify + redact before anything leaves; None = everything may leave as is
+        self.sealed = sealed  # deferred jobs' mappings, encrypted on disk, for answers after a restart
         self.split = split  # the SplitBackend, when a split model is configured
         self.speculative = speculative  # the SpeculativeBackend, when the upstream verifies drafts
         self.replanner: Replanner | None = None
@@ -142,7 +145,8 @@ class EdgeNode:
                 on_stats=lambda s: metrics.record_speculative(s.rounds, s.drafted, s.accepted, s.tokens),
             )
         redactor = Redactor.from_settings(settings)
-        return cls(settings, local, upstream, metrics, outbox, redactor, split, speculative)
+        sealed = _sealed_mappings(settings) if outbox is not None else None
+        return cls(settings, local, upstream, metrics, outbox, redactor, split, speculative, sealed)
 
     async def start(self) -> None:
         if self.router.current is not None and self.router.current.needs_embedding:
@@ -189,6 +193,9 @@ class EdgeNode:
         if self.outbox is None:
             raise InvalidRequest("deferred requests need an upstream; none is configured", code="no_upstream")
         job = self.outbox.enqueue("chat" if kind == "chat" else "text", request, callback_url, conversation)
+        mapping = self.redactor.vault.get(conversation) if conversation and self.redactor else None
+        if self.sealed is not None and conversation and mapping is not None and mapping.value_of:
+            self.sealed.seal(conversation, mapping)
         if self.worker is not None:
             self.worker.wake()
         return job
@@ -199,6 +206,8 @@ class EdgeNode:
             return job
         conversation = self.outbox.conversation_of(job.id)
         mapping = self.redactor.vault.get(conversation) if conversation else None
+        if mapping is None and conversation and self.sealed is not None:
+            mapping = self.sealed.open(conversation)  # the edge restarted since the job was deferred
         if mapping is None:
             return job.model_copy(update={"restored": False if conversation else None})
         result = copy.deepcopy(job.result)
@@ -517,6 +526,8 @@ class EdgeNode:
             await self.prober.stop()
         if self.worker is not None:
             await self.worker.stop()
+        if self.sealed is not None:
+            self.sealed.close()
         if self.outbox is not None:
             self.outbox.close()
         if isinstance(self.upstream, RemoteBackend):
@@ -554,8 +565,19 @@ def _not_falling_back(exc: UpstreamError, policy: CloudPolicy) -> JobRecord | No
     return None
 
 
+def _sealed_mappings(settings: Settings) -> SealedMappings:
+    data_dir = settings.resolved_data_dir()
+    configured = settings.vault_key.get_secret_value() if settings.vault_key else None
+    key = load_key(data_dir / "vault.key", configured)
+    return SealedMappings(data_dir / "vault.sqlite", key, settings.vault_ttl_s)
+
+
 async def _restoring(events: Events, restorer: StreamRestorer) -> Events:
-    """Placeholders in upstream text → original values, holding back only a possible partial placeholder."""
+    """Placeholders in upstream text → original values, holding back only a possible partial placeholder.
+
+    If the upstream breaks, what was held back is released before the error, so the edge's
+    continuation starts from every character the upstream sent.
+    """
     try:
         async for event in events:
             if isinstance(event, Finish):
@@ -564,5 +586,9 @@ async def _restoring(events: Events, restorer: StreamRestorer) -> Events:
                 yield event
             else:
                 yield replace(event, text=restorer.feed(event.text))
+    except UpstreamError:
+        if tail := restorer.flush():
+            yield TokenEvent(text=tail)
+        raise
     finally:
         await events.aclose()  # type: ignore[attr-defined]

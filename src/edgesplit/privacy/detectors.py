@@ -2,11 +2,21 @@
 
 Structured identifiers are found by pattern and then *validated* (Luhn for cards, mod-97 for
 IBAN, check digits for CPF/CNPJ, area/group rules for US SSN, ``ipaddress`` for IPs,
-``phonenumbers`` for phone numbers), which is what keeps false positives down. Names, places
-and organisations come from the offline spaCy model with only its tokenizer, tok2vec and NER
-running. Portuguese and English cue phrases ("my name is", "meu nome é", "Sra.") catch names
-the English model misses in Portuguese text. Deny-list terms and custom regexes come from config.
-Overlaps resolve to the validated detector first, then the longer span.
+``phonenumbers`` for phone numbers), which is what keeps false positives down. A number laid out
+like a phone number (10 to 15 digits in groups, an extension or an international prefix) that
+``phonenumbers`` finds possible but not assigned is still taken for one, ranked below the
+validated detectors. Dates follow a date policy (``privacy/dates.py``), labelled identifiers
+(medical records, serials) and street addresses come from ``privacy/identifiers.py``. Names,
+places and organisations come from the offline spaCy model with only its NER running;
+Portuguese and English cue phrases ("my name is", "meu nome é", "Sra.") catch names the English
+model misses in Portuguese text. Deny-list terms and custom regexes come from config.
+
+**Context rule.** A place or an organisation that NER finds is personal data only in a text
+about a person: one that also holds a personal identifier, or a cue such as "I live in",
+"my address", "patient", "moro em". "What is the capital of France?" keeps France; "Patient
+John Smith, from Leeds" redacts Leeds. ``context_types`` (config ``privacy_context_types``)
+lists the types the rule applies to; empty means always redact. Street addresses are always
+redacted. Overlaps resolve to the validated detector first, then the longer span.
 """
 
 from __future__ import annotations
@@ -14,13 +24,17 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from edgesplit.config import Settings
+from edgesplit.privacy.dates import DatePolicy, find_dates, redacts
+from edgesplit.privacy.identifiers import ADDRESS, DEFAULT_IDENTIFIERS, compile_identifiers
 
-__all__ = ["ENTITY_TYPES", "Detector", "Entity", "cnpj_valid", "cpf_valid", "iban_valid", "luhn_valid"]
+if TYPE_CHECKING:
+    from edgesplit.config import Settings
+
+__all__ = ["ENTITY_TYPES", "NER_TYPES", "Detector", "Entity", "cnpj_valid", "cpf_valid", "iban_valid", "luhn_valid"]
 
 ENTITY_TYPES = (
     "PERSON",
@@ -35,12 +49,18 @@ ENTITY_TYPES = (
     "BR_CNPJ",
     "IP_ADDRESS",
     "DATE_OF_BIRTH",
+    "DATE",
     "MEDICAL_RECORD",
+    "DEVICE_SERIAL",
     "CUSTOM",
 )
+# Entities that tie a text to a person (the context for dates, places and organisations).
+_PERSONAL = frozenset(ENTITY_TYPES) - {"LOCATION", "ORGANIZATION", "DATE", "CUSTOM"}
 
 # Validated detectors outrank NER and cue phrases when spans overlap.
-_RANK = {"pattern": 3, "config": 2, "cue": 1, "ner": 0}
+# Configured detectors (a labelled identifier, a custom pattern) are explicit and outrank the rest:
+# "MRN 2125550143" is a record number, whatever phonenumbers says.
+_RANK = {"config": 4, "pattern": 3, "shape": 2, "cue": 1, "ner": 0}
 
 
 @dataclass(frozen=True)
@@ -106,44 +126,57 @@ def _ip_valid(text: str) -> bool:
     return True
 
 
+# How card numbers are written: plain, in fours (16-19 digits), or 4-6-5 (15-digit Amex).
+_CARD_LAYOUT = re.compile(r"\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{4}(?:\1?\d{1,3})?|\d{4}([ -])\d{6}\2\d{5}")
+
+
 def _card_valid(text: str) -> bool:
+    """Luhn-valid, a card layout, and an issuer's first digit (2-6: Mastercard, Amex, Visa, Discover...)."""
     digits = re.sub(r"[ -]", "", text)
-    return 13 <= len(digits) <= 19 and luhn_valid(digits)
+    return _CARD_LAYOUT.fullmatch(text) is not None and text[0] in "23456" and luhn_valid(digits)
 
-
-_DOB_CUE = r"(?:born(?: on)?|date of birth|d\.?o\.?b\.?|birthday|nascid[oa](?: em)?|data de nascimento|nasc\.)"
-_DATE = (
-    r"(\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{2}-\d{2}"
-    r"|\d{1,2} (?:de )?[A-Za-zç]{3,9}\.?,? (?:de )?\d{4}|[A-Z][a-z]{2,8}\.? \d{1,2},? \d{4})"
-)
 
 # (type, regex, validator, group): group is the capture that holds the value (0 = whole match)
 _PATTERNS: list[tuple[str, re.Pattern[str], Callable[[str], bool] | None, int]] = [
     ("EMAIL_ADDRESS", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"), None, 0),
     ("BR_CNPJ", re.compile(r"(?<!\d)\d{2}\.?\d{3}\.?\d{3}/?\d{4}-?\d{2}(?!\d)"), cnpj_valid, 0),
     ("BR_CPF", re.compile(r"(?<![\d.])\d{3}\.\d{3}\.\d{3}-\d{2}(?![\d])|(?<!\d)\d{11}(?!\d)"), cpf_valid, 0),
-    ("US_SSN", re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])"), _ssn_valid, 0),
+    ("US_SSN", re.compile(r"(?<![\d-])\d{3}([- ])\d{2}\1\d{4}(?![\d-])"), _ssn_valid, 0),
     ("CREDIT_CARD", re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])"), _card_valid, 0),
     ("IBAN", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"), iban_valid, 0),
     (
         "IP_ADDRESS",
-        re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)|\b(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{1,4}\b"),
+        re.compile(
+            r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)|(?<![\w:])(?:[0-9a-fA-F]{0,4}:){2,7}[0-9a-fA-F]{1,4}\b"
+        ),
         _ip_valid,
         0,
     ),
-    # the cue, then up to 25 characters without digits ("DOB for verification: "), then the date
-    ("DATE_OF_BIRTH", re.compile(_DOB_CUE + r"[^\d\n]{0,25}?" + _DATE, re.IGNORECASE), None, 1),
 ]
 
-_NAME = r"([A-ZÀ-Ý][a-zà-ÿ]+(?: (?:da|de|do|dos|das|van|von|e)?\s?[A-ZÀ-Ý][a-zà-ÿ]+){0,3})"
+# A capitalised name of up to four words, with particles (da, van) and middle initials (John Q. Public).
+_NAME = r"([A-ZÀ-Ý][a-zà-ÿ]+(?: (?:(?:da|de|do|dos|das|van|von|e) )?(?:[A-Z]\.|[A-ZÀ-Ý][a-zà-ÿ]+)){0,3})"
+# Phrases and roles that a person's name follows (English and Portuguese).
 _CUES = re.compile(
-    r"(?i:\b(?:my name is|i am|i'm|this is|meu nome é|me chamo|chamo-me|sou (?:o|a))\s+"
+    r"(?i:\b(?:my name is|i am|i'm|this is|meu nome é|me chamo|chamo-me|sou (?:o|a)|em nome de|in the name of"
+    r"|patient|paciente|technician|engineer|técnic[oa]|engenheir[oa]|cardholder|account holder|titular"
+    r"|contact|contato|responsável|solicitante|requester|reported by|opened by|signed|assinado por)[:,]?\s+"
     r"|\b(?:Mr|Mrs|Ms|Dr|Dra|Sr|Sra|Srta|Prof)\.?\s+)" + _NAME  # the name itself must be capitalised
 )
 # Labels of identifiers that the small English model likes to call organisations.
 _NOT_NAMES = frozenset({"SSN", "IBAN", "CPF", "CNPJ", "MRN", "DOB", "IP", "CVV", "PIN", "ID", "RG", "NIF", "VAT"})
-_PHONE_CANDIDATE = re.compile(r"(?<![\w+])\+?\(?\d[\d\s().-]{6,18}\d(?![\w])")
+_PHONE_CANDIDATE = re.compile(
+    r"(?<![\w+/.-])(?:\+|0xx)?\(?\d[\d\s().-]{6,20}\d(?:\s?(?:x|ext\.?|extension|ramal|r\.)\s?\d{1,6})?(?![\w/-]|\.\d)",
+    re.IGNORECASE,
+)
+_EXTENSION = re.compile(r"\s?(?:x|ext\.?|extension|ramal|r\.)\s?\d{1,6}$", re.IGNORECASE)
+_PERSONAL_CUE = re.compile(
+    r"(?i:\b(?:i|we) (?:live|lived|moved|work|stay)|\bmy (?:address|home|house|town|city|office|street)"
+    r"|\blives? (?:in|at|on)|\bresident|\baddress|\bpatient|\bcustomer|\bclient|\bemployee|\btechnician"
+    r"|\bmor[oa] (?:em|no|na)|\bendereço|\bpaciente|\bcliente|\bresid[eê]n|\bfuncionári|\btécnic)"
+)
 _NER_TYPES = {"PERSON": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION", "ORG": "ORGANIZATION"}
+NER_TYPES = frozenset(_NER_TYPES.values())  # the types only NER finds in full (cues and addresses find some)
 
 
 class Detector:
@@ -153,12 +186,19 @@ class Detector:
         self,
         ner: bool = True,
         phone_regions: Iterable[str] = ("US", "BR", "GB", "PT"),
-        medical_record_pattern: str = r"\b(?:MRN|prontuário|prontuario)[:#\s]*([A-Z]{0,3}\d{6,10})\b",
+        medical_record_pattern: str | None = None,
         custom_patterns: dict[str, str] | None = None,
         deny_list: Iterable[str] = (),
+        dates: DatePolicy = "personal",
+        identifiers: Mapping[str, Iterable[str]] = DEFAULT_IDENTIFIERS,
+        context_types: Iterable[str] = ("LOCATION", "ORGANIZATION"),
     ) -> None:
         self.phone_regions = tuple(phone_regions)
-        self._mrn = re.compile(medical_record_pattern, re.IGNORECASE)
+        self.dates = dates
+        self.context_types = frozenset(context_types)
+        self._identifiers = compile_identifiers(identifiers)
+        if medical_record_pattern:  # an explicit pattern replaces the labelled one
+            self._identifiers["MEDICAL_RECORD"] = re.compile(medical_record_pattern, re.IGNORECASE)
         self._custom = {name: re.compile(p) for name, p in (custom_patterns or {}).items()}
         terms = sorted((t for t in deny_list if t), key=len, reverse=True)
         self._deny = re.compile("|".join(re.escape(t) for t in terms), re.IGNORECASE) if terms else None
@@ -173,13 +213,24 @@ class Detector:
             medical_record_pattern=settings.privacy_medical_record_pattern,
             custom_patterns=settings.privacy_custom_patterns,
             deny_list=settings.privacy_deny_list,
+            dates=settings.privacy_dates,
+            identifiers=settings.privacy_identifiers,
+            context_types=settings.privacy_context_types,
         )
 
-    def detect(self, text: str) -> list[Entity]:
-        """All entities in ``text``, non-overlapping, in order."""
+    @property
+    def has_ner(self) -> bool:
+        return self._nlp is not None
+
+    def detect(self, text: str, ner: bool = True) -> list[Entity]:
+        """All entities in ``text``, non-overlapping, in order; ``ner=False`` runs only the cheap detectors."""
         found = [*self._patterns(text), *self._phones(text), *self._configured(text), *self._cues(text)]
-        if self._nlp is not None and text.strip():
+        if ner and self._nlp is not None and text.strip():
             found.extend(self._ner(text))
+        personal = _is_personal(found, text)
+        found.extend(self._dates(text, personal))
+        if not personal:
+            found = [e for e in found if not (e.source == "ner" and e.type in self.context_types)]
         return _resolve(found)
 
     def _patterns(self, text: str) -> Iterable[Entity]:
@@ -188,26 +239,27 @@ class Detector:
                 value = m.group(group)
                 if valid is None or valid(value):
                     yield Entity(kind, m.start(group), m.end(group), value, "pattern")
+        for m in ADDRESS.finditer(text):
+            yield Entity("LOCATION", m.start(), m.end(), m.group(0), "pattern")
 
     def _phones(self, text: str) -> Iterable[Entity]:
         """Cheap candidate regex first; ``phonenumbers`` validates each candidate per region."""
-        import phonenumbers
-
         for m in _PHONE_CANDIDATE.finditer(text):
-            candidate = m.group(0)
-            for region in self.phone_regions:
-                try:
-                    number = phonenumbers.parse(candidate, region)
-                except phonenumbers.NumberParseException:
-                    break  # not a number in any region
-                if phonenumbers.is_valid_number(number):
-                    yield Entity("PHONE_NUMBER", m.start(), m.end(), candidate, "pattern")
-                    break
+            source = _phone_source(m.group(0), self.phone_regions)
+            if source is not None:
+                yield Entity("PHONE_NUMBER", m.start(), m.end(), m.group(0), source)
+
+    def _dates(self, text: str, personal: bool) -> Iterable[Entity]:
+        for date in find_dates(text):
+            if redacts(self.dates, date.kind, personal):
+                kind = "DATE_OF_BIRTH" if date.kind == "birth" else "DATE"
+                yield Entity(kind, date.start, date.end, text[date.start : date.end], "pattern")
 
     def _configured(self, text: str) -> Iterable[Entity]:
-        for m in self._mrn.finditer(text):
-            group = 1 if m.re.groups else 0
-            yield Entity("MEDICAL_RECORD", m.start(group), m.end(group), m.group(group), "config")
+        for kind, pattern in self._identifiers.items():
+            for m in pattern.finditer(text):
+                group = 1 if m.re.groups else 0
+                yield Entity(kind, m.start(group), m.end(group), m.group(group), "config")
         for name, pattern in self._custom.items():
             for m in pattern.finditer(text):
                 yield Entity(name.upper(), m.start(), m.end(), m.group(0), "config")
@@ -230,6 +282,48 @@ class Detector:
             if len(words) == 1 and words[0].lower() in stop_words:
                 continue  # a capitalised function word ("Já", "Olá") that the English model took for a name
             yield Entity(kind, ent.start_char, ent.end_char, ent.text, "ner")
+
+
+def _is_personal(found: Iterable[Entity], text: str) -> bool:
+    """Is ``text`` about a person: a personal identifier, a street address, or a personal cue?"""
+    if any(e.type in _PERSONAL or (e.type == "LOCATION" and e.source == "pattern") for e in found):
+        return True
+    return bool(_PERSONAL_CUE.search(text))
+
+
+def _phone_source(candidate: str, regions: Sequence[str]) -> str | None:
+    """'pattern' for a valid number, 'shape' for a possible one laid out like a phone number, else None."""
+    import phonenumbers
+
+    cleaned = _EXTENSION.sub("", candidate)  # "ext. 12", "x12", "ramal 12": the number is what validates
+    cleaned = cleaned.replace("0xx", "0", 1) if cleaned.startswith("0xx") else cleaned
+    possible = False
+    for region in regions:
+        try:
+            number = phonenumbers.parse(cleaned, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return "pattern" if _dots_allowed(cleaned) else None
+        reason = phonenumbers.is_possible_number_with_reason(number)
+        possible = possible or reason == phonenumbers.ValidationResult.IS_POSSIBLE
+    return "shape" if possible and _phone_shaped(cleaned) else None
+
+
+def _phone_shaped(candidate: str) -> bool:
+    """10 to 15 digits in at least two groups; dots only in the 3-3-4 layout (not dates, versions, IPs)."""
+    core = _EXTENSION.sub("", candidate)
+    digits = sum(ch.isdigit() for ch in core)
+    groups = [g for g in re.split(r"[\s().-]+", core.lstrip("+")) if g]
+    if not 10 <= digits <= 15 or len(groups) < 2:
+        return False
+    return _dots_allowed(core)
+
+
+def _dots_allowed(candidate: str) -> bool:
+    """Dots only in the 3-3-4 layout (``415.555.2671``): dotted digits are otherwise dates, versions or IPs."""
+    core = _EXTENSION.sub("", candidate)
+    return "." not in core or bool(re.fullmatch(r"(?:\+?1\.)?\d{3}\.\d{3}\.\d{4}", core))
 
 
 def _resolve(found: list[Entity]) -> list[Entity]:

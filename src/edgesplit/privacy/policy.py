@@ -62,6 +62,10 @@ class PrivacyPolicy:
     default: PrivacyAction = "redact"
     rules: tuple[PolicyRule, ...] = ()
 
+    def needs(self, types: frozenset[str]) -> bool:
+        """Does any rule match on one of ``types`` (so detection must find them before deciding)?"""
+        return any(rule.entity_types & types for rule in self.rules)
+
     def decide(
         self, requested: PrivacyAction | None, entities: Sequence[Entity], texts: Sequence[str], source: str | None
     ) -> PolicyDecision:

@@ -1,16 +1,24 @@
-"""Redactor: the privacy step of the edge's request path (classify → redact), and its plan for restore."""
+"""Redactor: the privacy step of the edge's request path (classify → redact), and its plan for restore.
+
+NER only where it is needed. The policy decision runs the cheap detectors (patterns, cues,
+labelled identifiers: well under a millisecond); spaCy's NER joins it only when a configured rule
+names a type that NER finds (PERSON, LOCATION, ORGANIZATION). The redacted prompt, with NER, is
+built the first time something asks for it, which is when text is about to leave the edge: a
+request answered locally never pays for NER.
+"""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from edgesplit.backends.base import Prompt
 from edgesplit.config import Settings
 from edgesplit.errors import PolicyViolation
-from edgesplit.privacy.detectors import Detector, Entity
+from edgesplit.privacy.detectors import NER_TYPES, Detector, Entity
 from edgesplit.privacy.policy import PolicyRule, PrivacyAction, PrivacyPolicy
 from edgesplit.privacy.vault import Mapping, Vault, conversation_id
 
@@ -23,10 +31,24 @@ class PrivacyPlan:
 
     action: PrivacyAction
     rule: str
-    upstream_prompt: Prompt  # the prompt the upstream may see (redacted, or as is for allow)
+    prompt: Prompt  # the request's own prompt
     mapping: Mapping = field(default_factory=Mapping)
-    counts: dict[str, int] = field(default_factory=dict)  # redacted entities by type (never values)
+    counts: dict[str, int] = field(default_factory=dict)  # entities by type (never values): found, then redacted
     conversation: str = ""
+    redact: Callable[[PrivacyPlan], Prompt] | None = None  # builds the upstream prompt on first use
+    _upstream: Prompt | None = field(default=None, repr=False)
+
+    @property
+    def upstream_prompt(self) -> Prompt:
+        """The prompt the upstream may see: redacted (NER included) on first use, or as is for allow."""
+        if self._upstream is None:
+            self._upstream = self.redact(self) if self.redact is not None else self.prompt
+        return self._upstream
+
+    @property
+    def redacted(self) -> bool:
+        """Has the upstream prompt been built (so ``counts`` are what was redacted)?"""
+        return self._upstream is not None and self.redact is not None
 
     @property
     def may_leave(self) -> bool:
@@ -39,7 +61,11 @@ class PrivacyPlan:
         return self.action == "allow"
 
     def info(self) -> dict[str, Any]:
-        return {"action": self.action, "rule": self.rule, "redacted": dict(self.counts)}
+        """For the response: what was redacted from what left; for an answer that stayed, what the cheap
+        detectors found (NER does not run for it)."""
+        if self.redacted:
+            return {"action": self.action, "rule": self.rule, "redacted": dict(self.counts)}
+        return {"action": self.action, "rule": self.rule, "redacted": {}, "found": dict(self.counts)}
 
 
 def redact_text(text: str, entities: list[Entity], mapping: Mapping) -> str:
@@ -79,23 +105,36 @@ class Redactor:
     def plan(
         self, prompt: Prompt, requested: PrivacyAction | None, source: str | None, conversation: str | None
     ) -> PrivacyPlan:
-        texts = [content for _, content in prompt.messages] if prompt.is_chat else [prompt.text or ""]
-        found = [self.detector.detect(text) for text in texts]
+        texts = _texts(prompt)
+        needs_ner = self.policy.needs(NER_TYPES)
+        found = [self.detector.detect(text, ner=needs_ner) for text in texts]
         flat = [entity for entities in found for entity in entities]
         decision = self.policy.decide(requested, flat, texts, source)
         if decision.action == "refuse":
             kinds = ", ".join(sorted({e.type for e in flat})) or "no entities"
             raise PolicyViolation(f"refused by privacy rule {decision.rule!r} (found: {kinds})", rule=decision.rule)
-        first = next((t for t in texts if t), "")
-        cid = conversation_id(conversation, first)
-        if decision.action != "redact":
-            return PrivacyPlan(decision.action, decision.rule, prompt, conversation=cid)
-        mapping = self.vault.mapping(cid)
-        redacted = [redact_text(text, entities, mapping) for text, entities in zip(texts, found, strict=True)]
-        if prompt.is_chat:
-            messages = tuple((role, text) for (role, _), text in zip(prompt.messages, redacted, strict=True))
-            upstream = Prompt(messages=messages)
-        else:
-            upstream = Prompt(text=redacted[0])
+        cid = conversation_id(conversation, next((t for t in texts if t), ""))
         counts = dict(Counter(e.type for e in flat))
-        return PrivacyPlan(decision.action, decision.rule, upstream, mapping, counts, cid)
+        if decision.action != "redact":
+            return PrivacyPlan(decision.action, decision.rule, prompt, counts=counts, conversation=cid)
+        reuse = found if needs_ner or not self.detector.has_ner else None
+        return PrivacyPlan(
+            decision.action, decision.rule, prompt, counts=counts, conversation=cid,
+            redact=lambda plan: self._redact(plan, texts, reuse),
+        )  # fmt: skip
+
+    def _redact(self, plan: PrivacyPlan, texts: list[str], found: list[list[Entity]] | None) -> Prompt:
+        """The upstream prompt: every entity (NER included) replaced by its conversation-stable placeholder."""
+        found = found if found is not None else [self.detector.detect(text) for text in texts]
+        plan.mapping = self.vault.mapping(plan.conversation)
+        plan.counts = dict(Counter(e.type for entities in found for e in entities))
+        redacted = [redact_text(text, entities, plan.mapping) for text, entities in zip(texts, found, strict=True)]
+        if plan.prompt.is_chat:
+            return Prompt(
+                messages=tuple((role, t) for (role, _), t in zip(plan.prompt.messages, redacted, strict=True))
+            )
+        return Prompt(text=redacted[0])
+
+
+def _texts(prompt: Prompt) -> list[str]:
+    return [content for _, content in prompt.messages] if prompt.is_chat else [prompt.text or ""]

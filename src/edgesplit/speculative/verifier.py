@@ -44,7 +44,8 @@ import numpy as np
 
 from edgesplit.backends.base import Prompt
 from edgesplit.engine.tokenizer import ChatTokenizer, context_budget
-from edgesplit.errors import InvalidRequest, ModelError, NotFound, QueueFull
+from edgesplit.errors import InvalidRequest, NotFound, QueueFull
+from edgesplit.llama.runtime import ensure_llama
 from edgesplit.session_table import SessionTable
 from edgesplit.speculative.align import align_draft, split_complete_utf8
 
@@ -101,10 +102,9 @@ class Verifier:
         max_draft_tokens: int = 128,  # commit + draft per call, in this model's tokens
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        try:
-            from llama_cpp import Llama
-        except ImportError as exc:  # pragma: no cover - install problem
-            raise ModelError("llama-cpp-python is not installed") from exc
+        from llama_cpp import Llama
+
+        ensure_llama()
         self.model_name = model_name
         self.n_ctx = n_ctx
         self.max_sessions = max_sessions

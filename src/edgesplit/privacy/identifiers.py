@@ -1,0 +1,88 @@
+"""Identifiers as deployments write them, and street addresses.
+
+**Labelled identifiers.** Medical record numbers, device serials and case numbers vary by site,
+but they are written after a label: ``MRN-1234567``, ``MRN 1234567``, ``MRN: 1234567``,
+``MRN#1234567``, ``MRN # HSP-1234567``, ``Medical Record No. 1234567``, ``prontuário nº 123456``.
+:func:`labelled_pattern` turns a list of labels (regexes, matched without case) into one pattern
+that takes any of those separators between the label and the value; the value is the capture
+group: an optional letter prefix (``HSP-``, ``A``) and 5 to 12 digits. The labels per type are
+configuration (``privacy_identifiers``); :data:`DEFAULT_IDENTIFIERS` covers English and
+Portuguese medical records and device serial numbers.
+
+**Street addresses** (type ``LOCATION``): a house number and a street name ending in a street
+word (``221B Baker Street``, ``12 High Rd``, ``Flat 3, 14 Mill Lane``), or a Portuguese street word
+first (``Rua das Flores, 123``, ``Av. Paulista, 1578``). A street address identifies where someone
+lives or works; a city or a country alone does not (see ``Detector``'s context rule).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+__all__ = ["ADDRESS", "DEFAULT_IDENTIFIERS", "labelled_pattern"]
+
+DEFAULT_IDENTIFIERS: dict[str, list[str]] = {
+    "MEDICAL_RECORD": [
+        r"MRN",
+        r"medical record(?: number| no\.?| nr\.?)?",
+        r"med\.? rec\.?(?: no\.?)?",
+        r"patient (?:id|number)",
+        r"prontu[áa]rio",
+        r"registro (?:hospitalar|do paciente)",
+    ],
+    "DEVICE_SERIAL": [
+        r"S/N",
+        r"serial(?: number| no\.?| nr\.?)?",
+        r"n[úu]mero de s[ée]rie",
+    ],
+}
+
+# between the label and the value: colons, hashes, dashes, "no.", "nº", "number", "número", spaces
+_SEPARATOR = r"(?:\s*(?:[:#=-]|n[º°o]\.?(?=\s|\d)|no\.|number|n[úu]mero)\s*)*\s*"
+_VALUE = r"((?:[A-Z]{1,4}-?)?\d[\d-]{3,14}\d)"
+
+
+def labelled_pattern(labels: Iterable[str]) -> re.Pattern[str]:
+    """One pattern for values written after any of ``labels``; group 1 is the value."""
+    alternatives = "|".join(f"(?:{label})" for label in labels)
+    return re.compile(rf"(?i:\b(?:{alternatives})){_SEPARATOR}(?-i:{_VALUE})(?![\w-])")
+
+
+def compile_identifiers(identifiers: Mapping[str, Iterable[str]]) -> dict[str, re.Pattern[str]]:
+    return {kind.upper(): labelled_pattern(labels) for kind, labels in identifiers.items() if labels}
+
+
+# Street suffixes: the common ones of USPS Publication 28 (appendix C1) and their abbreviations,
+# plus British ones (Close, Mews, Crescent, ...).
+_EN_STREET = (
+    r"Alley|Aly|Annex|Arcade|Avenue|Ave|Bayou|Beach|Bend|Bluffs?|Bottom|Boulevard|Blvd|Branch|Bridge|Brooks?|Burgs?"
+    r"|Bypass|Camp|Canyon|Cape|Causeway|Centers?|Ctr|Circles?|Cir|Cliffs?|Club|Common|Corners?|Course|Courts?|Ct"
+    r"|Coves?|Creek|Crescent|Crest|Crossing|Crossroad|Curve|Dale|Dam|Divide|Drives?|Dr|Estates?|Expressway|Expy"
+    r"|Extensions?|Falls?|Ferry|Fields?|Flats?|Fords?|Forest|Forge|Forks?|Fort|Freeway|Fwy|Gardens?|Gateway|Glens?"
+    r"|Greens?|Groves?|Harbors?|Haven|Heights|Hts|Highway|Hwy|Hills?|Hollow|Inlet|Islands?|Isle|Junctions?|Keys?"
+    r"|Knolls?|Lakes?|Land|Landing|Lane|Ln|Light|Loaf|Locks?|Lodge|Loop|Mall|Manors?|Meadows?|Mews|Mills?|Mission"
+    r"|Motorway|Mount|Mountains?|Neck|Orchard|Oval|Overpass|Park|Parkways?|Pkwy|Pass|Passage|Path|Pike|Pines?"
+    r"|Place|Pl|Plains?|Plaza|Plz|Points?|Ports?|Prairie|Radial|Ramp|Ranch|Rapids?|Rest|Ridges?|River|Roads?|Rd"
+    r"|Route|Row|Rue|Run|Shoals?|Shores?|Skyway|Springs?|Spurs?|Squares?|Sq|Station|Sta|Stravenue|Stream|Streets?"
+    r"|St|Summit|Terrace|Ter|Throughway|Trace|Track|Trafficway|Trail|Trl|Tunnel|Turnpike|Underpass|Unions?|Valleys?"
+    r"|Viaduct|Views?|Villages?|Ville|Vista|Walks?|Wall|Ways?|Wells?|Close|Crescent|Grove|Rise|Walk|Wharf|Yard"
+)
+# Logradouro types of the Brazilian postal address directory (Correios), with common abbreviations.
+_PT_STREET = (
+    r"Rua|R\.|Avenida|Av\.|Travessa|Tv\.|Alameda|Al\.|Praça|Pça\.|Rodovia|Rod\.|Estrada|Estr\.|Largo|Viela"
+    r"|Ladeira|Vila|Quadra|Setor|Parque|Jardim|Conjunto|Condomínio|Residencial|Loteamento|Via|Vereda|Aeroporto"
+    r"|Área|Campo|Chácara|Colônia|Distrito|Esplanada|Estação|Favela|Fazenda|Feira|Lago|Lagoa|Morro|Núcleo"
+    r"|Passarela|Pátio|Recanto|Sítio|Trecho|Trevo|Vale|Viaduto"
+)
+_NAME_WORD = r"[A-ZÀ-Ý][\wÀ-ÿ'\u2019-]*"  # letters, apostrophes (straight and curly), hyphens
+ADDRESS = re.compile(
+    # 221B Baker Street, Apt. 4 / Flat 3, 14 Mill lane / 1600 Pennsylvania Ave NW
+    # a house number, or a flat before the street: "Central Park" alone is not an address
+    rf"(?:(?:Flat|Apt\.?|Apartment|Unit|Suite|Studio) \w+,?\s(?:\d{{1,5}}[A-Za-z]?\s)?|\b\d{{1,5}}[A-Za-z]?\s)"
+    rf"(?:{_NAME_WORD}\s){{1,4}}"
+    rf"(?i:{_EN_STREET})\b\.?(?: [NS]?[EW]| [NS])?(?:,? (?:Apt\.?|Suite|Ste\.?|Unit|#) ?\w+)?"
+    # Rua das Flores, 123 / Av. Paulista, 1578, apto 42
+    rf"|\b(?:{_PT_STREET}) (?:(?:d[aeo]s?|de|e) |{_NAME_WORD} ){{0,6}}?{_NAME_WORD},? (?:n[º°]\.? ?)?\d{{1,5}}"
+    rf"(?:,? (?:apto?\.?|apartamento|bloco|casa|sala) ?\w+)?"
+)
