@@ -83,3 +83,11 @@ def test_empty_and_huge_text(detector: Detector) -> None:
     assert detector.detect("") == []
     big = "Contact bob@example.com. " * 4000  # 100 kB
     assert sum(e.type == "EMAIL_ADDRESS" for e in detector.detect(big)) == 4000
+
+
+def test_a_name_found_once_is_redacted_everywhere() -> None:
+    from edgesplit.privacy.detectors import Detector
+
+    text = "My name is Alice Walker. Please tell Alice Walker's manager that Alice Walker called."
+    found = [e for e in Detector(ner=False).detect(text) if e.type == "PERSON"]
+    assert [text[e.start : e.end] for e in found] == ["Alice Walker"] * 3

@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -60,7 +60,7 @@ _PERSONAL = frozenset(ENTITY_TYPES) - {"LOCATION", "ORGANIZATION", "DATE", "CUST
 # Validated detectors outrank NER and cue phrases when spans overlap.
 # Configured detectors (a labelled identifier, a custom pattern) are explicit and outrank the rest:
 # "MRN 2125550143" is a record number, whatever phonenumbers says.
-_RANK = {"config": 4, "pattern": 3, "shape": 2, "cue": 1, "ner": 0}
+_RANK = {"config": 4, "pattern": 3, "shape": 2, "cue": 1, "ner": 0, "mention": -1}  # mention: fills gaps only
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class Entity:
     start: int
     end: int
     value: str
-    source: str  # pattern | config | cue | ner
+    source: str  # pattern | shape | config | cue | ner | mention (another occurrence of a name found)
 
 
 def luhn_valid(digits: str) -> bool:
@@ -231,7 +231,7 @@ class Detector:
         found.extend(self._dates(text, personal))
         if not personal:
             found = [e for e in found if not (e.source == "ner" and e.type in self.context_types)]
-        return _resolve(found)
+        return _resolve([*found, *_other_mentions(found, text)])
 
     def _patterns(self, text: str) -> Iterable[Entity]:
         for kind, pattern, valid, group in _PATTERNS:
@@ -282,6 +282,14 @@ class Detector:
             if len(words) == 1 and words[0].lower() in stop_words:
                 continue  # a capitalised function word ("Já", "Olá") that the English model took for a name
             yield Entity(kind, ent.start_char, ent.end_char, ent.text, "ner")
+
+
+def _other_mentions(found: Sequence[Entity], text: str) -> Iterator[Entity]:
+    """Every other mention of a name found once: NER may tag "Elon Musk" in one sentence and not the next."""
+    names = {e.value: e.type for e in found if e.source in ("ner", "cue") and len(e.value) > 2}
+    for value, kind in names.items():
+        for m in re.finditer(rf"(?<!\w){re.escape(value)}(?!\w)", text):
+            yield Entity(kind, m.start(), m.end(), value, "mention")
 
 
 def _is_personal(found: Iterable[Entity], text: str) -> bool:
