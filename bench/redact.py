@@ -28,7 +28,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from edgesplit.evaluation.pii_corpus import Message, Span, tuning_corpus, unseen_corpus
+from edgesplit.evaluation.pii_corpus import Message, Span, holdout_corpus, tuning_corpus, unseen_corpus
 from edgesplit.privacy.detectors import ENTITY_TYPES, Detector
 
 OUT = Path(__file__).parent / "out"
@@ -253,6 +253,7 @@ def main() -> None:
     corpora = {
         "tuning (seed 1234, tuned on)": tuning_corpus(args.messages, seed=1234),
         "unseen (seed 2026, never tuned on)": unseen_corpus(args.messages, seed=2026),
+        "holdout (seed 31337, measured once)": holdout_corpus(args.messages // 2, seed=31337),
     }
     predictors = {name: make() for name, make in detectors().items()}
     results: dict[str, dict[str, Score]] = {}

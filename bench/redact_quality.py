@@ -6,7 +6,8 @@ settings, with and without the context rule (places and organisations only in pe
 For every prompt that still gets a placeholder, the cloud model (Qwen2.5-Coder-1.5B, greedy)
 answers the raw prompt and the redacted one (its answer restored, as the edge returns it), and
 the cloud model judges the pair with MT-Bench's ``pair-v2`` prompt in both orders: the score is
-P(redacted answer at least as good as the raw one), 0.5 meaning no difference. Prints a table,
+the redacted answer's win rate, P(better) + ½·P(tie) averaged over both orders, so 0.5 means no
+difference (identical answers score 0.5 without a judge call). Prints a table,
 writes bench/out/redact_quality.md, .json and .png.
 
     .venv/bin/python bench/redact_quality.py [--max-items 40] [--max-tokens 192]
@@ -57,14 +58,16 @@ async def answer(backend: LocalBackend, prompt: Prompt, max_tokens: int) -> str:
 
 
 async def judged(judge: Judge, question: str, raw: str, redacted: str) -> float:
-    """P(redacted at least as good as raw), averaged over both answer orders."""
+    """The redacted answer's win rate over the raw one: P(better) + P(tie)/2, averaged over both orders."""
+    if raw == redacted:
+        return 0.5
     first = await judge.compare(question, redacted, raw)
     second = await judge.compare(question, raw, redacted)
     scores = []
     if first.pair is not None:
-        scores.append(first.pair["A"] + first.pair["C"])
+        scores.append(first.pair["A"] + first.pair["C"] / 2)
     if second.pair is not None:
-        scores.append(second.pair["B"] + second.pair["C"])
+        scores.append(second.pair["B"] + second.pair["C"] / 2)
     return statistics.mean(scores) if scores else float("nan")
 
 
@@ -77,7 +80,7 @@ async def quality(items: list[EvalItem], chosen: list[PrivacyPlan], max_tokens: 
         redacted = restore(plan.mapping, await answer(backend, plan.upstream_prompt, max_tokens))
         score = await judged(judge, item.prompt, raw, redacted)
         rows.append({"id": item.key, "set": item.set, "redacted": plan.counts, "same_answer": raw == redacted,
-                     "p_redacted_at_least_as_good": score})  # fmt: skip
+                     "win_rate_redacted": score})  # fmt: skip
         print(f"  {i + 1}/{len(items)} {item.key}: {plan.counts} -> {score:.2f}")
     backend.close()
     return rows
@@ -99,13 +102,13 @@ def report(items: list[EvalItem], on: list[PrivacyPlan], off: list[PrivacyPlan],
         types_on.update(plan.counts)
     lines += ["", f"placeholders by type (rule on): {dict(types_on)}"]
     if rows:
-        scores = [float(r["p_redacted_at_least_as_good"]) for r in rows]  # type: ignore[arg-type]
+        scores = [float(r["win_rate_redacted"]) for r in rows]  # type: ignore[arg-type]
         same = sum(1 for r in rows if r["same_answer"])
         lines += [
             "",
-            "| judged prompts | identical answers | mean P(redacted ≥ raw) | min |",
-            "|---:|---:|---:|---:|",
-            f"| {len(rows)} | {same} | {statistics.mean(scores):.3f} | {min(scores):.3f} |",
+            "| prompts answered twice | identical answers | mean win rate of the redacted answer | min | max |",
+            "|---:|---:|---:|---:|---:|",
+            f"| {len(rows)} | {same} | {statistics.mean(scores):.3f} | {min(scores):.3f} | {max(scores):.3f} |",
         ]
     return "\n".join(lines)
 
@@ -117,12 +120,12 @@ def plot(rows: list[dict[str, object]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 3.5))
-    scores = [float(r["p_redacted_at_least_as_good"]) for r in rows]  # type: ignore[arg-type]
+    scores = [float(r["win_rate_redacted"]) for r in rows]  # type: ignore[arg-type]
     ax.bar(range(len(scores)), scores)
     ax.axhline(0.5, color="grey", linestyle="--", label="no difference")
     ax.set_ylim(0, 1)
     ax.set_xlabel("prompt with a placeholder")
-    ax.set_ylabel("P(redacted answer ≥ raw)")
+    ax.set_ylabel("win rate of the redacted answer")
     ax.set_title("Cloud answer quality with redaction on vs off (judge: Qwen2.5-Coder-1.5B)")
     ax.legend()
     fig.tight_layout()

@@ -54,7 +54,7 @@ def test_slow_cloud_falls_back_within_timeout(make_edge: EdgeFactory) -> None:
 def test_headers_without_tokens_still_bounded_by_one_timeout(make_edge: EdgeFactory) -> None:
     reply, elapsed = _timed_cloud_chat(make_edge, silent_stream_upstream(), timeout_s=1.0)
     assert reply.model_extra["edgesplit"]["fallback"] is True
-    assert 1.0 <= elapsed < 1.8  # one timeout for the first token, not one per phase
+    assert 1.0 <= elapsed < 1.95  # one timeout for the first token, not one per phase (two would be 2.0 s)
 
 
 @pytest.mark.parametrize("status", [500, 503, 429, 401])

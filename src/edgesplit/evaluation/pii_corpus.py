@@ -13,6 +13,10 @@ generated with Faker from fixed seeds, so a run is reproducible.
   a detector changes because of a miss here, the change is for a documented format, and a
   property test (tests/test_detectors_properties.py) pins that format.
 
+- :func:`holdout_corpus`: templates written after the detectors' last change for the unseen
+  corpus (whose misses were read once, to pick the street-type lists and role cues), measured
+  once and never looked into: insurance claims, pharmacy, logistics, field service, HR.
+
 Label types are the detector's entity types; ``DATE`` is any date tied to a person that is not
 a birth date (HIPAA Safe Harbor treats every such date element as an identifier).
 """
@@ -26,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Message", "Span", "fill", "tuning_corpus", "unseen_corpus"]
+__all__ = ["Message", "Span", "fill", "holdout_corpus", "tuning_corpus", "unseen_corpus"]
 
 _SLOT = re.compile(r"\{([A-Z_0-9]+)\}")
 # Slot names that carry a format variant but label the same type.
@@ -306,3 +310,41 @@ def unseen_corpus(n: int = 300, seed: int = 2026) -> list[Message]:
         labels = [s for s in message.labels if s.type != "NONPERSONAL_DATE"]  # a date tied to no one
         corpus.append(Message(message.text, labels, locale))
     return corpus
+
+
+HOLDOUT_TEMPLATES: dict[str, list[str]] = {
+    "en_US": [
+        "Claim #{MEDICAL_RECORD} was filed by {PERSON} after the accident on {DATE}. Policyholder lives at "
+        "{ADDRESS}; best number {PHONE_NUMBER}.",
+        "Rx refill for {PERSON}, DOB {DOB_PLAIN}: pharmacy called {PHONE_NUMBER} on {DATE}. Pay with {CREDIT_CARD}.",
+        "Driver {PERSON} picked up pallet 7 at dock 4; delivery confirmation went to {EMAIL_ADDRESS}.",
+        "The gateway at {IP_ADDRESS} rejected the login of {PERSON} three times; SSN on file {US_SSN}.",
+        "Can you explain how a heat pump works in cold climates like Minnesota?",
+    ],
+    "en_GB": [
+        "Please amend the direct debit for {PERSON} to {IBAN}; confirmation to {EMAIL_ADDRESS}.",
+        "Home visit booked: {PERSON}, {ADDRESS}, on {DATE}. Mobile {PHONE_NUMBER}. Patient ID {MEDICAL_RECORD}.",
+        "What time zone does Edinburgh use in summer?",
+    ],
+    "pt_BR": [
+        "Sinistro aberto por {PERSON} em {DATE}; segurado com CPF {BR_CPF} e telefone {PHONE_NUMBER}.",
+        "Receita de {PERSON} (nascimento {DOB_PLAIN}) aviada em {DATE}; registro do paciente {MEDICAL_RECORD}.",
+        "Entrega para {PERSON} no endereço {ADDRESS}; nota fiscal da empresa {BR_CNPJ} enviada para {EMAIL_ADDRESS}.",
+        "Quais são as regras de rodízio de veículos em São Paulo?",
+    ],
+}
+
+
+def holdout_corpus(n: int = 150, seed: int = 31337) -> list[Message]:
+    """Messages from templates written after the detectors' last change (see the module docstring)."""
+    rng = random.Random(seed)
+    locales = list(HOLDOUT_TEMPLATES)
+    values = {locale: _unseen_values(locale, rng) for locale in locales}
+    return [
+        fill(
+            rng.choice(HOLDOUT_TEMPLATES[locales[i % len(locales)]]),
+            values[locales[i % len(locales)]],
+            locales[i % len(locales)],
+        )
+        for i in range(n)
+    ]

@@ -160,7 +160,7 @@ _NAME = r"([A-ZÀ-Ý][a-zà-ÿ]+(?: (?:(?:da|de|do|dos|das|van|von|e) )?(?:[A-Z]
 _CUES = re.compile(
     r"(?i:\b(?:my name is|i am|i'm|this is|meu nome é|me chamo|chamo-me|sou (?:o|a)|em nome de|in the name of"
     r"|patient|paciente|technician|engineer|técnic[oa]|engenheir[oa]|cardholder|account holder|titular"
-    r"|contact|contato|responsável|solicitante|requester|reported by|opened by|signed|assinado por)[:,]?\s+"
+    r"|contact|contato|responsável|solicitante|requester|reported by|opened by|signed by|assinado por)[:,]?\s+"
     r"|\b(?:Mr|Mrs|Ms|Dr|Dra|Sr|Sra|Srta|Prof)\.?\s+)" + _NAME  # the name itself must be capitalised
 )
 # Labels of identifiers that the small English model likes to call organisations.
