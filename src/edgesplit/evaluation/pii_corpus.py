@@ -300,13 +300,18 @@ def _card(fake: Any, rng: random.Random) -> str:
 
 def unseen_corpus(n: int = 300, seed: int = 2026) -> list[Message]:
     """Messages from templates, generators and locales the detectors were not tuned on."""
+    return _from_templates(UNSEEN_TEMPLATES, n, seed)
+
+
+def _from_templates(templates: dict[str, list[str]], n: int, seed: int) -> list[Message]:
+    """``n`` messages, locales in turn, each from a random template of its locale."""
     rng = random.Random(seed)
-    locales = list(UNSEEN_TEMPLATES)
+    locales = list(templates)
     values = {locale: _unseen_values(locale, rng) for locale in locales}
     corpus = []
     for i in range(n):
         locale = locales[i % len(locales)]
-        message = fill(rng.choice(UNSEEN_TEMPLATES[locale]), values[locale], locale)
+        message = fill(rng.choice(templates[locale]), values[locale], locale)
         labels = [s for s in message.labels if s.type != "NONPERSONAL_DATE"]  # a date tied to no one
         corpus.append(Message(message.text, labels, locale))
     return corpus
@@ -337,14 +342,4 @@ HOLDOUT_TEMPLATES: dict[str, list[str]] = {
 
 def holdout_corpus(n: int = 150, seed: int = 31337) -> list[Message]:
     """Messages from templates written after the detectors' last change (see the module docstring)."""
-    rng = random.Random(seed)
-    locales = list(HOLDOUT_TEMPLATES)
-    values = {locale: _unseen_values(locale, rng) for locale in locales}
-    return [
-        fill(
-            rng.choice(HOLDOUT_TEMPLATES[locales[i % len(locales)]]),
-            values[locales[i % len(locales)]],
-            locales[i % len(locales)],
-        )
-        for i in range(n)
-    ]
+    return _from_templates(HOLDOUT_TEMPLATES, n, seed)

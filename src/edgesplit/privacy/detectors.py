@@ -165,11 +165,11 @@ _CUES = re.compile(
 )
 # Labels of identifiers that the small English model likes to call organisations.
 _NOT_NAMES = frozenset({"SSN", "IBAN", "CPF", "CNPJ", "MRN", "DOB", "IP", "CVV", "PIN", "ID", "RG", "NIF", "VAT"})
+_EXT = r"\s?(?:x|ext\.?|extension|ramal|r\.)\s?\d{1,6}"  # "ext. 204", "x12", "ramal 12"
 _PHONE_CANDIDATE = re.compile(
-    r"(?<![\w+/.-])(?:\+|0xx)?\(?\d[\d\s().-]{6,20}\d(?:\s?(?:x|ext\.?|extension|ramal|r\.)\s?\d{1,6})?(?![\w/-]|\.\d)",
-    re.IGNORECASE,
+    rf"(?<![\w+/.-])(?:\+|0xx)?\(?\d[\d\s().-]{{6,20}}\d(?:{_EXT})?(?![\w/-]|\.\d)", re.IGNORECASE
 )
-_EXTENSION = re.compile(r"\s?(?:x|ext\.?|extension|ramal|r\.)\s?\d{1,6}$", re.IGNORECASE)
+_EXTENSION = re.compile(_EXT + "$", re.IGNORECASE)
 _PERSONAL_CUE = re.compile(
     r"(?i:\b(?:i|we) (?:live|lived|moved|work|stay)|\bmy (?:address|home|house|town|city|office|street)"
     r"|\blives? (?:in|at|on)|\bresident|\baddress|\bpatient|\bcustomer|\bclient|\bemployee|\btechnician"
@@ -318,9 +318,10 @@ def _phone_source(candidate: str, regions: Sequence[str]) -> str | None:
     return "shape" if possible and _phone_shaped(cleaned) else None
 
 
-def _phone_shaped(candidate: str) -> bool:
-    """10 to 15 digits in at least two groups; dots only in the 3-3-4 layout (not dates, versions, IPs)."""
-    core = _EXTENSION.sub("", candidate)
+def _phone_shaped(core: str) -> bool:
+    """10 to 15 digits in at least two groups; dots only in the 3-3-4 layout (not dates, versions, IPs).
+
+    ``core`` is the candidate without its extension."""
     digits = sum(ch.isdigit() for ch in core)
     groups = [g for g in re.split(r"[\s().-]+", core.lstrip("+")) if g]
     if not 10 <= digits <= 15 or len(groups) < 2:
@@ -328,9 +329,10 @@ def _phone_shaped(candidate: str) -> bool:
     return _dots_allowed(core)
 
 
-def _dots_allowed(candidate: str) -> bool:
-    """Dots only in the 3-3-4 layout (``415.555.2671``): dotted digits are otherwise dates, versions or IPs."""
-    core = _EXTENSION.sub("", candidate)
+def _dots_allowed(core: str) -> bool:
+    """Dots only in the 3-3-4 layout (``415.555.2671``): dotted digits are otherwise dates, versions or IPs.
+
+    ``core`` is the candidate without its extension."""
     return "." not in core or bool(re.fullmatch(r"(?:\+?1\.)?\d{3}\.\d{3}\.\d{4}", core))
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from edgesplit.privacy.vault import Mapping
+from edgesplit.privacy.vault import Mapping, placeholder_type
 
 __all__ = ["StreamRestorer", "restore"]
 
@@ -29,7 +29,7 @@ def _pattern(types: Iterable[str]) -> re.Pattern[str]:
 
 def _types(mapping: Mapping) -> list[str]:
     """The entity types that have placeholders in ``mapping`` (``<PERSON_1>`` → ``PERSON``)."""
-    return sorted({placeholder[1:].rsplit("_", 1)[0] for placeholder in mapping.value_of})
+    return sorted({placeholder_type(placeholder) for placeholder in mapping.value_of})
 
 
 def _replace(mapping: Mapping, text: str, pattern: re.Pattern[str]) -> str:

@@ -81,9 +81,7 @@ class SealedMappings:
         except InvalidToken:  # sealed with another key: the values are gone for good
             self._delete(conversation)
             return None
-        mapping = Mapping(counters=dict(data["counters"]), value_of=dict(data["value_of"]))
-        mapping.by_value = {(p[1:].rsplit("_", 1)[0], v): p for p, v in mapping.value_of.items()}
-        return mapping
+        return Mapping.restored(data["value_of"], data["counters"])
 
     def purge(self) -> int:
         """Delete every expired mapping; returns how many."""

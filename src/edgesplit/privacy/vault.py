@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["Mapping", "Vault", "conversation_id"]
+__all__ = ["Mapping", "Vault", "conversation_id", "placeholder_type"]
 
 
 @dataclass
@@ -36,8 +36,19 @@ class Mapping:
             self.value_of[found] = value
         return found
 
+    @classmethod
+    def restored(cls, value_of: dict[str, str], counters: dict[str, int]) -> Mapping:
+        """A mapping rebuilt from its placeholders (``<PERSON_1>`` → value) and counters."""
+        by_value = {(placeholder_type(p), v): p for p, v in value_of.items()}
+        return cls(by_value=by_value, value_of=dict(value_of), counters=dict(counters))
+
     def __repr__(self) -> str:
         return f"Mapping({len(self.value_of)} placeholders)"
+
+
+def placeholder_type(placeholder: str) -> str:
+    """``<PERSON_1>`` → ``PERSON``."""
+    return placeholder[1:].rsplit("_", 1)[0]
 
 
 def conversation_id(explicit: str | None, first_message: str) -> str:
