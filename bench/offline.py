@@ -7,11 +7,14 @@
    cloud side, per request body, so a job delivered under two keys would show).
 2. Latency: p50/p95 of edge answers with the link up (lan), down and flaky, side by side,
    as ratios to "up".
+3. Stream gaps under outbox load: the gaps between tokens of streamed edge answers, alone and
+   while 1,000 batch jobs are being committed to the outbox (fsync) from 4 clients; p50/p99
+   side by side, as ratios to the quiet run.
 
 Both tiers serve SmolLM2 (the cloud's model is not what is measured). Exits 1 if any check
 fails. Writes bench/out/offline.md and bench/out/offline.png.
 
-    .venv/bin/python bench/offline.py [--jobs 1000] [--kills 3] [--requests 30]
+    .venv/bin/python bench/offline.py [--jobs 1000] [--kills 3] [--requests 30] [--parts fault,latency,gaps]
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -203,6 +208,85 @@ def latency(link: LinkEmulator, workdir: Path, requests: int) -> dict[str, dict[
     return table
 
 
+def _stream_gaps(url: str, stop: threading.Event | None, max_streams: int) -> list[float]:
+    """Seconds between content chunks of streamed edge answers, until ``stop`` is set (or ``max_streams``)."""
+    body = {
+        "model": "edgesplit/edge",
+        "messages": [{"role": "user", "content": "Write a long story about a printer that learns to sing."}],
+        "max_tokens": 48,
+        "temperature": 0,
+        "stream": True,
+    }
+    gaps: list[float] = []
+    for _ in range(max_streams):
+        with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, timeout=120) as response:
+            last = None
+            for line in response.iter_lines():
+                if not line.startswith("data: {") or '"content"' not in line:
+                    continue
+                now = time.perf_counter()
+                if last is not None:
+                    gaps.append(now - last)
+                last = now
+        if stop is not None and stop.is_set():
+            break
+    return gaps
+
+
+def _enqueue_jobs(url: str, jobs: int, clients: int) -> None:
+    def one(i: int) -> None:
+        body = {"model": "edgesplit/cloud", "messages": [{"role": "user", "content": f"Job {i}"}], "max_tokens": 3}
+        response = httpx.post(
+            f"{url}/v1/chat/completions", json=body, headers={"x-edgesplit-priority": "batch"}, timeout=60
+        )
+        assert response.status_code == 202, response.text
+
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(one, range(jobs)))
+
+
+def stream_gaps(link: LinkEmulator, workdir: Path, jobs: int) -> dict[str, dict[str, float]]:
+    """Token gaps of a streamed answer, quiet and while ``jobs`` batch jobs are committed (link down)."""
+    edge = EdgeProcess(link.url, workdir / "edge-gaps")
+    edge.start()
+    link.outage("refuse")  # the jobs stay queued: only their commits load the edge
+    table: dict[str, dict[str, float]] = {}
+    try:
+        _stream_gaps(edge.url, None, 1)  # warm up
+        loaded: list[float] = []
+        stop = threading.Event()
+        streamer = threading.Thread(target=lambda: loaded.extend(_stream_gaps(edge.url, stop, 1000)))
+        streamer.start()
+        _enqueue_jobs(edge.url, jobs, clients=4)
+        stop.set()
+        streamer.join()
+        streams = max(2, len(loaded) // 47)
+        quiet = _stream_gaps(edge.url, None, streams)
+        for name, gaps in (("quiet", quiet), (f"{jobs} jobs being queued", loaded)):
+            gaps.sort()
+            table[name] = {
+                "p50": statistics.median(gaps),
+                "p99": gaps[max(0, round(0.99 * len(gaps)) - 1)],
+                "gaps": float(len(gaps)),
+            }
+            print(f"  {name:22} p50 {table[name]['p50'] * 1000:.1f} ms  p99 {table[name]['p99'] * 1000:.1f} ms")
+    finally:
+        edge.stop()
+        link.restore()
+    return table
+
+
+def gaps_report(gaps: dict[str, dict[str, float]]) -> str:
+    lines = ["| stream | gaps | p50 ms | p99 ms | p99 vs quiet |", "|---|---:|---:|---:|---:|"]
+    base = gaps["quiet"]["p99"]
+    for name, values in gaps.items():
+        lines.append(
+            f"| {name} | {values['gaps']:.0f} | {values['p50'] * 1000:.1f} | {values['p99'] * 1000:.1f} "
+            f"| {values['p99'] / base:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
 def report(fault: FaultReport, lat: dict[str, dict[str, float]]) -> str:
     lines = [
         "| fault test | value |",
@@ -254,8 +338,11 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--kills", type=int, default=3)
     parser.add_argument("--requests", type=int, default=30, help="requests per link state and route")
+    parser.add_argument("--parts", default="fault,latency,gaps", help="comma-separated: fault, latency, gaps")
     parser.add_argument("--no-plot", action="store_true")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    fault, lat, gaps = None, None, None
     with tempfile.TemporaryDirectory(prefix="edgesplit-offline-") as tmp:
         workdir = Path(tmp)
         settings = load_settings(
@@ -264,19 +351,33 @@ def main() -> int:
         with NodeServer(build_node(settings)) as cloud:
             port = int(cloud.url.rsplit(":", 1)[1])
             with LinkEmulator("127.0.0.1", port, "lan") as link:
-                print("fault test:")
-                fault = fault_test(args.jobs, args.kills, cloud, link, workdir)
-                print("latency:")
-                lat = latency(link, workdir, args.requests)
-    text = report(fault, lat)
+                if "fault" in parts:
+                    print("fault test:")
+                    fault = fault_test(args.jobs, args.kills, cloud, link, workdir)
+                if "latency" in parts:
+                    print("latency:")
+                    lat = latency(link, workdir, args.requests)
+                if "gaps" in parts:
+                    print("stream gaps under outbox load:")
+                    gaps = stream_gaps(link, workdir, args.jobs)
+    sections = []
+    if fault is not None and lat is not None:
+        sections.append(report(fault, lat))
+    if gaps is not None:
+        sections.append(gaps_report(gaps))
+    text = "\n\n".join(sections)
     print()
     print(text)
     OUT.mkdir(exist_ok=True)
-    (OUT / "offline.md").write_text(text + "\n")
-    if not args.no_plot:
+    (OUT / f"offline{'' if parts >= {'fault', 'latency', 'gaps'} else '-' + '-'.join(sorted(parts))}.md").write_text(
+        text + "\n"
+    )
+    if lat is not None and not args.no_plot:
         plot(lat, OUT / "offline.png")
-    print(f"\nfault test: {'PASS' if fault.ok else 'FAIL'}")
-    return 0 if fault.ok else 1
+    ok = fault is None or fault.ok
+    if fault is not None:
+        print(f"\nfault test: {'PASS' if fault.ok else 'FAIL'}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -147,3 +147,25 @@ def test_probe_endpoint_checks_input_and_auth(cloud: NodeServer) -> None:
     assert httpx.get(f"{cloud.url}/v1/link/probe", params={"bytes": 0}, headers=auth).status_code == 400
     assert httpx.get(f"{cloud.url}/v1/link/probe", params={"bytes": "lots"}, headers=auth).status_code == 400
     assert httpx.get(f"{cloud.url}/v1/link/probe").status_code == 401
+
+
+def test_what_counts_against_the_link() -> None:
+    from edgesplit.routing.link import counts_against_link
+
+    assert counts_against_link(None) and counts_against_link(500) and counts_against_link(503)
+    assert not any(counts_against_link(s) for s in (200, 400, 401, 404, 413, 422, 429))
+
+
+def test_a_busy_cloud_does_not_open_the_circuit_a_failing_one_does(make_edge: EdgeFactory) -> None:
+    """The edge and the delivery worker agree: a 429 is an answer (fall back, keep the link), a 503 is not."""
+    from doubles import failing_upstream
+    from edgesplit.server import AppServer
+
+    states = {}
+    for status in (429, 503):
+        with AppServer(failing_upstream(status)) as upstream:
+            edge = make_edge(upstream=upstream.url, link_probe_interval_s=0)
+            for _ in range(4):
+                assert chat(edge, "Hi", model="edgesplit/cloud", max_tokens=2).model_extra["edgesplit"]["fallback"]
+            states[status] = edge.node.link.state  # type: ignore[attr-defined]
+    assert states == {429: BreakerState.CLOSED, 503: BreakerState.OPEN}

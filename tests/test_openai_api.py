@@ -113,3 +113,36 @@ def test_cloud_rejects_missing_or_wrong_token(cloud: NodeServer, token: str | No
 
 def test_health_needs_no_token(cloud: NodeServer) -> None:
     assert httpx.get(f"{cloud.url}/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_internal_errors_are_logged_without_the_request(
+    edge: NodeServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, stream: bool
+) -> None:
+    """A bug answers 500 (or an in-band error once streaming) and leaves a traceback in the log, no body."""
+    from edgesplit.backends.base import TokenEvent
+    from edgesplit.nodes.base import Generation
+    from edgesplit.schemas import RouteInfo
+
+    async def events():  # type: ignore[no-untyped-def]
+        yield TokenEvent(text="partial")
+        raise RuntimeError("a bug in a backend")
+
+    async def broken(*args: object, **kwargs: object) -> Generation:
+        if not stream:
+            raise RuntimeError("a bug in the node")
+        return Generation(RouteInfo(route="edge", rule="forced", reason="test"), events())
+
+    monkeypatch.setattr(edge.node, "generate", broken)
+    secret = "my SSN is 123-45-6789"
+    body = {"model": "edgesplit/edge", "messages": [{"role": "user", "content": secret}], "stream": stream}
+    with caplog.at_level("ERROR", logger="edgesplit.http"):
+        reply = httpx.post(f"{edge.url}/v1/chat/completions", json=body, timeout=60)
+    if stream:
+        assert reply.status_code == 200 and '"code": "internal_error"' in reply.text.replace('":"', '": "')
+    else:
+        assert reply.status_code == 500 and reply.json()["error"]["code"] == "internal_error"
+    records = [r for r in caplog.records if r.name == "edgesplit.http"]
+    assert len(records) == 1 and records[0].exc_info is not None
+    assert "a bug in" in caplog.text and "/v1/chat/completions" in records[0].getMessage()
+    assert "123-45-6789" not in caplog.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -217,3 +218,55 @@ def _wait_planned(edge: NodeServer) -> dict[str, Any]:
         assert time.monotonic() < deadline, plan
         time.sleep(0.2)
     return plan
+
+
+def test_a_replan_does_not_change_a_running_stream(split_edge: NodeServer) -> None:
+    """A new plan applies to new streams; a running one keeps the k and codec its session was opened with."""
+    backend = split_edge.node.split  # type: ignore[attr-defined]
+    messages = [{"role": "user", "content": PROMPT}]
+    body = {"model": "edgesplit/split", "messages": messages, "max_tokens": 12, "temperature": 0}
+    text = []
+    try:
+        with httpx.stream(
+            "POST", f"{split_edge.url}/v1/chat/completions", json={**body, "stream": True}, headers=ALLOW, timeout=120
+        ) as response:
+            for line in response.iter_lines():
+                if not line.startswith("data: {"):
+                    continue
+                chunk = json.loads(line[6:])
+                if "error" in chunk:
+                    raise AssertionError(chunk)
+                if chunk["choices"] and chunk["choices"][0]["delta"].get("content"):
+                    text.append(chunk["choices"][0]["delta"]["content"])
+                    backend.k, backend.codec = 4, "int8"  # what the re-planner does, mid-stream
+    finally:
+        backend.k, backend.codec = 12, "fp32"
+    assert "".join(text) == _engine_greedy(split_edge, PROMPT, 12)
+
+
+def test_local_errors_do_not_count_against_the_link(split_edge: NodeServer) -> None:
+    """Over-long prompts fail on the edge, before anything is sent: the circuit stays closed."""
+    from edgesplit.routing.link import BreakerState, LinkMonitor
+
+    node = split_edge.node  # type: ignore[attr-defined]
+    body = {
+        "model": "edgesplit/split",
+        "messages": [{"role": "user", "content": "tell me more " * 3000}],
+        "max_tokens": 4,
+    }
+    for _ in range(node.link.failure_threshold + 1):
+        reply = httpx.post(f"{split_edge.url}/v1/chat/completions", json=body, headers=ALLOW, timeout=120)
+        assert reply.status_code == 400, reply.text
+    assert node.link.state is BreakerState.CLOSED and node.link.consecutive_failures == 0
+
+    now = [0.0]
+    half_open = LinkMonitor(failure_threshold=1, backoff_s=1.0, clock=lambda: now[0])
+    half_open.record_failure()
+    now[0] = 10.0  # past the backoff: the next call is the half-open probe
+    real, node.link = node.link, half_open
+    try:
+        reply = httpx.post(f"{split_edge.url}/v1/chat/completions", json=body, headers=ALLOW, timeout=120)
+        assert reply.status_code == 400, reply.text
+        assert half_open.state is BreakerState.HALF_OPEN and half_open.allow()  # the probe slot was released
+    finally:
+        node.link = real

@@ -26,8 +26,9 @@ from typing import Any
 import httpx
 
 from edgesplit.auth import bearer_headers
+from edgesplit.background import run_in_background
 from edgesplit.outbox import Outbox
-from edgesplit.routing.link import BreakerState, LinkMonitor
+from edgesplit.routing.link import BreakerState, LinkMonitor, counts_against_link
 from edgesplit.schemas import JobRecord
 
 __all__ = ["DeliveryWorker"]
@@ -92,7 +93,7 @@ class DeliveryWorker:
 
     async def _step(self) -> None:
         self._wake.clear()  # before looking, so a job queued from here on wakes the sleep below
-        due_in = self.outbox.next_due_in_s()
+        due_in = await run_in_background(self.outbox.next_due_in_s)  # SQLite off the event loop
         if due_in is None or due_in > 0:
             await self._sleep(min(due_in if due_in is not None else _IDLE_POLL_S, _IDLE_POLL_S))
             return
@@ -100,7 +101,7 @@ class DeliveryWorker:
             await self._sleep(min(max(self.link.snapshot().retry_in_s, 0.05), _IDLE_POLL_S))
             return
         limit = 1 if self.link.state is BreakerState.HALF_OPEN else self.concurrency
-        batch = self.outbox.claim_due(limit)
+        batch = await run_in_background(self.outbox.claim_due, limit)
         if not batch:
             self.link.cancel_probe()
             return
@@ -117,39 +118,38 @@ class DeliveryWorker:
             response = await self._client.post(path, json=request, headers={"idempotency-key": key})
         except httpx.HTTPError as exc:
             self.link.record_failure()
-            self._retry(job_id, f"{type(exc).__name__}: {exc}")
+            await self._retry(job_id, f"{type(exc).__name__}: {exc}")
             return
         status = response.status_code
-        if status < 400:
-            self.link.record_success((time.perf_counter() - start) * 1000)
-            self.outbox.mark_done(job_id, response.json())
-        elif status >= 500 or status in _RETRYABLE_4XX:
-            if status >= 500:
-                self.link.record_failure()
-            else:
-                self.link.record_success((time.perf_counter() - start) * 1000)
-            self._retry(job_id, f"upstream answered {status}: {_message(response)}")
+        if counts_against_link(status):
+            self.link.record_failure()
         else:
             self.link.record_success((time.perf_counter() - start) * 1000)
-            self.outbox.mark_failed(job_id, f"upstream refused the request ({status}): {_message(response)}")
+        if status < 400:
+            await run_in_background(self.outbox.mark_done, job_id, response.json())
+        elif status >= 500 or status in _RETRYABLE_4XX:
+            await self._retry(job_id, f"upstream answered {status}: {_message(response)}")
+        else:
+            error = f"upstream refused the request ({status}): {_message(response)}"
+            await run_in_background(self.outbox.mark_failed, job_id, error)
             log.warning("job %s failed permanently: upstream answered %d", job_id, status)
 
-    def _retry(self, job_id: str, error: str) -> None:
-        attempts = self.outbox.attempts(job_id)
+    async def _retry(self, job_id: str, error: str) -> None:
+        attempts = await run_in_background(self.outbox.attempts, job_id)
         delay = min(self.max_backoff_s, self.backoff_s * 2**attempts) * random.uniform(0.5, 1.0)
-        self.outbox.mark_retry(job_id, error, delay)
+        await run_in_background(self.outbox.mark_retry, job_id, error, delay)
 
     async def _send_callbacks(self) -> None:
-        for job in self.outbox.pending_callbacks():
+        for job in await run_in_background(self.outbox.pending_callbacks):
             assert job.callback_url is not None
             try:
-                payload = self.restore(job).model_dump(mode="json")
+                payload = (await run_in_background(self.restore, job)).model_dump(mode="json")
                 response = await self._callbacks.post(job.callback_url, json=payload)
             except httpx.HTTPError as exc:
                 log.info("callback for %s not delivered yet: %s", job.id, type(exc).__name__)
                 continue
             if response.status_code < 500:  # a 4xx will not get better by retrying
-                self.outbox.mark_callback_done(job.id)
+                await run_in_background(self.outbox.mark_callback_done, job.id)
 
 
 def _message(response: httpx.Response) -> str:

@@ -30,8 +30,13 @@ __all__ = ["SplitBackend"]
 
 @dataclass
 class _EdgeHalf:
-    """The edge's running state for one generation."""
+    """The edge's running state for one generation, with the split point it started with.
 
+    A re-plan changes the backend's ``k`` and ``codec`` for new streams only: a running stream's
+    cloud session and caches were sized for its own ``k``."""
+
+    k: int
+    codec: Codec
     caches: dict[int, KVCache]
     sent: list[torch.Tensor]  # every frame's hidden states, for re-sending after a lost session
     position: int = 0
@@ -71,18 +76,18 @@ class SplitBackend:
             positions = torch.arange(state.position, state.position + len(tokens))
             with torch.inference_mode():
                 h = self.model.embed(torch.tensor(tokens))
-                return self.model.forward_layers(h, range(self.k), positions, state.caches)
+                return self.model.forward_layers(h, range(state.k), positions, state.caches)
 
         hidden = await asyncio.get_running_loop().run_in_executor(self._executor, run)
         state.sent.append(hidden)
         state.position += len(tokens)
         return hidden
 
-    async def _open(self, params: GenerationParams) -> str:
+    async def _open(self, state: _EdgeHalf, params: GenerationParams) -> str:
         body = {
             "model": self.model_name,
-            "k": self.k,
-            "codec": self.codec,
+            "k": state.k,
+            "codec": state.codec,
             "temperature": params.temperature,
             "top_p": params.top_p,
             "seed": params.seed,
@@ -94,20 +99,21 @@ class SplitBackend:
     ) -> tuple[str, dict[str, Any]]:
         start = state.position - hidden.shape[1]
         try:
-            return session, await self.segment.forward(session, encode_frame(hidden, start, self.codec))
+            return session, await self.segment.forward(session, encode_frame(hidden, start, state.codec))
         except SessionGone:
-            session = await self._open(params)
+            session = await self._open(state, params)
             prefix = torch.cat(state.sent, dim=1)
-            return session, await self.segment.forward(session, encode_frame(prefix, 0, self.codec))
+            return session, await self.segment.forward(session, encode_frame(prefix, 0, state.codec))
 
     async def stream(self, prompt: Prompt, params: GenerationParams) -> AsyncIterator[TokenEvent | Finish]:
         async with self.queue.slot():
             tokens = self.tokenizer.encode(prompt)
             requested = params.max_tokens if params.max_tokens_explicit else None
             max_tokens = context_budget(self.n_ctx, len(tokens), requested, params.max_tokens)
-            state = _EdgeHalf(caches=new_caches(self.model.config, range(self.k), self.n_ctx), sent=[])
+            k, codec = self.k, self.codec  # frozen for this stream (see _EdgeHalf)
+            state = _EdgeHalf(k, codec, caches=new_caches(self.model.config, range(k), self.n_ctx), sent=[])
             hidden = await self._edge_layers(state, tokens)
-            session = await self._open(params)
+            session = await self._open(state, params)
             text, generated, reason = TokenText(params.stop), 0, "length"
             try:
                 while generated < max_tokens:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -36,7 +36,7 @@ class CloudPolicy:
     """
 
     on_unavailable: OnUnavailable = "fallback"
-    enqueue: Callable[[], JobRecord] | None = None
+    enqueue: Callable[[], Awaitable[JobRecord]] | None = None
     privacy: PrivacyPlan | None = None
     hints: RequestHints = field(default_factory=RequestHints)  # for the learned router's rules
 

@@ -22,6 +22,7 @@ from edgesplit.admission import ModelQueue
 from edgesplit.backends.base import Backend, Finish, GenerationParams, Prompt, TokenEvent, mean_logprob
 from edgesplit.backends.local import LocalBackend
 from edgesplit.backends.remote import RemoteBackend
+from edgesplit.background import run_in_background
 from edgesplit.config import Settings
 from edgesplit.delivery import DeliveryWorker
 from edgesplit.errors import InvalidRequest, LinkDown, ModelError, UpstreamError
@@ -35,7 +36,7 @@ from edgesplit.privacy.restore import StreamRestorer, restore
 from edgesplit.privacy.sealed import SealedMappings, load_key
 from edgesplit.routing.embedding import TokenEmbeddings
 from edgesplit.routing.learned import LearnedDecision, LearnedRouter, RouterHolder
-from edgesplit.routing.link import LinkMonitor
+from edgesplit.routing.link import LinkMonitor, counts_against_link
 from edgesplit.routing.probe import LinkProber
 from edgesplit.routing.router import EDGE_ALIASES, CascadePolicy, resolve_route
 from edgesplit.routing.scorer import PromptView
@@ -186,18 +187,27 @@ class EdgeNode:
             except Exception:  # a failed re-plan keeps the previous plan
                 log.warning("re-planning failed; keeping the current split point", exc_info=True)
 
-    def defer(
+    async def defer(
         self, kind: str, request: dict[str, object], callback_url: str | None, conversation: str | None = None
     ) -> JobRecord:
-        """Store a request for the cloud (already redacted) in the outbox; the worker delivers it."""
+        """Store a request for the cloud (already redacted) in the outbox; the worker delivers it.
+
+        The commit waits for fsync, so it runs in a worker thread: token streams keep flowing."""
         if self.outbox is None:
             raise InvalidRequest("deferred requests need an upstream; none is configured", code="no_upstream")
+        job = await run_in_background(self._store_job, kind, request, callback_url, conversation)
+        if self.worker is not None:
+            self.worker.wake()
+        return job
+
+    def _store_job(
+        self, kind: str, request: dict[str, object], callback_url: str | None, conversation: str | None
+    ) -> JobRecord:
+        assert self.outbox is not None
         job = self.outbox.enqueue("chat" if kind == "chat" else "text", request, callback_url, conversation)
         mapping = self.redactor.vault.get(conversation) if conversation and self.redactor else None
         if self.sealed is not None and conversation and mapping is not None and mapping.value_of:
             self.sealed.seal(conversation, mapping)
-        if self.worker is not None:
-            self.worker.wake()
         return job
 
     def restore_job(self, job: JobRecord) -> JobRecord:
@@ -283,7 +293,7 @@ class EdgeNode:
         except UpstreamError as exc:
             if raise_client_errors and exc.status_code in _CLIENT_ERRORS:
                 raise
-            if (job := _not_falling_back(exc, policy)) is not None:
+            if (job := await _not_falling_back(exc, policy)) is not None:
                 return job
             self._note_fallback(info, exc, fallback_reason)
             return await self._local(prompt, params, info)
@@ -354,14 +364,17 @@ class EdgeNode:
             )
         start = time.perf_counter()
         try:
-            sent = privacy.upstream_prompt if privacy is not None else prompt
+            sent = await privacy.upstream_prompt_off_loop() if privacy is not None else prompt
             events = await primed(upstream.stream(sent, params))
         except UpstreamError as exc:
             self.metrics.upstream_errors.labels(kind=type(exc).__name__).inc()
             self._record_link(exc, start)
             raise
-        except BaseException:  # cancelled (client left) or a bug: the outcome is unknown, count it against the link
-            self.link.record_failure()  # so that a half-open probe is never left in flight
+        except BaseException:
+            # Not an upstream outcome: a local error before anything was sent (split and speculative
+            # run edge code first: a full queue, an over-long prompt) or the client left. No verdict
+            # on the link; a half-open probe slot is released for the next call.
+            self.link.cancel_probe()
             raise
         self._record_link(None, start)
         if privacy is not None and privacy.mapping.value_of:
@@ -370,7 +383,7 @@ class EdgeNode:
 
     def _record_link(self, exc: UpstreamError | None, start: float) -> None:
         """Feed the breaker: an answer (even a 4xx about the request) means the link works."""
-        if exc is not None and exc.status_code not in _CLIENT_ERRORS:
+        if exc is not None and counts_against_link(exc.status_code):
             self.link.record_failure()
             return
         self.link.record_success((time.perf_counter() - start) * 1000)
@@ -405,7 +418,7 @@ class EdgeNode:
     async def _token_embeddings(self) -> TokenEmbeddings:
         """The edge model's input embedding table, opened on first use (memory-mapped)."""
         if self._embeddings is None:
-            self._embeddings = await asyncio.to_thread(TokenEmbeddings, locate_model(self.settings.model))
+            self._embeddings = await run_in_background(TokenEmbeddings, locate_model(self.settings.model))
         return self._embeddings
 
     async def _cascade_whole(
@@ -429,7 +442,7 @@ class EdgeNode:
             cloud_tokens, cloud_finish = await drain(generation.events)
             return Generation(generation.route, replay(cloud_tokens, cloud_finish))
         except UpstreamError as exc:
-            if (job := _not_falling_back(exc, policy)) is not None:
+            if (job := await _not_falling_back(exc, policy)) is not None:
                 return job
             self._note_fallback(edge_info, exc, f"{verdict.reason}; cloud unavailable, kept the edge answer")
             return Generation(edge_info, replay(tokens, finish))
@@ -463,7 +476,7 @@ class EdgeNode:
                 generation = await self._remote(prompt, params, cloud_info, policy)
             except UpstreamError as exc:
                 try:
-                    job = _not_falling_back(exc, policy)
+                    job = await _not_falling_back(exc, policy)
                 except UpstreamError:
                     await local.aclose()  # type: ignore[attr-defined]
                     raise
@@ -556,12 +569,12 @@ def _split_backend(settings: Settings, metrics: NodeMetrics) -> Backend:
     return SplitBackend(settings.split_model, model, tokenizer, segment, k, settings.split_codec, queue, settings.n_ctx)
 
 
-def _not_falling_back(exc: UpstreamError, policy: CloudPolicy) -> JobRecord | None:
+async def _not_falling_back(exc: UpstreamError, policy: CloudPolicy) -> JobRecord | None:
     """Apply the request's policy to an upstream failure: a job (defer), a raise (error), or None (fall back)."""
     if policy.on_unavailable == "error":
         raise exc
     if policy.on_unavailable == "defer" and policy.enqueue is not None:
-        return policy.enqueue()
+        return await policy.enqueue()
     return None
 
 

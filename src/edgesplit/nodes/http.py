@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -37,10 +39,17 @@ from edgesplit.schemas import ChatCompletionRequest, CompletionRequest, Edgespli
 
 __all__ = ["create_app", "error_response"]
 
+log = logging.getLogger("edgesplit.http")
+
 R = TypeVar("R", bound=BaseModel)
 _UNAUTHENTICATED_PATHS = ("/healthz", "/metrics")
 _MAX_PROBE_BYTES = 8 * 1024 * 1024
-_PROBE_FILL = bytes(range(256)) * (_MAX_PROBE_BYTES // 256)
+
+
+@functools.cache
+def _probe_fill() -> bytes:
+    """The probe's filler, made on the first probe (8 MiB: not at import)."""
+    return bytes(range(256)) * (_MAX_PROBE_BYTES // 256)
 
 
 def error_response(
@@ -54,6 +63,12 @@ def error_response(
     """An OpenAI-style error: ``{"error": {"message", "type", "param", "code"}}``."""
     body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _log_internal(exc: Exception, request: Request) -> None:
+    """A bug, not a refusal: log it with its traceback (method and path only: bodies may hold PII)."""
+    if not isinstance(exc, EdgesplitError):
+        log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
 
 
 def _map_error(exc: Exception) -> JSONResponse:
@@ -219,7 +234,12 @@ async def _collect(gen: Generation, builder: ResponseBuilder, on_token: Callable
 
 
 async def _stream(
-    node: Node, gen: Generation, builder: ResponseBuilder, include_usage: bool, on_token: Callable[[str], None]
+    node: Node,
+    request: Request,
+    gen: Generation,
+    builder: ResponseBuilder,
+    include_usage: bool,
+    on_token: Callable[[str], None],
 ) -> AsyncIterator[bytes]:
     first = True
     try:
@@ -233,6 +253,7 @@ async def _stream(
             yield sse(builder.chunk(event, first, gen.route if first else None))
             first = False
     except Exception as exc:  # the status line is gone: report in-band, OpenAI style
+        _log_internal(exc, request)
         yield sse(bytes(_map_error(exc).body).decode())
     finally:
         await gen.events.aclose()  # type: ignore[attr-defined]  # stops generation if the client left
@@ -277,6 +298,7 @@ def create_app(node: Node) -> FastAPI:
             _check_auth(request, token)
             response = await call_next(request)
         except Exception as exc:
+            _log_internal(exc, request)
             response = _map_error(exc)
         node.metrics.requests.labels(path=request.url.path, status=str(response.status_code)).inc()
         return response
@@ -315,7 +337,7 @@ def create_app(node: Node) -> FastAPI:
         path = str(locate_model(split_store.model_name))
         add_split_routes(app, split_store, node.settings.split_max_frame_bytes, path)
 
-    def enqueue(
+    async def enqueue(
         req: ChatCompletionRequest | CompletionRequest, kind: str, options: EdgesplitOptions, plan: PrivacyPlan | None
     ) -> JobRecord:
         defer = getattr(node, "defer", None)
@@ -327,9 +349,9 @@ def create_app(node: Node) -> FastAPI:
                 param="x-edgesplit-priority",
                 code="privacy_local_only",
             )
-        sent = plan.upstream_prompt if plan is not None else None
+        sent = await plan.upstream_prompt_off_loop(background=True) if plan is not None else None
         body = upstream_body(req, node.settings.upstream_model, sent or _prompt_of(req))
-        job: JobRecord = defer(kind, body, options.callback_url, plan.conversation if plan else None)
+        job: JobRecord = await defer(kind, body, options.callback_url, plan.conversation if plan else None)
         return job
 
     def classify(request: Request, prompt: Prompt, options: EdgesplitOptions) -> PrivacyPlan | None:
@@ -350,7 +372,7 @@ def create_app(node: Node) -> FastAPI:
         if options.priority == "batch":
             if req.stream:
                 raise InvalidRequest("batch requests are not streamed: poll GET /v1/jobs/{id}", param="stream")
-            return accepted(enqueue(req, kind, options, plan))
+            return accepted(await enqueue(req, kind, options, plan))
         policy = CloudPolicy(
             options.on_cloud_unavailable or "fallback",
             lambda: enqueue(req, kind, options, plan),
@@ -378,7 +400,7 @@ def create_app(node: Node) -> FastAPI:
             gen.route.privacy = plan.info()
         if req.stream:
             include_usage = bool(req.stream_options and req.stream_options.include_usage)
-            body = _stream(node, gen, builder, include_usage, clock)
+            body = _stream(node, request, gen, builder, include_usage, clock)
             return StreamingResponse(body, media_type="text/event-stream", headers=gen.route.headers())
         payload = await _collect(gen, builder, clock)
         _count_route(node, gen)
@@ -408,7 +430,7 @@ def create_app(node: Node) -> FastAPI:
         size_text = request.query_params.get("bytes", "65536")
         if not size_text.isdigit() or not 1 <= int(size_text) <= _MAX_PROBE_BYTES:
             raise InvalidRequest(f"bytes must be an integer from 1 to {_MAX_PROBE_BYTES}", param="bytes")
-        return Response(_PROBE_FILL[: int(size_text)], media_type="application/octet-stream")
+        return Response(_probe_fill()[: int(size_text)], media_type="application/octet-stream")
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from edgesplit.backends.base import Prompt
+from edgesplit.background import run_in_background
 from edgesplit.errors import InvalidRequest, NotFound
 from edgesplit.idempotency import ResultStore, request_digest
 from edgesplit.outbox import Outbox
@@ -47,16 +48,16 @@ async def run_idempotent(
     """Run a non-streamed request at most once per ``Idempotency-Key``; a replay gets the stored answer."""
     if not _KEY.match(key):
         raise InvalidRequest("idempotency-key must be 1-200 characters of [A-Za-z0-9_.:-]", param="idempotency-key")
-    claim = store.claim(key, request_digest(raw_body))
+    claim = await run_in_background(store.claim, key, request_digest(raw_body))  # SQLite off the loop
     if claim.status == "done":
         assert claim.response is not None
         return JSONResponse(claim.response, headers={"x-edgesplit-replayed": "true"})
     try:
         payload = await run()
     except BaseException:
-        store.abandon(key)
+        await run_in_background(store.abandon, key)
         raise
-    store.complete(key, payload)
+    await run_in_background(store.complete, key, payload)
     return JSONResponse(payload, headers={"x-edgesplit-replayed": "false"})
 
 
@@ -77,17 +78,21 @@ def add_job_routes(
             limit_text = request.query_params.get("limit", "100")
             if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
                 raise InvalidRequest("limit must be an integer from 1 to 1000", param="limit")
-            jobs = [restore(job) for job in outbox.jobs(status, int(limit_text))]
-            return {"object": "list", "data": [j.model_dump(mode="json") for j in jobs], "counts": outbox.counts()}
+
+            def read() -> dict[str, Any]:
+                jobs = [restore(job) for job in outbox.jobs(status, int(limit_text))]
+                return {"object": "list", "data": [j.model_dump(mode="json") for j in jobs], "counts": outbox.counts()}
+
+            return await run_in_background(read)
 
         @app.get("/v1/jobs/{job_id}")
         async def get_job(job_id: str) -> dict[str, Any]:
             if not _JOB_ID.match(job_id):
                 raise InvalidRequest(f"malformed job id {job_id!r}", param="job_id", code="invalid_job_id")
-            job = outbox.get(job_id)
+            job = await run_in_background(outbox.get, job_id)
             if job is None:
                 raise NotFound(f"no job {job_id!r}", param="job_id", code="job_not_found")
-            return restore(job).model_dump(mode="json")
+            return (await run_in_background(restore, job)).model_dump(mode="json")
 
     if results is not None:
 
@@ -95,7 +100,7 @@ def add_job_routes(
         async def get_result(key: str) -> dict[str, Any]:
             if not _KEY.match(key):
                 raise InvalidRequest("malformed idempotency key", param="key")
-            stored = results.get(key)
+            stored = await run_in_background(results.get, key)
             if stored is None:
                 raise NotFound(f"no finished result for key {key!r}", param="key", code="result_not_found")
             return stored

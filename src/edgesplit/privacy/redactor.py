@@ -9,6 +9,8 @@ request answered locally never pays for NER.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgesplit.backends.base import Prompt
+from edgesplit.background import run_in_background
 from edgesplit.config import Settings
 from edgesplit.errors import PolicyViolation
 from edgesplit.privacy.detectors import NER_TYPES, Detector, Entity
@@ -44,6 +47,15 @@ class PrivacyPlan:
         if self._upstream is None:
             self._upstream = self.redact(self) if self.redact is not None else self.prompt
         return self._upstream
+
+    async def upstream_prompt_off_loop(self, background: bool = False) -> Prompt:
+        """:attr:`upstream_prompt`, built in a worker thread: NER takes milliseconds that token streams need.
+
+        ``background``: for a deferred job, at low priority (see :mod:`edgesplit.background`)."""
+        if self._upstream is None and self.redact is not None:
+            build = functools.partial(getattr, self, "upstream_prompt")
+            await (run_in_background(build) if background else asyncio.to_thread(build))
+        return self.upstream_prompt
 
     @property
     def redacted(self) -> bool:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["BreakerState", "LinkMonitor", "LinkSnapshot"]
+__all__ = ["BreakerState", "LinkMonitor", "LinkSnapshot", "counts_against_link"]
 
 log = logging.getLogger("edgesplit.link")
 
@@ -119,6 +119,18 @@ class LinkMonitor:
         self.state = state
         if self._on_change is not None:
             self._on_change(state)
+
+
+def counts_against_link(status_code: int | None) -> bool:
+    """Does an upstream outcome say the link (or the tier behind it) is failing?
+
+    ``status_code`` is the HTTP status the upstream answered, or None when no answer came
+    (refused, reset, timed out, broken mid-stream). No answer and a 5xx count against the link.
+    Any 4xx does not, 429 included: the upstream is there and says the request or its load is
+    the problem. Whether to fall back or retry is the caller's decision; this one is the breaker's.
+    Local errors (an over-long prompt, a full local queue, a client that left) are no outcome at all.
+    """
+    return status_code is None or status_code >= 500
 
 
 def _ewma(current: float | None, sample: float, alpha: float) -> float:
