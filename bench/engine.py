@@ -30,8 +30,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from edgesplit.admission import ModelQueue
-from edgesplit.backends.base import GenerationParams, Prompt, TokenEvent
-from edgesplit.backends.local import LocalBackend
+from edgesplit.generation import GenerationParams, Prompt, TokenEvent
+from edgesplit.llama.backend import LocalBackend
 from edgesplit.models import locate_model
 
 OUT = Path(__file__).parent / "out"

@@ -38,8 +38,8 @@ import httpx
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from edgesplit.config import load_settings
-from edgesplit.netem import LinkEmulator
 from edgesplit.server import NodeServer, build_node
+from edgesplit.transport.netem import LinkEmulator
 
 OUT = Path(__file__).parent / "out"
 MODEL = "smollm2-135m-instruct"

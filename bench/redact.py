@@ -240,7 +240,7 @@ def request_path_ms(ner: bool, leaves: bool, personal: bool = True, calls: int =
 
     ``personal``: each call gets a different message cut from the unseen corpus (dense with PII, so
     no cache helps); otherwise the same everyday coding question (no PII) every time."""
-    from edgesplit.backends.base import Prompt
+    from edgesplit.generation import Prompt
     from edgesplit.privacy.policy import PrivacyPolicy
     from edgesplit.privacy.redactor import Redactor
     from edgesplit.privacy.vault import Vault

@@ -26,10 +26,10 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from edgesplit.admission import ModelQueue
-from edgesplit.backends.base import GenerationParams, Prompt, TokenEvent
-from edgesplit.backends.local import LocalBackend
 from edgesplit.evaluation.datasets import EvalItem, load_set
 from edgesplit.evaluation.judge import Judge
+from edgesplit.generation import GenerationParams, Prompt, TokenEvent
+from edgesplit.llama.backend import LocalBackend
 from edgesplit.models import locate_model
 from edgesplit.privacy.detectors import Detector
 from edgesplit.privacy.policy import PrivacyPolicy

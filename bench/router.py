@@ -36,9 +36,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 
 from edgesplit.admission import ModelQueue
-from edgesplit.backends.base import Finish, GenerationParams, Prompt, PromptState
-from edgesplit.backends.local import Gate, LocalBackend
 from edgesplit.evaluation.datasets import load_set
+from edgesplit.generation import Finish, GenerationParams, Prompt, PromptState
+from edgesplit.llama.backend import Gate, LocalBackend
 from edgesplit.models import locate_model
 from edgesplit.routing.artifact import load_artifact
 from edgesplit.routing.embedding import TokenEmbeddings

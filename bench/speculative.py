@@ -34,15 +34,15 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from edgesplit.admission import ModelQueue
-from edgesplit.backends.base import Finish, GenerationParams, Prompt, TokenEvent
-from edgesplit.backends.local import DraftToken, LocalBackend
-from edgesplit.backends.remote import RemoteBackend
-from edgesplit.backends.speculative import SpeculativeBackend, SpeculativeStats
 from edgesplit.config import load_settings
+from edgesplit.edge.remote_verifier import RemoteVerifier
+from edgesplit.edge.speculative import SpeculativeBackend, SpeculativeStats
+from edgesplit.generation import Finish, GenerationParams, Prompt, TokenEvent
+from edgesplit.llama.backend import DraftToken, LocalBackend
 from edgesplit.models import locate_model
-from edgesplit.netem import LinkEmulator, LinkProfile
 from edgesplit.server import NodeServer, build_node
-from edgesplit.speculative.remote import RemoteVerifier
+from edgesplit.transport.netem import LinkEmulator, LinkProfile
+from edgesplit.transport.remote import RemoteBackend
 
 OUT = Path(__file__).parent / "out"
 EDGE, CLOUD = "smollm2-135m-instruct", "qwen2.5-coder-1.5b-instruct"

@@ -40,16 +40,16 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from edgesplit.backends.base import Prompt
 from edgesplit.config import load_settings
 from edgesplit.engine.codec import CODECS, Codec, decode_frame, encode_frame, frame_bytes
 from edgesplit.engine.model import new_caches
-from edgesplit.engine.tokenizer import ChatTokenizer
 from edgesplit.engine.weights import load_gguf
+from edgesplit.generation import Prompt
+from edgesplit.llama.tokenizer import ChatTokenizer
 from edgesplit.models import locate_model
-from edgesplit.netem import LinkEmulator, LinkProfile
+from edgesplit.planner.split import fetch_profile, measure_link, options
 from edgesplit.server import NodeServer, build_node
-from edgesplit.split.planner import fetch_profile, measure_link, options
+from edgesplit.transport.netem import LinkEmulator, LinkProfile
 
 OUT = Path(__file__).parent / "out"
 MODEL = "smollm2-135m-instruct"

@@ -13,8 +13,8 @@ import pytest
 
 from conftest import CLOUD_TOKEN, EDGE_MODEL, EdgeFactory, chat, route_info
 from edgesplit.admission import ModelQueue
-from edgesplit.backends.base import GenerationParams, Prompt, PromptState
-from edgesplit.backends.local import LocalBackend
+from edgesplit.generation import GenerationParams, Prompt, PromptState
+from edgesplit.llama.backend import LocalBackend
 from edgesplit.models import locate_model
 from edgesplit.routing.artifact import RouterArtifact, save_artifact
 from edgesplit.routing.embedding import prompt_embedder

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from conftest import EDGE_MODEL
-from edgesplit.backends.base import Finish, GenerationParams, Prompt, PromptState, TokenEvent
 from edgesplit.evaluation.datasets import EvalItem, load_set
 from edgesplit.evaluation.harness import EvalConfig, run_items
 from edgesplit.evaluation.results import EvalResults
 from edgesplit.evaluation.runner import EvalModels, open_backends, run_sets
+from edgesplit.generation import Finish, GenerationParams, Prompt, PromptState, TokenEvent
 
 SMALL = EvalModels(edge=EDGE_MODEL, cloud=EDGE_MODEL, n_ctx=2048)
 CONFIG = EvalConfig(max_tokens=24, code_max_tokens=48)

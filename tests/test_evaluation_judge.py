@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from edgesplit.backends.base import Finish, GenerationParams, Prompt, TokenEvent
 from edgesplit.evaluation.judge import Judge
+from edgesplit.generation import Finish, GenerationParams, Prompt, TokenEvent
 
 PROMPTS = {
     name: {"system_prompt": "judge", "prompt_template": "{question} {answer}" if "single" in name else "{answer_a}"}

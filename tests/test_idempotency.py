@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from conftest import CLOUD_TOKEN
-from edgesplit.idempotency import IdempotencyConflict, ResultStore
+from edgesplit.cloud.results import ResultStore
+from edgesplit.errors import IdempotencyConflict
 from edgesplit.server import NodeServer
 
 

@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 from conftest import CLOUD_TOKEN, EdgeFactory
 from doubles import failing_upstream
 from edgesplit.cli import app
-from edgesplit.netem import LinkEmulator, LinkProfile
 from edgesplit.server import AppServer, NodeServer
+from edgesplit.transport.netem import LinkEmulator, LinkProfile
 
 HI = [{"role": "user", "content": "Say hi."}]
 FAST_RETRY = {"outbox_backoff_s": 0.05, "outbox_max_backoff_s": 0.3, "link_backoff_s": 0.1, "link_max_backoff_s": 0.3}

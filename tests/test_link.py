@@ -8,9 +8,9 @@ from collections.abc import Callable
 import httpx
 
 from conftest import CLOUD_TOKEN, EdgeFactory, chat
-from edgesplit.netem import LinkEmulator, LinkProfile
-from edgesplit.routing.link import BreakerState, LinkMonitor
 from edgesplit.server import NodeServer
+from edgesplit.transport.link import BreakerState, LinkMonitor
+from edgesplit.transport.netem import LinkEmulator, LinkProfile
 
 
 class Clock:
@@ -150,7 +150,7 @@ def test_probe_endpoint_checks_input_and_auth(cloud: NodeServer) -> None:
 
 
 def test_what_counts_against_the_link() -> None:
-    from edgesplit.routing.link import counts_against_link
+    from edgesplit.transport.link import counts_against_link
 
     assert counts_against_link(None) and counts_against_link(500) and counts_against_link(503)
     assert not any(counts_against_link(s) for s in (200, 400, 401, 404, 413, 422, 429))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from conftest import EDGE_MODEL
 from edgesplit.admission import ModelQueue
-from edgesplit.backends.base import Prompt
-from edgesplit.backends.local import LocalBackend
+from edgesplit.generation import Prompt
+from edgesplit.llama.backend import LocalBackend
 from edgesplit.models import locate_model
 
 

@@ -13,8 +13,8 @@ import pytest
 
 from conftest import CLOUD_TOKEN, EdgeFactory, client_for
 from edgesplit.errors import ConfigError
-from edgesplit.netem import PROFILES, LinkEmulator, LinkProfile
 from edgesplit.server import NodeServer
+from edgesplit.transport.netem import PROFILES, LinkEmulator, LinkProfile
 
 
 class _Echo(socketserver.BaseRequestHandler):

@@ -120,8 +120,8 @@ def test_internal_errors_are_logged_without_the_request(
     edge: NodeServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, stream: bool
 ) -> None:
     """A bug answers 500 (or an in-band error once streaming) and leaves a traceback in the log, no body."""
-    from edgesplit.backends.base import TokenEvent
-    from edgesplit.nodes.base import Generation
+    from edgesplit.generation import TokenEvent
+    from edgesplit.http.node import Generation
     from edgesplit.schemas import RouteInfo
 
     async def events():  # type: ignore[no-untyped-def]

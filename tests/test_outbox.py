@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from edgesplit.outbox import MIGRATIONS, Outbox, OutboxFull
+from edgesplit.edge.outbox import MIGRATIONS, Outbox
+from edgesplit.errors import OutboxFull
 
 REQUEST = {"model": "default", "messages": [{"role": "user", "content": "hi"}]}
 

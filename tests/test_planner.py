@@ -12,8 +12,8 @@ from conftest import CLOUD_TOKEN
 from edgesplit.cli import app
 from edgesplit.engine.codec import CODECS
 from edgesplit.engine.profile import NodeProfile
+from edgesplit.planner.split import LinkEstimate, options, plan
 from edgesplit.server import NodeServer
-from edgesplit.split.planner import LinkEstimate, options, plan
 
 
 def _profile(layer_decode_ms: float, full_decode_ms: float) -> NodeProfile:
@@ -100,7 +100,7 @@ def test_profile_endpoint_and_plan_cli(cloud: NodeServer, tmp_path: Path) -> Non
 
 
 def test_speculative_options_follow_acceptance_and_round_trip() -> None:
-    from edgesplit.split.planner import SpeculativeEstimate, speculative_options
+    from edgesplit.planner.split import SpeculativeEstimate, speculative_options
 
     cloud = _profile(1.0, 30.0)
     far = LinkEstimate(rtt_ms=100, bandwidth_mbps=100)

@@ -15,12 +15,12 @@ import httpx
 import pytest
 
 from conftest import CLOUD_TOKEN, EDGE_MODEL, EdgeFactory, chat, client_for
-from edgesplit.backends.base import GenerationParams, Prompt, TokenEvent
-from edgesplit.backends.local import DraftToken
-from edgesplit.backends.speculative import SpeculativeBackend, SpeculativeStats
 from edgesplit.config import load_settings
+from edgesplit.edge.remote_verifier import RemoteVerifier
+from edgesplit.edge.speculative import SpeculativeBackend, SpeculativeStats
+from edgesplit.generation import GenerationParams, Prompt, TokenEvent
+from edgesplit.llama.backend import DraftToken
 from edgesplit.server import NodeServer, build_node
-from edgesplit.speculative.remote import RemoteVerifier
 
 PROMPTS = ["Name three primary colors.", "Write a Python function that adds two numbers.", "What is a router?"]
 AUTH = {"authorization": f"Bearer {CLOUD_TOKEN}"}

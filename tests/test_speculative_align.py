@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from conftest import EDGE_MODEL
-from edgesplit.engine.tokenizer import ChatTokenizer
+from edgesplit.llama.tokenizer import ChatTokenizer
 from edgesplit.models import locate_model
-from edgesplit.speculative.align import align_draft, split_complete_utf8
-from edgesplit.speculative.gamma import GammaController, expected_tokens
+from edgesplit.speculation.align import align_draft, split_complete_utf8
+from edgesplit.speculation.gamma import GammaController, expected_tokens
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,11 @@ import pytest
 from llama_cpp import Llama
 
 from conftest import EDGE_MODEL
-from edgesplit.backends.base import Prompt
-from edgesplit.engine.tokenizer import ChatTokenizer
+from edgesplit.cloud.verifier import Verifier, VerifySession
 from edgesplit.errors import InvalidRequest, NotFound, QueueFull
+from edgesplit.generation import Prompt
+from edgesplit.llama.tokenizer import ChatTokenizer
 from edgesplit.models import locate_model
-from edgesplit.speculative.verifier import Verifier, VerifySession
 
 PROMPTS = ["Name three primary colors.", "Write a Python function that adds two numbers.", "What is a router?"]
 

@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from conftest import CLOUD_TOKEN, EDGE_MODEL, client_for
-from edgesplit.backends.base import Prompt
 from edgesplit.config import load_settings
 from edgesplit.engine.codec import encode_frame
 from edgesplit.engine.model import new_caches
+from edgesplit.generation import Prompt
 from edgesplit.server import NodeServer, build_node
 
 ALLOW = {"x-edgesplit-route": "split", "x-edgesplit-privacy": "allow"}
@@ -154,7 +154,7 @@ def test_session_api_errors(cloud: NodeServer) -> None:
 
 
 def test_sessions_expire_and_respect_the_memory_cap(cloud: NodeServer) -> None:
-    from edgesplit.split.sessions import SessionStore
+    from edgesplit.cloud.split_sessions import SessionStore
 
     store: SessionStore = cloud.node.split_sessions  # type: ignore[attr-defined]
     now = [0.0]
@@ -184,7 +184,7 @@ def test_split_max_tokens_is_honoured(split_edge: NodeServer) -> None:
 
 
 def test_edge_replans_when_the_link_changes(cloud: NodeServer, tmp_path_factory: pytest.TempPathFactory) -> None:
-    from edgesplit.netem import LinkEmulator, LinkProfile
+    from edgesplit.transport.netem import LinkEmulator, LinkProfile
 
     port = int(cloud.url.rsplit(":", 1)[1])
     with LinkEmulator("127.0.0.1", port, LinkProfile("fast", latency_ms=0.5)) as link:
@@ -246,7 +246,7 @@ def test_a_replan_does_not_change_a_running_stream(split_edge: NodeServer) -> No
 
 def test_local_errors_do_not_count_against_the_link(split_edge: NodeServer) -> None:
     """Over-long prompts fail on the edge, before anything is sent: the circuit stays closed."""
-    from edgesplit.routing.link import BreakerState, LinkMonitor
+    from edgesplit.transport.link import BreakerState, LinkMonitor
 
     node = split_edge.node  # type: ignore[attr-defined]
     body = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edgesplit.backends.stops import StopMatcher
+from edgesplit.stops import StopMatcher
 
 
 def _run(stops: tuple[str, ...], pieces: list[str]) -> tuple[str, bool]:

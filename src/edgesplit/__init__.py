@@ -16,42 +16,42 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "AppServer": "edgesplit.server",
     "AuthError": "edgesplit.errors",
-    "Backend": "edgesplit.backends.base",
+    "Backend": "edgesplit.generation",
     "CascadePolicy": "edgesplit.routing.router",
     "ChatCompletionRequest": "edgesplit.schemas",
-    "CloudNode": "edgesplit.nodes.cloud",
+    "CloudNode": "edgesplit.cloud.node",
     "CompletionRequest": "edgesplit.schemas",
     "ConfigError": "edgesplit.errors",
     "ContextOverflow": "edgesplit.errors",
-    "EdgeNode": "edgesplit.nodes.edge",
+    "EdgeNode": "edgesplit.edge.node",
     "EdgesplitError": "edgesplit.errors",
-    "Finish": "edgesplit.backends.base",
-    "GenerationParams": "edgesplit.backends.base",
+    "Finish": "edgesplit.generation",
+    "GenerationParams": "edgesplit.generation",
     "IntegrityError": "edgesplit.errors",
     "InvalidRequest": "edgesplit.errors",
-    "LinkEmulator": "edgesplit.netem",
-    "LinkProfile": "edgesplit.netem",
-    "LocalBackend": "edgesplit.backends.local",
+    "LinkEmulator": "edgesplit.transport.netem",
+    "LinkProfile": "edgesplit.transport.netem",
+    "LocalBackend": "edgesplit.llama.backend",
     "MODELS": "edgesplit.models",
     "ModelError": "edgesplit.errors",
     "ModelQueue": "edgesplit.admission",
     "ModelSpec": "edgesplit.models",
     "NodeServer": "edgesplit.server",
-    "PROFILES": "edgesplit.netem",
-    "Prompt": "edgesplit.backends.base",
+    "PROFILES": "edgesplit.transport.netem",
+    "Prompt": "edgesplit.generation",
     "QueueFull": "edgesplit.errors",
-    "RemoteBackend": "edgesplit.backends.remote",
+    "RemoteBackend": "edgesplit.transport.remote",
     "RouteInfo": "edgesplit.schemas",
     "Settings": "edgesplit.config",
-    "SpeculativeBackend": "edgesplit.backends.speculative",
-    "SpeculativeStats": "edgesplit.backends.speculative",
-    "TokenEvent": "edgesplit.backends.base",
+    "SpeculativeBackend": "edgesplit.edge.speculative",
+    "SpeculativeStats": "edgesplit.edge.speculative",
+    "TokenEvent": "edgesplit.generation",
     "UnknownModel": "edgesplit.errors",
     "UpstreamError": "edgesplit.errors",
     "UpstreamTimeout": "edgesplit.errors",
-    "Verifier": "edgesplit.speculative.verifier",
+    "Verifier": "edgesplit.cloud.verifier",
     "build_node": "edgesplit.server",
-    "create_app": "edgesplit.nodes.http",
+    "create_app": "edgesplit.http.app",
     "load_settings": "edgesplit.config",
     "locate_model": "edgesplit.models",
     "resolve_route": "edgesplit.routing.router",
@@ -119,11 +119,11 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from edgesplit.admission import ModelQueue
-    from edgesplit.backends.base import Backend, Finish, GenerationParams, Prompt, TokenEvent
-    from edgesplit.backends.local import LocalBackend
-    from edgesplit.backends.remote import RemoteBackend
-    from edgesplit.backends.speculative import SpeculativeBackend, SpeculativeStats
+    from edgesplit.cloud.node import CloudNode
+    from edgesplit.cloud.verifier import Verifier
     from edgesplit.config import Settings, load_settings
+    from edgesplit.edge.node import EdgeNode
+    from edgesplit.edge.speculative import SpeculativeBackend, SpeculativeStats
     from edgesplit.errors import (
         AuthError,
         ConfigError,
@@ -137,12 +137,12 @@ if TYPE_CHECKING:
         UpstreamError,
         UpstreamTimeout,
     )
+    from edgesplit.generation import Backend, Finish, GenerationParams, Prompt, TokenEvent
+    from edgesplit.http.app import create_app
+    from edgesplit.llama.backend import LocalBackend
     from edgesplit.models import MODELS, ModelSpec, locate_model
-    from edgesplit.netem import PROFILES, LinkEmulator, LinkProfile
-    from edgesplit.nodes.cloud import CloudNode
-    from edgesplit.nodes.edge import EdgeNode
-    from edgesplit.nodes.http import create_app
     from edgesplit.routing.router import CascadePolicy, resolve_route
     from edgesplit.schemas import ChatCompletionRequest, CompletionRequest, RouteInfo
     from edgesplit.server import AppServer, NodeServer, build_node, serve
-    from edgesplit.speculative.verifier import Verifier
+    from edgesplit.transport.netem import PROFILES, LinkEmulator, LinkProfile
+    from edgesplit.transport.remote import RemoteBackend

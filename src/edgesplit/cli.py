@@ -19,10 +19,10 @@ from rich.table import Table
 from edgesplit.config import Role, load_settings
 from edgesplit.demo import DEMO_PROMPTS, DemoResult, SpeculativeCheck, percentile, run_demo
 from edgesplit.errors import EdgesplitError
-from edgesplit.netem import LinkEmulator
+from edgesplit.transport.netem import LinkEmulator
 
 if TYPE_CHECKING:
-    from edgesplit.split.planner import LinkEstimate, SplitPlan
+    from edgesplit.planner.split import LinkEstimate, SplitPlan
 
 app = typer.Typer(help="Split LLM work between the edge and the cloud.", no_args_is_help=True, add_completion=False)
 console = Console()
@@ -383,8 +383,8 @@ def plan(
     from edgesplit.engine.profile import NodeProfile, profile_llamacpp, profile_node
     from edgesplit.engine.weights import load_gguf
     from edgesplit.models import locate_model
-    from edgesplit.split.planner import LinkEstimate, SpeculativeEstimate, fetch_profile, measure_link
-    from edgesplit.split.planner import plan as make_plan
+    from edgesplit.planner.split import LinkEstimate, SpeculativeEstimate, fetch_profile, measure_link
+    from edgesplit.planner.split import plan as make_plan
 
     _offline()
     if objective not in ("fastest", "least-cloud"):
@@ -454,7 +454,7 @@ def netem(
     listen: Annotated[str, typer.Option(help="HOST to listen on (the port is picked and printed)")] = "127.0.0.1",
 ) -> None:
     """Run the link emulator; type `profile NAME`, `outage refuse|cut|blackhole`, `restore` or `quit`."""
-    from edgesplit.netem import PROFILES
+    from edgesplit.transport.netem import PROFILES
 
     host, _, port = target.rpartition(":")
     if not host or not port.isdigit():

@@ -6,17 +6,19 @@
     │   └── IntegrityError     a model file failed its sha256 check
     ├── InvalidRequest         a client request that cannot be served (HTTP 400)
     │   ├── PositionMismatch   a split frame for other positions than the session expects (HTTP 409)
+    │   ├── IdempotencyConflict the key is in use by a running or a different request (HTTP 409 / 422)
     │   ├── NotFound           no such job / result (HTTP 404)
     │   │   └── UnknownModel   the requested model alias is not served here (HTTP 404)
     │   └── ContextOverflow    prompt + max_tokens exceed the context window (HTTP 400)
     ├── AuthError              missing or wrong bearer token (HTTP 401)
     ├── PolicyViolation        the privacy policy refuses the request; names the rule (HTTP 403)
     ├── QueueFull              the model's queue is full; carries retry_after_s (HTTP 429)
+    ├── OutboxFull             the edge's outbox is at its row or byte limit (HTTP 507)
     └── UpstreamError          the next tier failed: unreachable, timed out, or answered an error
         ├── UpstreamTimeout    the upstream did not answer within the configured timeout
         └── LinkDown           the circuit breaker is open: the call was not attempted
 
-HTTP handlers map these to OpenAI-style error bodies in one place (``nodes/http.py``).
+HTTP handlers map these to OpenAI-style error bodies in one place (``http/app.py``).
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ __all__ = [
     "ConfigError",
     "ContextOverflow",
     "EdgesplitError",
+    "IdempotencyConflict",
     "IntegrityError",
     "InvalidRequest",
     "LinkDown",
     "ModelError",
     "NotFound",
+    "OutboxFull",
     "PolicyViolation",
     "PositionMismatch",
     "QueueFull",
@@ -75,6 +79,18 @@ class UnknownModel(NotFound):
 
 class ContextOverflow(InvalidRequest):
     """Prompt tokens plus max_tokens do not fit the model's context window."""
+
+
+class IdempotencyConflict(InvalidRequest):
+    """The key is in use: by a request still running, or by a different request."""
+
+    def __init__(self, message: str, still_running: bool) -> None:
+        super().__init__(message, param="idempotency-key", code="idempotency_conflict")
+        self.still_running = still_running
+
+
+class OutboxFull(EdgesplitError):
+    """The outbox is at its row or byte limit; the request was not stored."""
 
 
 class AuthError(EdgesplitError):

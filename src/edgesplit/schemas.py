@@ -24,11 +24,11 @@ __all__ = [
     "RouteInfo",
     "RouteName",
     "TextPart",
-    "Usage",
+    "VerifyMode",
 ]
 
 RouteName = Literal["edge", "cloud", "split", "speculative", "auto"]
-FinishReason = Literal["stop", "length", "error"]
+VerifyMode = Literal["exact", "batched"]  # how the cloud verifies a draft (see cloud/verifier.py)
 
 
 class _Strict(BaseModel):
@@ -142,12 +142,6 @@ class CompletionRequest(_SamplingRequest):
 
     def requested_max_tokens(self) -> int | None:
         return self.max_tokens
-
-
-class Usage(BaseModel):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
 
 
 class RouteInfo(BaseModel):

@@ -9,12 +9,12 @@ from typing import Any
 
 import uvicorn
 
+from edgesplit.cloud.node import CloudNode
 from edgesplit.config import Settings
+from edgesplit.edge.node import EdgeNode
 from edgesplit.errors import EdgesplitError
-from edgesplit.nodes.base import Node
-from edgesplit.nodes.cloud import CloudNode
-from edgesplit.nodes.edge import EdgeNode
-from edgesplit.nodes.http import create_app
+from edgesplit.http.app import create_app
+from edgesplit.http.node import Node
 
 __all__ = ["AppServer", "NodeServer", "build_node", "serve"]
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgesplit.backends.base import Finish, GenerationParams, Prompt, PromptState, TokenEvent, mean_logprob
-from edgesplit.backends.local import LocalBackend
 from edgesplit.evaluation.datasets import EvalItem
 from edgesplit.evaluation.execution import humaneval_program, run_program
 from edgesplit.evaluation.judge import Judge
 from edgesplit.evaluation.results import Answer, EvalResults, Label
+from edgesplit.generation import Finish, GenerationParams, Prompt, PromptState, TokenEvent, mean_logprob
+from edgesplit.llama.backend import LocalBackend
 
 __all__ = ["EvalConfig", "label_item", "run_items"]
 

@@ -20,8 +20,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from edgesplit.backends.base import Finish, GenerationParams, Prompt, TokenEvent
 from edgesplit.evaluation.datasets import judge_prompts
+from edgesplit.generation import Finish, GenerationParams, Prompt, TokenEvent
 
 __all__ = ["Judge", "Verdict"]
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgesplit.admission import ModelQueue
-from edgesplit.backends.local import LocalBackend
 from edgesplit.evaluation.datasets import EvalItem, load_set
 from edgesplit.evaluation.harness import EvalConfig, Progress, run_items
 from edgesplit.evaluation.results import EvalResults
+from edgesplit.llama.backend import LocalBackend
 from edgesplit.models import locate_model
 
 __all__ = ["EvalModels", "load_items", "open_backends", "run_sets"]

@@ -15,15 +15,17 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from edgesplit.backends.base import Prompt
 from edgesplit.background import run_in_background
-from edgesplit.config import Settings
 from edgesplit.errors import PolicyViolation
+from edgesplit.generation import Prompt
 from edgesplit.privacy.detectors import NER_TYPES, Detector, Entity
 from edgesplit.privacy.policy import PolicyRule, PrivacyAction, PrivacyPolicy
 from edgesplit.privacy.vault import Mapping, Vault, conversation_id
+
+if TYPE_CHECKING:
+    from edgesplit.config import Settings
 
 __all__ = ["PrivacyPlan", "Redactor", "redact_text"]
 

@@ -48,8 +48,8 @@ class TokenEmbeddings:
 
 def prompt_embedder(model_path: Path) -> Callable[[str], np.ndarray]:
     """user text -> mean input embedding of the chat prompt the edge model would see (for eval data)."""
-    from edgesplit.backends.base import Prompt
-    from edgesplit.engine.tokenizer import ChatTokenizer
+    from edgesplit.generation import Prompt
+    from edgesplit.llama.tokenizer import ChatTokenizer
 
     tokenizer = ChatTokenizer.vocab_only(model_path)
     table = TokenEmbeddings(model_path)

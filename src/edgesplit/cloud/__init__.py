@@ -1,0 +1,1 @@
+"""The cloud tier: node wiring, the idempotent result store, split sessions and verify sessions."""

@@ -1,0 +1,119 @@
+"""CloudNode: the top tier. Serves its own (bigger) model to authenticated callers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from edgesplit.admission import ModelQueue
+from edgesplit.cloud.results import ResultStore
+from edgesplit.config import Settings
+from edgesplit.errors import ConfigError, UnknownModel
+from edgesplit.generation import Backend, GenerationParams, Prompt
+from edgesplit.llama.backend import LocalBackend
+
+if TYPE_CHECKING:
+    from edgesplit.cloud.split_sessions import SessionStore
+    from edgesplit.cloud.verifier import Verifier
+from edgesplit.http.node import FALLBACK, CloudPolicy, Generation, primed
+from edgesplit.metrics import NodeMetrics
+from edgesplit.models import locate_model
+from edgesplit.schemas import RouteInfo, RouteName
+
+__all__ = ["CloudNode"]
+
+_CLOUD_ALIASES = ("default", "edgesplit/cloud", "edgesplit/auto")
+
+
+class CloudNode:
+    """Answers every request with its local model; it has no upstream to route to."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        backend: Backend,
+        metrics: NodeMetrics,
+        results: ResultStore | None = None,
+        split_sessions: SessionStore | None = None,
+        verifier: Verifier | None = None,
+    ) -> None:
+        if settings.api_token is None:
+            raise ConfigError(
+                "config key 'api_token' (env EDGESPLIT_API_TOKEN): the cloud tier requires a bearer token"
+            )
+        self.settings = settings
+        self.metrics = metrics
+        self.backend = backend
+        self.results = results  # answers of idempotent requests (the edge's outbox deliveries)
+        self.split_sessions = split_sessions  # the suffix [k, N) of the split model, if one is configured
+        self.verifier = verifier  # verify sessions for the edge's speculative drafts, if configured
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CloudNode:
+        metrics = NodeMetrics("cloud")
+        queue = ModelQueue(
+            settings.model, settings.queue_max_waiting, settings.queue_retry_after_s, metrics.set_queue_depth
+        )
+        backend = LocalBackend(settings.model, locate_model(settings.model), queue, settings.n_ctx, settings.n_threads)
+        results = ResultStore(settings.resolved_data_dir() / "results.sqlite")
+        split = None
+        if settings.split_model:
+            from edgesplit.cloud.split_sessions import SessionStore
+            from edgesplit.engine.weights import load_gguf
+
+            engine = load_gguf(locate_model(settings.split_model), max_seq_len=settings.n_ctx)
+            split = SessionStore(
+                settings.split_model,
+                engine,
+                settings.split_session_ttl_s,
+                settings.split_max_cache_bytes,
+                settings.n_ctx,
+            )
+        verifier = None
+        if settings.speculative_model:
+            from edgesplit.cloud.verifier import Verifier
+
+            verifier = Verifier(
+                settings.speculative_model,
+                locate_model(settings.speculative_model),
+                settings.n_ctx,
+                settings.n_threads,
+                settings.speculative_session_ttl_s,
+                settings.speculative_max_sessions,
+            )
+        return cls(settings, backend, metrics, results, split, verifier)
+
+    def model_ids(self) -> list[str]:
+        return [self.settings.model, *_CLOUD_ALIASES]
+
+    def resolve(self, model: str, header: str | None, body_route: RouteName | None) -> RouteName:
+        if model not in self.model_ids():
+            served = ", ".join(self.model_ids())
+            raise UnknownModel(
+                f"model {model!r} is not served here; use one of: {served}", param="model", code="model_not_found"
+            )
+        return "cloud"
+
+    async def start(self) -> None:
+        pass
+
+    async def generate(
+        self,
+        prompt: Prompt,
+        params: GenerationParams,
+        route: RouteName,
+        stream: bool,
+        policy: CloudPolicy = FALLBACK,
+    ) -> Generation:
+        events = await primed(self.backend.stream(prompt, params))
+        return Generation(
+            RouteInfo(route="cloud", rule="forced", reason="served by the cloud tier", requested=route), events
+        )
+
+    async def aclose(self) -> None:
+        if self.results is not None:
+            self.results.close()
+        if self.verifier is not None:
+            self.verifier.close_model()
+        close = getattr(self.backend, "close", None)
+        if close is not None:
+            close()

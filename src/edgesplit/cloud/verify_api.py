@@ -1,0 +1,111 @@
+"""HTTP routes for verify sessions (served by a cloud node that has a speculative model loaded)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from edgesplit.cloud.verifier import Verifier
+from edgesplit.errors import InvalidRequest
+from edgesplit.generation import Prompt
+from edgesplit.schemas import VerifyMode
+
+__all__ = ["OpenVerifySession", "VerifyRequest", "add_speculative_routes"]
+
+_MAX_TEXT = 64 * 1024
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: str = Field(min_length=1, max_length=32)
+    content: str = Field(max_length=_MAX_TEXT * 8)
+
+
+class OpenVerifySession(BaseModel):
+    """``POST /v1/speculative/sessions``: the prompt as chat messages or raw text, plus the answer so far."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = "default"
+    messages: list[_Message] | None = None
+    prompt: str | None = Field(default=None, max_length=_MAX_TEXT * 8)
+    continuation: str = Field(default="", max_length=_MAX_TEXT * 8)  # answer text already verified (re-open)
+    max_tokens: int | None = Field(default=None, ge=1)
+    verify: VerifyMode = "exact"
+
+    @model_validator(mode="after")
+    def _one_prompt(self) -> OpenVerifySession:
+        if (self.messages is None) == (self.prompt is None):
+            raise ValueError("give exactly one of messages and prompt")
+        if self.messages is not None and not self.messages:
+            raise ValueError("messages must not be empty")
+        return self
+
+    def as_prompt(self) -> Prompt:
+        if self.messages is not None:
+            messages = tuple((m.role, m.content) for m in self.messages)
+            return Prompt(messages=messages, continuation=self.continuation)
+        return Prompt(text=self.prompt, continuation=self.continuation)
+
+
+class VerifyRequest(BaseModel):
+    """``POST /v1/speculative/sessions/{id}/verify``: text appended unchecked, then the draft to check."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    draft: str = Field(default="", max_length=_MAX_TEXT)
+    commit: str = Field(default="", max_length=_MAX_TEXT)
+
+
+def _parse(model: type[BaseModel], data: bytes, what: str) -> Any:
+    try:
+        return model.model_validate_json(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        param = ".".join(str(p) for p in first["loc"]) or None
+        raise InvalidRequest(f"invalid {what}: {first['msg']}", param=param) from None
+
+
+def add_speculative_routes(app: FastAPI, verifier: Verifier, default_max_tokens: int) -> None:
+    @app.get("/v1/speculative/info")
+    async def info() -> dict[str, Any]:
+        return {
+            "model": verifier.model_name,
+            "sessions": len(verifier),
+            "max_draft_tokens": verifier.max_draft_tokens,
+            "passes": verifier.passes,
+            "busy_s": verifier.busy_s,
+        }
+
+    @app.post("/v1/speculative/sessions", status_code=201)
+    async def open_session(request: Request) -> dict[str, Any]:
+        body: OpenVerifySession = _parse(OpenVerifySession, await request.body(), "speculative session request")
+        session = await asyncio.to_thread(
+            verifier.open, body.model, body.as_prompt(), body.max_tokens, default_max_tokens, body.verify
+        )
+        return {
+            "id": session.id,
+            "model": verifier.model_name,
+            "prompt_tokens": session.prompt_len,
+            "max_tokens": session.max_tokens,
+            "verify": session.mode,
+            "ttl_s": verifier.ttl_s,
+        }
+
+    @app.post("/v1/speculative/sessions/{session_id}/verify")
+    async def verify(session_id: str, request: Request) -> dict[str, Any]:
+        session = verifier.get(session_id)
+        body: VerifyRequest = _parse(VerifyRequest, await request.body(), "verify request")
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(verifier.executor, verifier.verify, session, body.draft, body.commit)
+        return asdict(result)
+
+    @app.delete("/v1/speculative/sessions/{session_id}", status_code=204)
+    async def close_session(session_id: str) -> Response:
+        verifier.close(session_id)
+        return Response(status_code=204)

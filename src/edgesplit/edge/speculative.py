@@ -1,0 +1,240 @@
+"""SpeculativeBackend: the edge model drafts, the upstream's model verifies, the answer is the upstream's.
+
+Each round the edge drafts g tokens greedily with its own model, sends them as text to a verify
+session upstream, and gets back the text the verifier kept plus its own next token. With greedy
+verification the answer is exactly what the upstream model would have written alone; the edge
+only decides how many round trips and verifier passes it takes. g adapts to the measured
+acceptance rate and round trip (:class:`GammaController`).
+
+**Uncertainty-skip** (``skip_threshold`` p, per request): edge tokens whose probability is at
+least p go to the client at once, unverified, and are sent upstream as ``commit`` text with the
+next draft (so the verifier's context stays complete); only where the edge is unsure does it
+ask. Fewer uploads, not lossless: the verifier reports how many committed tokens it would have
+chosen itself, and the route metadata says the answer may differ from the upstream's.
+
+Drafts and answers are text: the two models need not share a tokenizer. The drafter re-reads
+the answer so far with its own tokenizer each round (llama.cpp keeps the common prefix cached).
+A lost session (expired, upstream restarted) is re-opened with the answer so far as
+continuation and the round is retried once.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from edgesplit.edge.remote_verifier import RemoteVerifier, SessionGone
+from edgesplit.generation import Finish, GenerationParams, Prompt, TokenEvent
+from edgesplit.llama.backend import DraftToken
+from edgesplit.schemas import VerifyMode
+from edgesplit.speculation.gamma import GammaController
+from edgesplit.stops import TokenText
+
+__all__ = ["Drafter", "SpeculativeBackend", "SpeculativeStats"]
+
+_SKIP_EXTRA = 4  # skip mode drafts this many tokens past the draft length, to find sure runs
+_MAX_UNVERIFIED = 32  # skip mode: ask the verifier at least this often (edge tokens)
+
+
+class Drafter(Protocol):
+    """Proposes greedy continuations: the edge's :class:`LocalBackend` (or a test double)."""
+
+    async def draft(self, prompt: Prompt, n: int) -> list[DraftToken]: ...
+
+
+@dataclass
+class SpeculativeStats:
+    """What one generation cost: uploads, verifier passes, acceptance."""
+
+    rounds: int = 0  # verify calls (uploads)
+    tokens: int = 0  # answer tokens (the verifier's tokenizer; edge tokens for an unverified ending)
+    drafted: int = 0
+    accepted: int = 0
+    committed: int = 0  # skip mode: tokens sent unverified
+    committed_agreed: int = 0  # of those, the verifier's own greedy choice
+    local_tokens: int = 0  # skip mode: unverified edge tokens the verifier never saw (answer ended first)
+    passes: int = 0  # verifier forward passes
+    verify_ms: float = 0.0
+    draft_ms: float = 0.0
+    reopened: int = 0
+    gammas: list[int] = field(default_factory=list)
+
+    @property
+    def acceptance(self) -> float | None:
+        return self.accepted / self.drafted if self.drafted else None
+
+
+@dataclass
+class _Answer:
+    verified: str = ""  # text the verifier holds
+    unverified_bytes: bytes = b""  # skip mode: edge tokens already shown, not yet sent
+    unverified_tokens: int = 0
+    round_draft_ms: float = 0.0  # edge drafting time since the last verify call
+    round_drafted: int = 0  # edge tokens drafted since the last verify call
+
+    @property
+    def unverified(self) -> str:
+        return self.unverified_bytes.decode("utf-8", errors="ignore")  # a trailing partial character waits
+
+
+class SpeculativeBackend:
+    """Greedy generation by the upstream's model, drafted by the edge's."""
+
+    def __init__(
+        self,
+        drafter: Drafter,
+        verifier: RemoteVerifier,
+        model: str,
+        mode: VerifyMode = "exact",
+        max_gamma: int = 8,
+        on_stats: Callable[[SpeculativeStats], None] = lambda _: None,
+    ) -> None:
+        self.name = "speculative"
+        self.drafter = drafter
+        self.verifier = verifier
+        self.model = model
+        self.mode = mode
+        self.gamma = GammaController(max_gamma=max_gamma, batched=mode == "batched")
+        self.on_stats = on_stats  # each finished generation's stats (the edge feeds /metrics)
+
+    async def stream(self, prompt: Prompt, params: GenerationParams) -> AsyncIterator[TokenEvent | Finish]:
+        stats = SpeculativeStats()
+        try:
+            async for event in self.stream_with_stats(prompt, params, stats):
+                yield event
+        finally:
+            self.on_stats(stats)
+
+    async def stream_with_stats(
+        self, prompt: Prompt, params: GenerationParams, stats: SpeculativeStats
+    ) -> AsyncIterator[TokenEvent | Finish]:
+        opened = await self._open(prompt, params, "")
+        session, prompt_tokens = str(opened["id"]), int(opened["prompt_tokens"])
+        budget = int(opened["max_tokens"])
+        text, answer, reason = TokenText(params.stop), _Answer(), "length"
+        try:
+            while stats.tokens + answer.unverified_tokens < budget and not text.stopped:
+                commit, draft, ended = await self._next_draft(prompt, params, answer, stats)
+                for piece in commit:  # skip mode: confident edge tokens go out unverified
+                    yield TokenEvent(text=text.add(piece.piece), logprob=piece.logprob)
+                    answer.unverified_bytes += piece.piece
+                    answer.unverified_tokens += 1
+                if ended and not draft:  # skip mode: the edge is sure the answer ends here
+                    reason = "stop"
+                    break
+                if commit and not draft and answer.unverified_tokens < _MAX_UNVERIFIED:
+                    continue  # skip mode, all sure so far: keep drafting (the loop ends at the budget)
+                session, reply = await self._verify(session, prompt, params, answer, draft, stats)
+                answer.verified += answer.unverified + reply["text"]
+                answer.unverified_bytes, answer.unverified_tokens = b"", 0
+                if reply["text"]:
+                    yield TokenEvent(text=text.add(reply["text"].encode("utf-8")))
+                if reply["finished"]:
+                    reason = str(reply["finish_reason"])
+                    break
+            if answer.unverified_tokens:  # skip mode: shown, never verified (budget or stop reached)
+                stats.local_tokens += answer.unverified_tokens
+                stats.tokens += answer.unverified_tokens
+            if text.stopped:
+                reason = "stop"
+            if tail := text.finish():
+                yield TokenEvent(text=tail)
+            yield Finish(
+                reason="stop" if reason == "stop" else "length",
+                prompt_tokens=prompt_tokens,
+                completion_tokens=stats.tokens,
+            )
+        finally:
+            await self.verifier.close(session)
+
+    async def _next_draft(
+        self, prompt: Prompt, params: GenerationParams, answer: _Answer, stats: SpeculativeStats
+    ) -> tuple[list[DraftToken], list[DraftToken], bool]:
+        """(unverified tokens to show now, draft to verify, the edge model ended the answer)."""
+        gamma = self.gamma.choose()
+        skip = params.skip_threshold
+        started = time.perf_counter()
+        tokens = await self.drafter.draft(
+            prompt.continued(answer.verified + answer.unverified), gamma + _SKIP_EXTRA if skip is not None else gamma
+        )
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        stats.draft_ms += elapsed_ms
+        answer.round_draft_ms += elapsed_ms
+        answer.round_drafted += len(tokens)
+        end = tokens[-1] if tokens and tokens[-1].end else None
+        tokens = [t for t in tokens if not t.end]
+        if skip is None:
+            stats.gammas.append(gamma)
+            return [], tokens, end is not None
+        floor = math.log(skip)
+        room = _MAX_UNVERIFIED - answer.unverified_tokens
+        sure = 0
+        while sure < min(len(tokens), room) and tokens[sure].logprob >= floor:
+            sure += 1
+        draft = tokens[sure : sure + gamma]
+        if draft:
+            stats.gammas.append(gamma)
+        sure_of_the_end = end is not None and end.logprob >= floor and sure == len(tokens)
+        return tokens[:sure], draft, sure_of_the_end
+
+    async def _verify(
+        self,
+        session: str,
+        prompt: Prompt,
+        params: GenerationParams,
+        answer: _Answer,
+        draft: list[DraftToken],
+        stats: SpeculativeStats,
+    ) -> tuple[str, dict[str, Any]]:
+        draft_text = b"".join(t.piece for t in draft).decode("utf-8", errors="ignore")
+        started = time.perf_counter()
+        try:
+            reply = await self.verifier.verify(session, draft_text, answer.unverified)
+        except SessionGone:
+            stats.reopened += 1
+            await self.verifier.close(session)
+            opened = await self._open(prompt, params, answer.verified, stats.tokens)
+            session = str(opened["id"])
+            reply = await self.verifier.verify(session, draft_text, answer.unverified)
+        wall_ms = (time.perf_counter() - started) * 1000
+        self._record(reply, stats, answer, wall_ms)
+        return session, reply
+
+    def _record(self, reply: dict[str, Any], stats: SpeculativeStats, answer: _Answer, wall_ms: float) -> None:
+        stats.rounds += 1
+        stats.tokens += int(reply["tokens"])
+        stats.drafted += int(reply["drafted"])
+        stats.accepted += int(reply["accepted"])
+        stats.committed += int(reply["committed"])
+        stats.committed_agreed += int(reply["committed_agreed"])
+        stats.passes += int(reply["passes"])
+        stats.verify_ms += float(reply["verify_ms"])
+        per_token = answer.round_draft_ms / answer.round_drafted if answer.round_drafted else self.gamma.draft_ms
+        answer.round_draft_ms, answer.round_drafted = 0.0, 0
+        self.gamma.update(
+            drafted=int(reply["drafted"]),
+            accepted=int(reply["accepted"]),
+            draft_ms=per_token * int(reply["drafted"]),
+            rtt_ms=wall_ms - float(reply["verify_ms"]),
+            verify_ms=float(reply["verify_ms"]),
+            evaluated=int(reply["evaluated"]),
+        )
+
+    async def _open(self, prompt: Prompt, params: GenerationParams, continuation: str, used: int = 0) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "continuation": prompt.continuation + continuation,
+            "max_tokens": max(1, params.max_tokens - used) if params.max_tokens_explicit else None,
+            "verify": self.mode,
+        }
+        if prompt.is_chat:
+            body["messages"] = prompt.as_openai_messages()
+        else:
+            body["prompt"] = prompt.text
+        return await self.verifier.open(body)
+
+    async def aclose(self) -> None:
+        await self.verifier.aclose()

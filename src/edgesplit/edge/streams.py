@@ -1,0 +1,86 @@
+"""Event-stream helpers of the edge's auto routes: hold, replay and resume a local stream."""
+
+from __future__ import annotations
+
+import logging
+
+from edgesplit.errors import UpstreamError
+from edgesplit.generation import Finish, GenerationParams, Prompt, PromptState, TokenEvent
+from edgesplit.http.node import Events
+from edgesplit.llama.backend import LocalBackend
+from edgesplit.routing.learned import LearnedDecision, LearnedRouter
+from edgesplit.routing.scorer import PromptView
+from edgesplit.schemas import RouteInfo
+
+__all__ = ["drain", "learned_info", "replay", "resume", "score_while_evaluating"]
+
+log = logging.getLogger(__name__)
+
+
+async def score_while_evaluating(
+    local: LocalBackend, router: LearnedRouter, prompt: Prompt, params: GenerationParams, text: str
+) -> tuple[LearnedDecision, Events | None]:
+    """Score the prompt's hidden state as the edge evaluates it; keep generating if it stays.
+
+    Returns the decision and, when the edge keeps the request, its running stream. A request
+    that goes to the cloud has cost the edge one prompt evaluation and nothing more.
+    """
+    decided: list[LearnedDecision] = []
+
+    def gate(state: PromptState) -> bool:
+        try:
+            decided.append(router.by_score(PromptView(text, len(state.tokens), hidden=state.hidden)))
+        except ValueError as exc:  # a router that cannot score must not fail the request
+            log.error("router %s could not score a request: %s", router.version, exc)
+            decided.append(LearnedDecision("edge", "learned-kept", f"router could not score: {exc}"))
+        return decided[0].route == "edge"
+
+    events = local.stream(prompt, params, gate)
+    try:
+        first = await anext(events)
+    except BaseException:
+        await events.aclose()  # type: ignore[attr-defined]
+        raise
+    if decided and decided[0].route == "cloud":
+        await events.aclose()  # type: ignore[attr-defined]
+        return decided[0], None
+    decision = decided[0] if decided else LearnedDecision("edge", "learned-kept", "answered before it was scored")
+    return decision, resume([first], events)
+
+
+def learned_info(decision: LearnedDecision, router: LearnedRouter) -> RouteInfo:
+    return RouteInfo(
+        route=decision.route,
+        rule=decision.rule,
+        reason=decision.reason,
+        score=decision.score,
+        threshold=router.threshold if decision.score is not None else None,
+        router=router.version,
+    )
+
+
+async def drain(events: Events) -> tuple[list[TokenEvent], Finish]:
+    tokens: list[TokenEvent] = []
+    async for event in events:
+        if isinstance(event, Finish):
+            return tokens, event
+        tokens.append(event)
+    raise UpstreamError("generation ended without a finish event")
+
+
+async def replay(tokens: list[TokenEvent], finish: Finish) -> Events:
+    for token in tokens:
+        yield token
+    yield finish
+
+
+async def resume(held: list[TokenEvent | Finish], rest: Events) -> Events:
+    try:
+        for event in held:
+            yield event
+        if held and isinstance(held[-1], Finish):
+            return
+        async for event in rest:
+            yield event
+    finally:
+        await rest.aclose()  # type: ignore[attr-defined]

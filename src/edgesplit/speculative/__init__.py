@@ -1,1 +1,0 @@
-"""Edge drafts, cloud verifies: lossless speculative decoding across the link and across tokenizers."""

@@ -1,0 +1,159 @@
+"""RemoteBackend: full generation on the upstream tier through its OpenAI-compatible API.
+
+Any OpenAI-compatible server works (an edgesplit cloud node, vLLM, Ollama, llama.cpp's
+server). The request always streams upstream, so tokens reach the client as they arrive
+and a broken stream is noticed at once. Time limits: the first token must arrive within
+``timeout_s`` of the call, and no gap between chunks may exceed ``timeout_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from edgesplit.errors import UpstreamError, UpstreamTimeout
+from edgesplit.generation import Finish, GenerationParams, Prompt, TokenEvent
+from edgesplit.http.auth import bearer_headers
+
+__all__ = ["RemoteBackend"]
+
+
+class RemoteBackend:
+    """The next tier up, reached over HTTP with a bearer token."""
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        token: str | None,
+        timeout_s: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.name = "cloud"
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.timeout_s = timeout_s
+        headers = bearer_headers(token)
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout_s),
+            transport=transport,
+        )
+
+    def _body(self, prompt: Prompt, params: GenerationParams) -> tuple[str, dict[str, Any]]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": params.max_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if params.seed is not None:
+            body["seed"] = params.seed
+        if params.stop:
+            body["stop"] = list(params.stop)
+        if params.presence_penalty:
+            body["presence_penalty"] = params.presence_penalty
+        if params.frequency_penalty:
+            body["frequency_penalty"] = params.frequency_penalty
+        if prompt.is_chat:
+            body["messages"] = prompt.as_openai_messages()
+            if params.logprobs:
+                body["logprobs"] = True
+                body["top_logprobs"] = params.top_logprobs
+            return "/v1/chat/completions", body
+        body["prompt"] = prompt.text
+        if params.logprobs:
+            body["logprobs"] = params.top_logprobs
+        return "/v1/completions", body
+
+    async def stream(self, prompt: Prompt, params: GenerationParams) -> AsyncIterator[TokenEvent | Finish]:
+        path, body = self._body(prompt, params)
+        first_deadline = asyncio.get_running_loop().time() + self.timeout_s
+        try:
+            async with asyncio.timeout_at(first_deadline):
+                response = await self._client.send(self._client.build_request("POST", path, json=body), stream=True)
+        except TimeoutError:
+            raise UpstreamTimeout(f"upstream gave no answer within {self.timeout_s:g} s") from None
+        except httpx.HTTPError as exc:
+            raise UpstreamError(f"upstream unreachable: {type(exc).__name__}: {exc}") from None
+        try:
+            if response.status_code >= 400:
+                raise await _status_error(response)
+            async for event in self._events(response, first_deadline):
+                yield event
+        finally:
+            await response.aclose()
+
+    async def _events(self, response: httpx.Response, first_deadline: float) -> AsyncIterator[TokenEvent | Finish]:
+        """Parse the SSE stream: the call's deadline holds until the first token, then a per-chunk stall limit."""
+        loop = asyncio.get_running_loop()
+        deadline: float | None = first_deadline
+        finish_reason = "length"
+        completion_tokens = 0
+        prompt_tokens = 0
+        lines = response.aiter_lines()
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline or loop.time() + self.timeout_s):
+                    line = await anext(lines)
+            except StopAsyncIteration:
+                raise UpstreamError("upstream stream ended without [DONE]") from None
+            except TimeoutError:
+                raise UpstreamTimeout(f"upstream stalled for more than {self.timeout_s:g} s") from None
+            except httpx.HTTPError as exc:
+                raise UpstreamError(f"upstream stream broke: {type(exc).__name__}: {exc}") from None
+            if not line.startswith("data:"):
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                break
+            chunk = json.loads(data)
+            if "error" in chunk:
+                raise UpstreamError(f"upstream error mid-stream: {chunk['error'].get('message', chunk['error'])}")
+            if usage := chunk.get("usage"):
+                prompt_tokens = usage.get("prompt_tokens", 0)
+                completion_tokens = usage.get("completion_tokens", completion_tokens)
+            for choice in chunk.get("choices", []):
+                event = _choice_event(choice)
+                if event is not None:
+                    deadline = None
+                    yield event
+                    if usage is None:
+                        completion_tokens += 1
+                if choice.get("finish_reason"):
+                    finish_reason = choice["finish_reason"]
+        yield Finish(
+            reason="stop" if finish_reason == "stop" else "length",
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def _choice_event(choice: dict[str, Any]) -> TokenEvent | None:
+    text = choice["delta"].get("content") if "delta" in choice else choice.get("text")
+    if not text:
+        return None
+    logprob = None
+    entries = (choice.get("logprobs") or {}).get("content") or []
+    if entries:
+        logprob = sum(e["logprob"] for e in entries) / len(entries)
+    return TokenEvent(text=text, logprob=logprob)
+
+
+async def _status_error(response: httpx.Response) -> UpstreamError:
+    raw = await response.aread()
+    try:
+        message = json.loads(raw)["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        message = raw[:200].decode("utf-8", errors="replace")
+    return UpstreamError(f"upstream answered {response.status_code}: {message}", status_code=response.status_code)
