@@ -66,7 +66,7 @@ def test_redact_reads_stdin_and_file(tmp_path: Path) -> None:
 
 
 def test_summary_line_counts_easy_and_hard() -> None:
-    from edgesplit.cli import _summary_line
+    from edgesplit.cli.demo import _summary_line
     from edgesplit.demo import DemoResult
 
     def result(kind: str, route: str, rule: str = "cascade-kept") -> DemoResult:

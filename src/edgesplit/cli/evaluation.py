@@ -1,0 +1,142 @@
+"""``edgesplit eval`` and ``edgesplit calibrate``: label answers on eval sets, fit the learned router."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from edgesplit.errors import EdgesplitError
+
+if TYPE_CHECKING:
+    pass
+
+from edgesplit.cli.common import console, offline
+
+__all__ = ["calibrate", "eval_"]
+
+
+def eval_(
+    sets: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--set", help="humaneval, mtbench, sharegpt or a .jsonl file; repeatable (default: all three)"),
+    ] = None,
+    limit: Annotated[Optional[int], typer.Option(help="only the first N items of each set (a quick run)")] = None,  # noqa: UP045
+    db: Annotated[Path, typer.Option(help="results store (SQLite); a rerun resumes")] = Path("eval/results.db"),
+    out: Annotated[Path, typer.Option(help="report directory (markdown + PNG)")] = Path("eval/report"),
+    generate: Annotated[bool, typer.Option(help="run the models; --no-generate only reports")] = True,
+) -> None:
+    """Run eval sets through the edge and cloud models, label the answers, report the routers."""
+    import asyncio
+
+    from edgesplit.evaluation.datasets import BUILTIN_SETS, set_name
+    from edgesplit.evaluation.harness import EvalConfig
+    from edgesplit.evaluation.runner import EvalModels, load_items, run_sets
+
+    offline()
+    try:
+        chosen = sets or list(BUILTIN_SETS)
+        if generate:
+            items = load_items(chosen, limit)
+            columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+            with Progress(*columns, TimeElapsedColumn(), console=console) as bar:
+                task = bar.add_task("loading models", total=len(items))
+                asyncio.run(
+                    run_sets(
+                        items, db, EvalModels(), EvalConfig(),
+                        lambda item: bar.update(task, advance=1, description=item.key),
+                    )
+                )  # fmt: skip
+        _report(db, out, [set_name(name) for name in chosen])
+    except EdgesplitError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _report(db: Path, out: Path, sets: list[str]) -> None:
+    from edgesplit.evaluation.report import write_report
+    from edgesplit.evaluation.results import EvalResults
+
+    results = EvalResults(db)
+    try:
+        records, timings = results.records(sets), results.timings()
+    finally:
+        results.close()
+    if not records:
+        raise EdgesplitError(f"no labelled items of {', '.join(sets)} in {db}: run without --no-generate")
+    reports = write_report(records, out, timings, _embedder(records[0].edge.model))
+    table = Table(title=f"held-out items: edge share at >=98% of cloud-only quality (AUROC) -> {out / 'report.md'}")
+    names = [p.name for p in reports[-1].policies if p.name != "random"]
+    table.add_column("set")
+    table.add_column("n", justify="right")
+    for name in names:
+        table.add_column(name, justify="right")
+    for r in reports:
+        cells = [f"{p.share_at_target:.0%}" + (f" ({p.auroc:.2f})" if p.auroc == p.auroc else "") for p in r.policies]
+        table.add_row(r.name, str(r.n_heldout), *[c for p, c in zip(r.policies, cells, strict=True) if p.name in names])
+    console.print(table)
+    console.print(f"plot: {out / 'router.png'}")
+
+
+def _embedder(edge_model: str) -> Callable[[str], Any] | None:
+    """Token-embedding features of eval prompts, when the edge model the eval ran is installed here."""
+    from edgesplit.models import locate_model
+    from edgesplit.routing.embedding import prompt_embedder
+
+    try:
+        return prompt_embedder(locate_model(edge_model))
+    except EdgesplitError as exc:
+        console.print(f"[yellow]no token-embedding scorer:[/yellow] {exc}")
+        return None
+
+
+def calibrate(
+    target_edge_share: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(min=0.0, max=1.0, help="keep this share of requests on the edge"),
+    ] = None,
+    min_quality: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(min=0.0, max=1.0, help="most edge share with at least this fraction of cloud-only quality"),
+    ] = None,
+    db: Annotated[Path, typer.Option(help="results store written by `edgesplit eval`")] = Path("eval/results.db"),
+    out: Annotated[Path, typer.Option(help="router artifact to write")] = Path("eval/router.json"),
+    features: Annotated[str, typer.Option(help="hidden+cues, embed+cues or cues")] = "hidden+cues",
+    edge_model: Annotated[str, typer.Option(help="the edge model the eval ran")] = "smollm2-135m-instruct",
+    max_edge_prompt_tokens: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(help="rule: longer prompts go to the cloud"),
+    ] = None,
+) -> None:
+    """Fit the learned router on the calibration split, pick its threshold, write the artifact."""
+    from edgesplit.evaluation.calibrate import calibrate as run_calibration
+    from edgesplit.evaluation.results import EvalResults
+    from edgesplit.routing.artifact import save_artifact
+    from edgesplit.routing.scorer import FEATURE_KINDS
+
+    if features not in FEATURE_KINDS:
+        raise typer.BadParameter(f"must be one of {', '.join(FEATURE_KINDS)}", param_hint="--features")
+    try:
+        results = EvalResults(db)
+        try:
+            records = results.records()
+        finally:
+            results.close()
+        kind = next(k for k in FEATURE_KINDS if k == features)
+        embed = _embedder(edge_model) if kind == "embed+cues" else None
+        done = run_calibration(records, edge_model, kind, target_edge_share, min_quality, max_edge_prompt_tokens, embed)
+    except EdgesplitError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    save_artifact(done.artifact, out)
+    table = Table(title=f"router {done.artifact.version}, threshold {done.artifact.threshold:.4f} -> {out}")
+    for column in ("split", "items", "edge share", "quality vs cloud-only", "oracle share at that quality"):
+        table.add_column(column, justify="left" if column == "split" else "right")
+    for name, o in (("calibration", done.calib), ("held-out", done.heldout)):
+        table.add_row(name, str(o.items), f"{o.edge_share:.1%}", f"{o.quality:.1%}", f"{o.oracle_share_at_quality:.1%}")
+    console.print(table)
+    console.print(f"serve with it: EDGESPLIT_ROUTER_ARTIFACT={out} edgesplit serve --role edge ...")
