@@ -263,10 +263,10 @@ def test_local_errors_do_not_count_against_the_link(split_edge: NodeServer) -> N
     half_open = LinkMonitor(failure_threshold=1, backoff_s=1.0, clock=lambda: now[0])
     half_open.record_failure()
     now[0] = 10.0  # past the backoff: the next call is the half-open probe
-    real, node.link = node.link, half_open
+    real, node.dispatch.link = node.dispatch.link, half_open
     try:
         reply = httpx.post(f"{split_edge.url}/v1/chat/completions", json=body, headers=ALLOW, timeout=120)
         assert reply.status_code == 400, reply.text
         assert half_open.state is BreakerState.HALF_OPEN and half_open.allow()  # the probe slot was released
     finally:
-        node.link = real
+        node.dispatch.link = real

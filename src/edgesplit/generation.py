@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -76,12 +76,17 @@ class Finish:
     completion_tokens: int
 
 
+def finish_reason(reason: str) -> Literal["stop", "length"]:
+    """The OpenAI finish reason of a generation that ended for ``reason`` ("stop" or anything else)."""
+    return "stop" if reason == "stop" else "length"
+
+
 class Backend(Protocol):
     """A source of generations: the local model, an upstream tier, or a test double."""
 
     name: str
 
-    def stream(self, prompt: Prompt, params: GenerationParams) -> AsyncIterator[TokenEvent | Finish]:
+    def stream(self, prompt: Prompt, params: GenerationParams) -> AsyncGenerator[TokenEvent | Finish, None]:
         """Generate; yields token events, then exactly one :class:`Finish`."""
         ...
 

@@ -7,17 +7,21 @@ from typing import TYPE_CHECKING
 from edgesplit.admission import ModelQueue
 from edgesplit.cloud.results import ResultStore
 from edgesplit.config import Settings
-from edgesplit.errors import ConfigError, UnknownModel
+from edgesplit.errors import ConfigError, InvalidRequest, UnknownModel
 from edgesplit.generation import Backend, GenerationParams, Prompt
-from edgesplit.llama.backend import LocalBackend
-
-if TYPE_CHECKING:
-    from edgesplit.cloud.split_sessions import SessionStore
-    from edgesplit.cloud.verifier import Verifier
 from edgesplit.http.node import FALLBACK, CloudPolicy, Generation, primed
+from edgesplit.llama.backend import LocalBackend
 from edgesplit.metrics import NodeMetrics
 from edgesplit.models import locate_model
-from edgesplit.schemas import RouteInfo, RouteName
+from edgesplit.schemas import JobRecord, RouteInfo, RouteName
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from edgesplit.cloud.split_sessions import SessionStore
+    from edgesplit.cloud.verifier import Verifier
+    from edgesplit.edge.outbox import Outbox
+    from edgesplit.privacy.redactor import Redactor
 
 __all__ = ["CloudNode"]
 
@@ -46,6 +50,8 @@ class CloudNode:
         self.results = results  # answers of idempotent requests (the edge's outbox deliveries)
         self.split_sessions = split_sessions  # the suffix [k, N) of the split model, if one is configured
         self.verifier = verifier  # verify sessions for the edge's speculative drafts, if configured
+        self.redactor: Redactor | None = None  # the cloud is the last tier: nothing to redact for
+        self.outbox: Outbox | None = None  # and nothing to defer to
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CloudNode:
@@ -95,6 +101,26 @@ class CloudNode:
 
     async def start(self) -> None:
         pass
+
+    def add_routes(self, app: FastAPI) -> None:
+        """Split sessions and verify sessions, when their models are configured."""
+        if self.verifier is not None:
+            from edgesplit.cloud.verify_api import add_speculative_routes
+
+            add_speculative_routes(app, self.verifier, self.settings.default_max_tokens)
+        if self.split_sessions is not None:
+            from edgesplit.cloud.split_api import add_split_routes
+
+            path = str(locate_model(self.split_sessions.model_name))
+            add_split_routes(app, self.split_sessions, self.settings.split_max_frame_bytes, path)
+
+    async def defer(
+        self, kind: str, request: dict[str, object], callback_url: str | None, conversation: str | None = None
+    ) -> JobRecord:
+        raise InvalidRequest("this node has no outbox to defer requests to", code="no_outbox")
+
+    def restore_job(self, job: JobRecord) -> JobRecord:
+        return job  # the cloud never redacted it
 
     async def generate(
         self,

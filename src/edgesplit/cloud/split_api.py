@@ -6,11 +6,12 @@ import asyncio
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from edgesplit.cloud.split_sessions import SessionStore
 from edgesplit.engine.codec import Codec, decode_frame
 from edgesplit.errors import InvalidRequest
+from edgesplit.http.admit import parse_body
 
 __all__ = ["OpenSession", "add_split_routes"]
 
@@ -50,12 +51,7 @@ def add_split_routes(app: FastAPI, store: SessionStore, max_frame_bytes: int, gg
 
     @app.post("/v1/split/sessions", status_code=201)
     async def open_session(request: Request) -> dict[str, Any]:
-        try:
-            body = OpenSession.model_validate_json(await request.body())
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            param = ".".join(str(p) for p in first["loc"]) or None
-            raise InvalidRequest(f"invalid split session request: {first['msg']}", param=param) from None
+        body = parse_body(OpenSession, await request.body(), "split session request")
         session = store.open(body.model, body.k, body.codec, body.temperature, body.top_p, body.seed)
         return {
             "id": session.id,

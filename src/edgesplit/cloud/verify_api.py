@@ -7,11 +7,11 @@ from dataclasses import asdict
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from edgesplit.cloud.verifier import Verifier
-from edgesplit.errors import InvalidRequest
 from edgesplit.generation import Prompt
+from edgesplit.http.admit import parse_body
 from edgesplit.schemas import VerifyMode
 
 __all__ = ["OpenVerifySession", "VerifyRequest", "add_speculative_routes"]
@@ -62,15 +62,6 @@ class VerifyRequest(BaseModel):
     commit: str = Field(default="", max_length=_MAX_TEXT)
 
 
-def _parse(model: type[BaseModel], data: bytes, what: str) -> Any:
-    try:
-        return model.model_validate_json(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        param = ".".join(str(p) for p in first["loc"]) or None
-        raise InvalidRequest(f"invalid {what}: {first['msg']}", param=param) from None
-
-
 def add_speculative_routes(app: FastAPI, verifier: Verifier, default_max_tokens: int) -> None:
     @app.get("/v1/speculative/info")
     async def info() -> dict[str, Any]:
@@ -84,7 +75,7 @@ def add_speculative_routes(app: FastAPI, verifier: Verifier, default_max_tokens:
 
     @app.post("/v1/speculative/sessions", status_code=201)
     async def open_session(request: Request) -> dict[str, Any]:
-        body: OpenVerifySession = _parse(OpenVerifySession, await request.body(), "speculative session request")
+        body: OpenVerifySession = parse_body(OpenVerifySession, await request.body(), "speculative session request")
         session = await asyncio.to_thread(
             verifier.open, body.model, body.as_prompt(), body.max_tokens, default_max_tokens, body.verify
         )
@@ -100,7 +91,7 @@ def add_speculative_routes(app: FastAPI, verifier: Verifier, default_max_tokens:
     @app.post("/v1/speculative/sessions/{session_id}/verify")
     async def verify(session_id: str, request: Request) -> dict[str, Any]:
         session = verifier.get(session_id)
-        body: VerifyRequest = _parse(VerifyRequest, await request.body(), "verify request")
+        body: VerifyRequest = parse_body(VerifyRequest, await request.body(), "verify request")
         loop = asyncio.get_running_loop()
         result = await loop.run_in_executor(verifier.executor, verifier.verify, session, body.draft, body.commit)
         return asdict(result)

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from edgesplit.edge.remote_verifier import RemoteVerifier, SessionGone
-from edgesplit.generation import Finish, GenerationParams, Prompt, TokenEvent
+from edgesplit.generation import Finish, GenerationParams, Prompt, TokenEvent, finish_reason
 from edgesplit.llama.backend import DraftToken
 from edgesplit.schemas import VerifyMode
 from edgesplit.speculation.gamma import GammaController
@@ -100,7 +100,7 @@ class SpeculativeBackend:
         self.gamma = GammaController(max_gamma=max_gamma, batched=mode == "batched")
         self.on_stats = on_stats  # each finished generation's stats (the edge feeds /metrics)
 
-    async def stream(self, prompt: Prompt, params: GenerationParams) -> AsyncIterator[TokenEvent | Finish]:
+    async def stream(self, prompt: Prompt, params: GenerationParams) -> AsyncGenerator[TokenEvent | Finish, None]:
         stats = SpeculativeStats()
         try:
             async for event in self.stream_with_stats(prompt, params, stats):
@@ -110,7 +110,7 @@ class SpeculativeBackend:
 
     async def stream_with_stats(
         self, prompt: Prompt, params: GenerationParams, stats: SpeculativeStats
-    ) -> AsyncIterator[TokenEvent | Finish]:
+    ) -> AsyncGenerator[TokenEvent | Finish, None]:
         opened = await self._open(prompt, params, "")
         session, prompt_tokens = str(opened["id"]), int(opened["prompt_tokens"])
         budget = int(opened["max_tokens"])
@@ -143,7 +143,7 @@ class SpeculativeBackend:
             if tail := text.finish():
                 yield TokenEvent(text=tail)
             yield Finish(
-                reason="stop" if reason == "stop" else "length",
+                reason=finish_reason(reason),
                 prompt_tokens=prompt_tokens,
                 completion_tokens=stats.tokens,
             )

@@ -10,7 +10,7 @@ only used for requests whose policy is ``allow``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +21,7 @@ from edgesplit.admission import ModelQueue
 from edgesplit.edge.remote_segment import RemoteSegment, SessionGone
 from edgesplit.engine.codec import Codec, encode_frame
 from edgesplit.engine.model import KVCache, Transformer, new_caches
-from edgesplit.generation import Finish, GenerationParams, Prompt, TokenEvent
+from edgesplit.generation import Finish, GenerationParams, Prompt, TokenEvent, finish_reason
 from edgesplit.llama.tokenizer import ChatTokenizer, context_budget
 from edgesplit.stops import TokenText
 
@@ -105,7 +105,7 @@ class SplitBackend:
             prefix = torch.cat(state.sent, dim=1)
             return session, await self.segment.forward(session, encode_frame(prefix, 0, state.codec))
 
-    async def stream(self, prompt: Prompt, params: GenerationParams) -> AsyncIterator[TokenEvent | Finish]:
+    async def stream(self, prompt: Prompt, params: GenerationParams) -> AsyncGenerator[TokenEvent | Finish, None]:
         async with self.queue.slot():
             tokens = self.tokenizer.encode(prompt)
             requested = params.max_tokens if params.max_tokens_explicit else None
@@ -132,7 +132,7 @@ class SplitBackend:
                 if tail := text.finish():
                     yield TokenEvent(text=tail)
                 yield Finish(
-                    reason="stop" if reason == "stop" else "length",
+                    reason=finish_reason(reason),
                     prompt_tokens=len(tokens),
                     completion_tokens=generated,
                 )

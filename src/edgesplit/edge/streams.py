@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from edgesplit.errors import UpstreamError
+from edgesplit.errors import ModelError, UpstreamError
 from edgesplit.generation import Finish, GenerationParams, Prompt, PromptState, TokenEvent
-from edgesplit.http.node import Events
+from edgesplit.http.node import Events, primed
 from edgesplit.llama.backend import LocalBackend
 from edgesplit.routing.learned import LearnedDecision, LearnedRouter
 from edgesplit.routing.scorer import PromptView
@@ -30,22 +30,22 @@ async def score_while_evaluating(
     def gate(state: PromptState) -> bool:
         try:
             decided.append(router.by_score(PromptView(text, len(state.tokens), hidden=state.hidden)))
-        except ValueError as exc:  # a router that cannot score must not fail the request
-            log.error("router %s could not score a request: %s", router.version, exc)
-            decided.append(LearnedDecision("edge", "learned-kept", f"router could not score: {exc}"))
+        except (ValueError, ModelError) as exc:
+            decided.append(unscored(router, exc))
         return decided[0].route == "edge"
 
-    events = local.stream(prompt, params, gate)
-    try:
-        first = await anext(events)
-    except BaseException:
-        await events.aclose()  # type: ignore[attr-defined]
-        raise
+    events = await primed(local.stream(prompt, params, gate))  # the gate has run when the first event is out
     if decided and decided[0].route == "cloud":
-        await events.aclose()  # type: ignore[attr-defined]
+        await events.aclose()
         return decided[0], None
     decision = decided[0] if decided else LearnedDecision("edge", "learned-kept", "answered before it was scored")
-    return decision, resume([first], events)
+    return decision, events
+
+
+def unscored(router: LearnedRouter, exc: Exception) -> LearnedDecision:
+    """A router that cannot score must not fail the request: log it, keep the request on the edge."""
+    log.error("router %s could not score a request: %s", router.version, exc)
+    return LearnedDecision("edge", "learned-kept", f"router could not score: {exc}")
 
 
 def learned_info(decision: LearnedDecision, router: LearnedRouter) -> RouteInfo:
@@ -83,4 +83,4 @@ async def resume(held: list[TokenEvent | Finish], rest: Events) -> Events:
         async for event in rest:
             yield event
     finally:
-        await rest.aclose()  # type: ignore[attr-defined]
+        await rest.aclose()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,7 @@ _RATING = re.compile(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]")
 _PAIR = re.compile(r"\[\[\s*([ABC])\s*\]\]")
 _TOP = 20  # alternatives read at the verdict position
 
-Generate = Callable[[Prompt, GenerationParams], AsyncIterator[TokenEvent | Finish]]
+Generate = Callable[[Prompt, GenerationParams], AsyncGenerator[TokenEvent | Finish, None]]
 
 
 @dataclass(frozen=True)

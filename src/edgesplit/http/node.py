@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from edgesplit.config import Settings
 from edgesplit.generation import Finish, GenerationParams, Prompt, TokenEvent
@@ -13,9 +13,16 @@ from edgesplit.privacy.redactor import PrivacyPlan
 from edgesplit.routing.learned import RequestHints
 from edgesplit.schemas import JobRecord, OnUnavailable, RouteInfo, RouteName
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from edgesplit.cloud.results import ResultStore
+    from edgesplit.edge.outbox import Outbox
+    from edgesplit.privacy.redactor import Redactor
+
 __all__ = ["FALLBACK", "CloudPolicy", "Events", "Generation", "Node", "primed"]
 
-Events = AsyncIterator[TokenEvent | Finish]
+Events = AsyncGenerator[TokenEvent | Finish, None]
 
 
 @dataclass
@@ -45,8 +52,13 @@ FALLBACK = CloudPolicy()  # the default: nothing to redact, answer on the edge w
 
 
 class Node(Protocol):
+    """What the HTTP layer needs from a node. Both tiers implement all of it; what a tier lacks is None."""
+
     settings: Settings
     metrics: NodeMetrics
+    redactor: Redactor | None  # the edge's privacy step; None on the cloud
+    outbox: Outbox | None  # deferred work (the edge, with an upstream)
+    results: ResultStore | None  # idempotent results (the cloud)
 
     def model_ids(self) -> list[str]: ...
 
@@ -60,6 +72,15 @@ class Node(Protocol):
         stream: bool,
         policy: CloudPolicy = ...,
     ) -> Generation | JobRecord: ...
+
+    async def defer(
+        self, kind: str, request: dict[str, object], callback_url: str | None, conversation: str | None = None
+    ) -> JobRecord: ...
+
+    def restore_job(self, job: JobRecord) -> JobRecord: ...
+
+    def add_routes(self, app: FastAPI) -> None:
+        """The tier's own routes (split and verify sessions, the split plan)."""
 
     async def start(self) -> None: ...
 
@@ -75,7 +96,7 @@ async def primed(events: Events) -> Events:
     try:
         first = await anext(events)
     except BaseException:
-        await events.aclose()  # type: ignore[attr-defined]
+        await events.aclose()
         raise
 
     async def chain() -> Events:
@@ -84,6 +105,6 @@ async def primed(events: Events) -> Events:
             async for item in events:
                 yield item
         finally:
-            await events.aclose()  # type: ignore[attr-defined]
+            await events.aclose()
 
     return chain()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,7 +22,7 @@ import numpy as np
 
 from edgesplit.admission import ModelQueue
 from edgesplit.errors import ModelError
-from edgesplit.generation import Finish, GenerationParams, Prompt, PromptState, TokenEvent
+from edgesplit.generation import Finish, GenerationParams, Prompt, PromptState, TokenEvent, finish_reason
 from edgesplit.llama.runtime import ensure_llama
 from edgesplit.llama.tokenizer import ChatTokenizer, context_budget
 from edgesplit.stops import TokenText
@@ -84,7 +84,7 @@ class LocalBackend:
 
     async def stream(
         self, prompt: Prompt, params: GenerationParams, gate: Gate | None = None
-    ) -> AsyncIterator[TokenEvent | Finish]:
+    ) -> AsyncGenerator[TokenEvent | Finish, None]:
         """Generate; with ``gate``, the prompt's hidden state is read after the prompt is
         evaluated and ``gate(state)`` decides whether to go on (False: Finish with no tokens)."""
         async with self.queue.slot():
@@ -197,9 +197,7 @@ class LocalBackend:
                 break
         if tail := text.finish():
             emit(TokenEvent(text=tail))
-        return Finish(
-            reason="stop" if reason == "stop" else "length", prompt_tokens=len(tokens), completion_tokens=generated
-        )
+        return Finish(reason=finish_reason(reason), prompt_tokens=len(tokens), completion_tokens=generated)
 
     def _set_embeddings(self, on: bool) -> None:
         import llama_cpp

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx
 
 from edgesplit.errors import UpstreamError, UpstreamTimeout
-from edgesplit.generation import Finish, GenerationParams, Prompt, TokenEvent
+from edgesplit.generation import Finish, GenerationParams, Prompt, TokenEvent, finish_reason
 from edgesplit.http.auth import bearer_headers
 
 __all__ = ["RemoteBackend"]
@@ -73,7 +73,7 @@ class RemoteBackend:
             body["logprobs"] = params.top_logprobs
         return "/v1/completions", body
 
-    async def stream(self, prompt: Prompt, params: GenerationParams) -> AsyncIterator[TokenEvent | Finish]:
+    async def stream(self, prompt: Prompt, params: GenerationParams) -> AsyncGenerator[TokenEvent | Finish, None]:
         path, body = self._body(prompt, params)
         first_deadline = asyncio.get_running_loop().time() + self.timeout_s
         try:
@@ -91,11 +91,13 @@ class RemoteBackend:
         finally:
             await response.aclose()
 
-    async def _events(self, response: httpx.Response, first_deadline: float) -> AsyncIterator[TokenEvent | Finish]:
+    async def _events(
+        self, response: httpx.Response, first_deadline: float
+    ) -> AsyncGenerator[TokenEvent | Finish, None]:
         """Parse the SSE stream: the call's deadline holds until the first token, then a per-chunk stall limit."""
         loop = asyncio.get_running_loop()
         deadline: float | None = first_deadline
-        finish_reason = "length"
+        upstream_reason = "length"
         completion_tokens = 0
         prompt_tokens = 0
         lines = response.aiter_lines()
@@ -128,9 +130,9 @@ class RemoteBackend:
                     if usage is None:
                         completion_tokens += 1
                 if choice.get("finish_reason"):
-                    finish_reason = choice["finish_reason"]
+                    upstream_reason = choice["finish_reason"]
         yield Finish(
-            reason="stop" if finish_reason == "stop" else "length",
+            reason=finish_reason(upstream_reason),
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
         )

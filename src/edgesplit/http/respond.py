@@ -1,0 +1,89 @@
+"""Stages 6 and 7 on the HTTP side, respond and record: a Generation as OpenAI JSON or SSE, with its metrics.
+
+Restoring placeholders happens before this (the edge wraps the upstream's events); here the
+events become a ``chat.completion`` / ``text_completion`` body or its chunks, and each token
+feeds the time-to-first-token and inter-token histograms of its route.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+
+from edgesplit.generation import Finish, TokenEvent
+from edgesplit.http.errors import log_internal, map_error
+from edgesplit.http.openai_format import ResponseBuilder, sse
+
+if TYPE_CHECKING:
+    from edgesplit.http.node import Generation, Node
+
+__all__ = ["TokenClock", "collect", "count_route", "stream_sse"]
+
+
+class TokenClock:
+    """Feeds the time-to-first-token and inter-token histograms for one request."""
+
+    def __init__(self, node: Node) -> None:
+        self.metrics = node.metrics
+        self.start = self.last = time.perf_counter()
+        self.count = 0
+
+    def __call__(self, route: str) -> None:
+        now = time.perf_counter()
+        if self.count == 0:
+            self.metrics.ttft.labels(route=route).observe(now - self.start)
+        else:
+            self.metrics.token_latency.labels(route=route).observe(now - self.last)
+        self.last = now
+        self.count += 1
+        self.metrics.tokens.labels(route=route).inc()
+
+
+def count_route(node: Node, gen: Generation) -> None:
+    node.metrics.routed.labels(route=gen.route.route, rule=gen.route.rule).inc()
+
+
+async def collect(gen: Generation, builder: ResponseBuilder, on_token: Callable[[str], None]) -> dict[str, Any]:
+    """The whole answer as one OpenAI response body."""
+    tokens: list[TokenEvent] = []
+    finish: Finish | None = None
+    async for event in gen.events:
+        if isinstance(event, Finish):
+            finish = event
+        else:
+            on_token(gen.route.route)
+            tokens.append(event)
+    assert finish is not None, "a backend ended without Finish"
+    return builder.complete(tokens, finish, gen.route)
+
+
+async def stream_sse(
+    node: Node,
+    request: Request,
+    gen: Generation,
+    builder: ResponseBuilder,
+    include_usage: bool,
+    on_token: Callable[[str], None],
+) -> AsyncIterator[bytes]:
+    """The answer as SSE chunks; an error after the status line goes in-band, OpenAI style."""
+    first = True
+    try:
+        async for event in gen.events:
+            if isinstance(event, Finish):
+                yield sse(builder.final_chunk(event, gen.route))
+                if include_usage:
+                    yield sse(builder.usage_chunk(event))
+                continue
+            on_token(gen.route.route)
+            yield sse(builder.chunk(event, first, gen.route if first else None))
+            first = False
+    except Exception as exc:  # the status line is gone: report in-band
+        log_internal(exc, request)
+        yield sse(bytes(map_error(exc).body).decode())
+    finally:
+        await gen.events.aclose()  # stops generation if the client left
+    count_route(node, gen)
+    yield sse("[DONE]")
