@@ -9,8 +9,9 @@ and a broken stream is noticed at once. Time limits: the first token must arrive
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import httpx
@@ -115,6 +116,7 @@ class RemoteBackend:
                 continue
             data = line[5:].strip()
             if data == "[DONE]":
+                await _drain(lines)  # read to the end, so the connection goes back to the pool
                 break
             chunk = json.loads(data)
             if "error" in chunk:
@@ -159,3 +161,13 @@ async def _status_error(response: httpx.Response) -> UpstreamError:
     except (ValueError, KeyError, TypeError):
         message = raw[:200].decode("utf-8", errors="replace")
     return UpstreamError(f"upstream answered {response.status_code}: {message}", status_code=response.status_code)
+
+
+async def _drain(lines: AsyncIterator[str], limit: int = 16) -> None:
+    """Read what follows ``[DONE]`` (normally nothing but the chunked-encoding end)."""
+    with contextlib.suppress(httpx.HTTPError):
+        for _ in range(limit):
+            try:
+                await anext(lines)
+            except StopAsyncIteration:
+                return
