@@ -74,3 +74,30 @@ def test_stream_holds_back_only_possible_placeholders(mapping: Mapping) -> None:
 def test_stream_without_mapping_passes_through() -> None:
     restorer = StreamRestorer(Mapping())
     assert restorer.feed("<PERSON_1") == "<PERSON_1" and restorer.flush() == ""
+
+
+def test_placeholders_stay_unique_when_threads_redact_one_conversation() -> None:
+    """NER runs in worker threads: two requests of one conversation must never share a number."""
+    import sys
+    import threading
+
+    mapping = Mapping()
+    barrier = threading.Barrier(8)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, so a race shows
+
+    def redact(worker: int) -> None:
+        barrier.wait()
+        for i in range(300):
+            mapping.placeholder("PERSON", f"name {worker}-{i}")
+
+    threads = [threading.Thread(target=redact, args=(w,)) for w in range(8)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert len(mapping.value_of) == len(mapping.by_value) == 8 * 300 == mapping.counters["PERSON"]
+    assert all(mapping.value_of[p] == v for (_, v), p in mapping.by_value.items())

@@ -29,7 +29,8 @@ def _pattern(types: Iterable[str]) -> re.Pattern[str]:
 
 def _types(mapping: Mapping) -> list[str]:
     """The entity types that have placeholders in ``mapping`` (``<PERSON_1>`` → ``PERSON``)."""
-    return sorted({placeholder_type(placeholder) for placeholder in mapping.value_of})
+    placeholders = tuple(mapping.value_of)  # one atomic copy: a worker thread may be adding to it
+    return sorted({placeholder_type(placeholder) for placeholder in placeholders})
 
 
 def _replace(mapping: Mapping, text: str, pattern: re.Pattern[str]) -> str:

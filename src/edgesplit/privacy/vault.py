@@ -25,15 +25,19 @@ class Mapping:
     value_of: dict[str, str] = field(default_factory=dict)  # placeholder -> value
     counters: dict[str, int] = field(default_factory=dict)
     last_used: float = 0.0
+    # Redaction runs in worker threads (NER is off the event loop): two requests of one
+    # conversation must never give two values the same number.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def placeholder(self, kind: str, value: str) -> str:
         key = (kind, value)
-        found = self.by_value.get(key)
-        if found is None:
-            self.counters[kind] = self.counters.get(kind, 0) + 1
-            found = f"<{kind}_{self.counters[kind]}>"
-            self.by_value[key] = found
-            self.value_of[found] = value
+        with self._lock:
+            found = self.by_value.get(key)
+            if found is None:
+                self.counters[kind] = self.counters.get(kind, 0) + 1
+                found = f"<{kind}_{self.counters[kind]}>"
+                self.by_value[key] = found
+                self.value_of[found] = value
         return found
 
     @classmethod
