@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from edgesplit.admission import ModelQueue
 from edgesplit.cloud.results import ResultStore
 from edgesplit.config import Settings
 from edgesplit.errors import ConfigError, InvalidRequest, UnknownModel
@@ -56,10 +55,7 @@ class CloudNode:
     @classmethod
     def from_settings(cls, settings: Settings) -> CloudNode:
         metrics = NodeMetrics("cloud")
-        queue = ModelQueue(
-            settings.model, settings.queue_max_waiting, settings.queue_retry_after_s, metrics.set_queue_depth
-        )
-        backend = LocalBackend(settings.model, locate_model(settings.model), queue, settings.n_ctx, settings.n_threads)
+        backend = LocalBackend.for_node(settings, metrics)
         results = ResultStore(settings.resolved_data_dir() / "results.sqlite")
         split = None
         if settings.split_model:

@@ -116,10 +116,7 @@ class EdgeNode:
     @classmethod
     def from_settings(cls, settings: Settings) -> EdgeNode:
         metrics = NodeMetrics("edge")
-        queue = ModelQueue(
-            settings.model, settings.queue_max_waiting, settings.queue_retry_after_s, metrics.set_queue_depth
-        )
-        local = LocalBackend(settings.model, locate_model(settings.model), queue, settings.n_ctx, settings.n_threads)
+        local = LocalBackend.for_node(settings, metrics)
         upstream, outbox = None, None
         if settings.upstream:
             token = settings.upstream_secret()

@@ -16,7 +16,7 @@ from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,7 +25,12 @@ from edgesplit.errors import ModelError
 from edgesplit.generation import Finish, GenerationParams, Prompt, PromptState, TokenEvent, finish_reason
 from edgesplit.llama.runtime import ensure_llama
 from edgesplit.llama.tokenizer import ChatTokenizer, context_budget
+from edgesplit.models import locate_model
 from edgesplit.stops import TokenText
+
+if TYPE_CHECKING:
+    from edgesplit.config import Settings
+    from edgesplit.metrics import NodeMetrics
 
 __all__ = ["DraftToken", "Gate", "LocalBackend"]
 
@@ -58,6 +63,14 @@ class LocalBackend:
         self.tokenizer = ChatTokenizer(self._llm, model_path.name)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{name}")
         self._last_tokens: tuple[Prompt, tuple[int, ...]] | None = None
+
+    @classmethod
+    def for_node(cls, settings: Settings, metrics: NodeMetrics) -> LocalBackend:
+        """The node's own model (``settings.model``) behind its fair queue, whose depth feeds ``metrics``."""
+        queue = ModelQueue(
+            settings.model, settings.queue_max_waiting, settings.queue_retry_after_s, metrics.set_queue_depth
+        )
+        return cls(settings.model, locate_model(settings.model), queue, settings.n_ctx, settings.n_threads)
 
     @property
     def hidden_dim(self) -> int:

@@ -10,7 +10,6 @@ request answered locally never pays for NER.
 from __future__ import annotations
 
 import asyncio
-import functools
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -55,7 +54,10 @@ class PrivacyPlan:
 
         ``background``: for a deferred job, at low priority (see :mod:`edgesplit.background`)."""
         if self._upstream is None and self.redact is not None:
-            build = functools.partial(getattr, self, "upstream_prompt")
+
+            def build() -> Prompt:
+                return self.upstream_prompt
+
             await (run_in_background(build) if background else asyncio.to_thread(build))
         return self.upstream_prompt
 
