@@ -43,6 +43,7 @@ from edgesplit.models import locate_model
 from edgesplit.server import NodeServer, build_node
 from edgesplit.transport.netem import LinkEmulator, LinkProfile
 from edgesplit.transport.remote import RemoteBackend
+from edgesplit.transport.upstream import UpstreamClient
 
 OUT = Path(__file__).parent / "out"
 EDGE, CLOUD = "smollm2-135m-instruct", "qwen2.5-coder-1.5b-instruct"
@@ -88,10 +89,10 @@ async def _collect(events: Any) -> tuple[str, int]:
     return "".join(parts), tokens
 
 
-def _backend(method: str, drafter: LocalBackend, url: str) -> SpeculativeBackend | RemoteBackend:
+def _backend(method: str, drafter: LocalBackend, client: UpstreamClient) -> SpeculativeBackend | RemoteBackend:
     if method == "cloud stream":
-        return RemoteBackend(url, CLOUD, TOKEN, 120)
-    verifier = RemoteVerifier(url, TOKEN, 120)
+        return RemoteBackend(client, CLOUD)
+    verifier = RemoteVerifier(client)
     if method == "token-by-token":
         return SpeculativeBackend(NoDrafter(), verifier, CLOUD)
     mode = "batched" if method == "speculative batched" else "exact"
@@ -101,7 +102,8 @@ def _backend(method: str, drafter: LocalBackend, url: str) -> SpeculativeBackend
 async def run_method(
     method: str, rtt_ms: float, drafter: LocalBackend, url: str, prompts: list[tuple[str, str]], max_tokens: int
 ) -> list[Run]:
-    backend = _backend(method, drafter, url)
+    client = UpstreamClient(url, TOKEN, 120)
+    backend = _backend(method, drafter, client)
     skip = float(method.removeprefix("skip p>=")) if method.startswith("skip") else None
     params = GenerationParams(max_tokens=max_tokens, temperature=0.0, skip_threshold=skip)
     runs = []
@@ -115,7 +117,7 @@ async def run_method(
         else:
             answer, tokens = await _collect(backend.stream(prompt, params))
         runs.append(Run(method, rtt_ms, task, answer, tokens, time.perf_counter() - started, stats))
-    await backend.aclose()
+    await client.aclose()
     return runs
 
 

@@ -26,6 +26,7 @@ round trip per token, about 10 s per request on the satellite profile).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import statistics
@@ -47,9 +48,10 @@ from edgesplit.engine.weights import load_gguf
 from edgesplit.generation import Prompt
 from edgesplit.llama.tokenizer import ChatTokenizer
 from edgesplit.models import locate_model
-from edgesplit.planner.split import fetch_profile, measure_link, options
+from edgesplit.planner.split import LinkEstimate, measure_link, measure_upstream, options
 from edgesplit.server import NodeServer, build_node
 from edgesplit.transport.netem import LinkEmulator, LinkProfile
+from edgesplit.transport.upstream import UpstreamClient
 
 OUT = Path(__file__).parent / "out"
 MODEL = "smollm2-135m-instruct"
@@ -122,11 +124,19 @@ def _request(client: httpx.Client, route: str, answer_tokens: int) -> tuple[floa
     return elapsed, int(response.json()["usage"]["completion_tokens"])
 
 
+async def _measure(url: str) -> LinkEstimate:
+    client = UpstreamClient(url, TOKEN, 30)
+    try:
+        return await measure_link(client, repeats=2)
+    finally:
+        await client.aclose()
+
+
 def link_runs(
     cloud: NodeServer, workdir: Path, ks: list[int], codecs: list[Codec], answer_tokens: int
 ) -> list[dict[str, Any]]:
     port = int(cloud.url.rsplit(":", 1)[1])
-    cloud_profile = fetch_profile(cloud.url, TOKEN)
+    cloud_profile, _ = asyncio.run(measure_upstream(cloud.url, TOKEN))
     edge_profile = cloud_profile  # same machine, same model: one profile serves both tiers
     path = locate_model(MODEL)
     prompt_tokens = len(ChatTokenizer.vocab_only(path).encode(Prompt(messages=(("user", PROMPT),))))
@@ -149,7 +159,7 @@ def link_runs(
                 with NodeServer(build_node(settings)) as edge, httpx.Client(base_url=edge.url, timeout=600) as client:
                     for profile in LINKS:
                         link.set_profile(profile)
-                        estimate = measure_link(link.url, TOKEN, repeats=2)
+                        estimate = asyncio.run(_measure(link.url))
                         table = {o.name: o for o in options(edge_profile, cloud_profile, estimate, prompt_tokens)}
                         routes = [("split", f"split@{k}/{codec}")]
                         if codec == codecs[0] and k == ks[0]:

@@ -21,6 +21,7 @@ from edgesplit.edge.speculative import SpeculativeBackend, SpeculativeStats
 from edgesplit.generation import GenerationParams, Prompt, TokenEvent
 from edgesplit.llama.backend import DraftToken
 from edgesplit.server import NodeServer, build_node
+from edgesplit.transport.upstream import UpstreamClient
 
 PROMPTS = ["Name three primary colors.", "Write a Python function that adds two numbers.", "What is a router?"]
 AUTH = {"authorization": f"Bearer {CLOUD_TOKEN}"}
@@ -119,12 +120,12 @@ async def _generate(backend: SpeculativeBackend, prompt: str, max_tokens: int) -
     async for event in backend.stream_with_stats(Prompt(messages=(("user", prompt),)), params, stats):
         if isinstance(event, TokenEvent):
             parts.append(event.text)
-    await backend.aclose()
+    await backend.verifier.client.aclose()
     return "".join(parts), stats
 
 
 def test_a_bad_draft_costs_speed_not_correctness(cloud: NodeServer) -> None:
-    backend = SpeculativeBackend(BadDrafter(), RemoteVerifier(cloud.url, CLOUD_TOKEN, 30), EDGE_MODEL)
+    backend = SpeculativeBackend(BadDrafter(), RemoteVerifier(UpstreamClient(cloud.url, CLOUD_TOKEN, 30)), EDGE_MODEL)
     text, stats = asyncio.run(_generate(backend, PROMPTS[2], 32))
     assert text == cloud_greedy(cloud, PROMPTS[2], 32)
     assert stats.accepted == 0 and stats.rounds == stats.tokens + (1 if stats.tokens < 32 else 0)
@@ -144,7 +145,9 @@ def test_a_lost_session_is_reopened_with_the_answer_so_far(cloud: NodeServer) ->
                 await self.close(session_id)
             return await super().verify(session_id, draft, commit)
 
-    backend = SpeculativeBackend(PerfectDrafter(expected), ForgetfulVerifier(cloud.url, CLOUD_TOKEN, 30), EDGE_MODEL)
+    backend = SpeculativeBackend(
+        PerfectDrafter(expected), ForgetfulVerifier(UpstreamClient(cloud.url, CLOUD_TOKEN, 30)), EDGE_MODEL
+    )
     backend.gamma.min_gamma = backend.gamma.max_gamma = 2
     text, stats = asyncio.run(_generate(backend, PROMPTS[0], 32))
     assert stats.reopened == 1
@@ -208,14 +211,16 @@ def test_skip_mode_with_a_right_and_sure_drafter_sends_fewer_uploads_and_the_sam
     expected = cloud_greedy(cloud, PROMPTS[1], 32)
 
     async def run(skip: float | None) -> tuple[str, SpeculativeStats]:
-        backend = SpeculativeBackend(PerfectDrafter(expected), RemoteVerifier(cloud.url, CLOUD_TOKEN, 30), EDGE_MODEL)
+        backend = SpeculativeBackend(
+            PerfectDrafter(expected), RemoteVerifier(UpstreamClient(cloud.url, CLOUD_TOKEN, 30)), EDGE_MODEL
+        )
         stats = SpeculativeStats()
         params = GenerationParams(max_tokens=32, temperature=0, skip_threshold=skip)
         parts = []
         async for event in backend.stream_with_stats(Prompt(messages=(("user", PROMPTS[1]),)), params, stats):
             if isinstance(event, TokenEvent):
                 parts.append(event.text)
-        await backend.aclose()
+        await backend.verifier.client.aclose()
         return "".join(parts), stats
 
     lossless, exact_stats = asyncio.run(run(None))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -70,7 +71,7 @@ def plan(
     from edgesplit.engine.profile import NodeProfile, profile_llamacpp, profile_node
     from edgesplit.engine.weights import load_gguf
     from edgesplit.models import locate_model
-    from edgesplit.planner.split import LinkEstimate, SpeculativeEstimate, fetch_profile, measure_link
+    from edgesplit.planner.split import LinkEstimate, SpeculativeEstimate, measure_upstream
     from edgesplit.planner.split import plan as make_plan
 
     offline()
@@ -82,8 +83,7 @@ def plan(
         else:
             path = locate_model(model)
             edge = profile_node(model, load_gguf(path, max_seq_len=prompt_tokens + 64), str(path), prompt_tokens)
-        cloud = fetch_profile(upstream, token)
-        measured = measure_link(upstream, token)
+        cloud, measured = asyncio.run(measure_upstream(upstream, token))
         speculative = None
         if acceptance is not None:
             _, draft_ms = profile_llamacpp(str(locate_model(draft_model)), prompt_tokens)

@@ -27,9 +27,10 @@ import httpx
 
 from edgesplit.background import run_in_background
 from edgesplit.edge.outbox import Outbox
-from edgesplit.http.auth import bearer_headers
+from edgesplit.errors import UpstreamError
 from edgesplit.schemas import JobRecord
-from edgesplit.transport.link import BreakerState, LinkMonitor, counts_against_link
+from edgesplit.transport.link import BreakerState, LinkMonitor
+from edgesplit.transport.upstream import UpstreamClient, error_message
 
 __all__ = ["DeliveryWorker"]
 
@@ -44,8 +45,7 @@ class DeliveryWorker:
     def __init__(
         self,
         outbox: Outbox,
-        base_url: str,
-        token: str | None,
+        client: UpstreamClient,
         link: LinkMonitor,
         timeout_s: float,
         backoff_s: float = 1.0,
@@ -59,10 +59,9 @@ class DeliveryWorker:
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self.concurrency = concurrency
-        headers = bearer_headers(token)
-        # read timeout covers a whole generation: a job is not streamed
-        self._client = httpx.AsyncClient(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s)
-        self._callbacks = httpx.AsyncClient(timeout=10)
+        self.client = client  # shared with the edge's other upstream calls; its owner closes it
+        self.timeout_s = timeout_s  # covers a whole generation: a job is not streamed
+        self._callbacks = httpx.AsyncClient(timeout=10)  # to the client's URLs, not the upstream
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -77,7 +76,6 @@ class DeliveryWorker:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        await self._client.aclose()
         await self._callbacks.aclose()
 
     async def _run(self) -> None:
@@ -115,22 +113,21 @@ class DeliveryWorker:
         path = "/v1/chat/completions" if kind == "chat" else "/v1/completions"
         start = time.perf_counter()
         try:
-            response = await self._client.post(path, json=request, headers={"idempotency-key": key})
-        except httpx.HTTPError as exc:
-            self.link.record_failure()
-            await self._retry(job_id, f"{type(exc).__name__}: {exc}")
+            response = await self.client.request(
+                "POST", path, what="delivery", timeout=self.timeout_s, json=request, headers={"idempotency-key": key}
+            )
+        except UpstreamError as exc:
+            self.link.record_outcome(None, (time.perf_counter() - start) * 1000)
+            await self._retry(job_id, str(exc))
             return
         status = response.status_code
-        if counts_against_link(status):
-            self.link.record_failure()
-        else:
-            self.link.record_success((time.perf_counter() - start) * 1000)
+        self.link.record_outcome(status, (time.perf_counter() - start) * 1000)
         if status < 400:
             await run_in_background(self.outbox.mark_done, job_id, response.json())
         elif status >= 500 or status in _RETRYABLE_4XX:
-            await self._retry(job_id, f"upstream answered {status}: {_message(response)}")
+            await self._retry(job_id, f"upstream answered {status}: {error_message(response)}")
         else:
-            error = f"upstream refused the request ({status}): {_message(response)}"
+            error = f"upstream refused the request ({status}): {error_message(response)}"
             await run_in_background(self.outbox.mark_failed, job_id, error)
             log.warning("job %s failed permanently: upstream answered %d", job_id, status)
 
@@ -150,10 +147,3 @@ class DeliveryWorker:
                 continue
             if response.status_code < 500:  # a 4xx will not get better by retrying
                 await run_in_background(self.outbox.mark_callback_done, job.id)
-
-
-def _message(response: httpx.Response) -> str:
-    try:
-        return str(response.json()["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        return response.text[:200]

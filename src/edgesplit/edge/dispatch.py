@@ -31,7 +31,7 @@ from edgesplit.routing.learned import LearnedDecision, LearnedRouter, RouterHold
 from edgesplit.routing.router import CascadePolicy
 from edgesplit.routing.scorer import PromptView
 from edgesplit.schemas import JobRecord, RouteInfo, RouteName
-from edgesplit.transport.link import LinkMonitor, counts_against_link
+from edgesplit.transport.link import LinkMonitor
 
 __all__ = ["Dispatcher"]
 
@@ -215,10 +215,7 @@ class Dispatcher:
 
     def _record_link(self, exc: UpstreamError | None, start: float) -> None:
         """Feed the breaker: an answer (even a 4xx about the request) means the link works."""
-        if exc is not None and counts_against_link(exc.status_code):
-            self.link.record_failure()
-            return
-        self.link.record_success((time.perf_counter() - start) * 1000)
+        self.link.record_outcome(exc.status_code if exc is not None else 200, (time.perf_counter() - start) * 1000)
 
     async def _learned(
         self, prompt: Prompt, params: GenerationParams, policy: CloudPolicy, router: LearnedRouter

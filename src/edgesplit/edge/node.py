@@ -37,6 +37,7 @@ from edgesplit.schemas import JobRecord, RouteName
 from edgesplit.transport.link import LinkMonitor
 from edgesplit.transport.probe import LinkProber
 from edgesplit.transport.remote import RemoteBackend
+from edgesplit.transport.upstream import UpstreamClient
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -63,8 +64,12 @@ class EdgeNode:
         split: Backend | None = None,
         speculative: Backend | None = None,
         sealed: SealedMappings | None = None,
+        client: UpstreamClient | None = None,
     ) -> None:
         self.settings = settings
+        if client is None and settings.upstream:
+            client = upstream_client(settings)
+        self.client = client  # the one HTTP client to the upstream, shared by everything below
         self.redactor = redactor  # classify + redact before anything leaves; None = everything may leave as is
         self.sealed = sealed  # deferred jobs' mappings, encrypted on disk, for answers after a restart
         self.split = split  # the SplitBackend, when a split model is configured
@@ -86,25 +91,16 @@ class EdgeNode:
         self.dispatch = Dispatcher(settings, local, upstream, self.link, metrics, self.router, split, speculative)
         metrics.link_rtt.set_function(lambda: (self.link.rtt_ms or 0.0) / 1000)
         metrics.link_bandwidth.set_function(lambda: self.link.bandwidth_mbps or 0.0)
-        token = settings.upstream_secret()
         self.prober: LinkProber | None = None
-        if settings.upstream and settings.link_probe_interval_s > 0:
-            self.prober = LinkProber(
-                self.link,
-                settings.upstream,
-                token,
-                settings.link_probe_interval_s,
-                settings.link_probe_bytes,
-                timeout_s=settings.upstream_timeout_s,
-            )
+        if client is not None and settings.link_probe_interval_s > 0:
+            self.prober = LinkProber(self.link, client, settings.link_probe_interval_s, settings.link_probe_bytes)
         self.outbox = outbox
         self.results: ResultStore | None = None  # idempotent results are the cloud's
         self.worker: DeliveryWorker | None = None
-        if outbox is not None and settings.upstream:
+        if outbox is not None and client is not None:
             self.worker = DeliveryWorker(
                 outbox,
-                settings.upstream,
-                token,
+                client,
                 self.link,
                 timeout_s=max(settings.upstream_timeout_s, 120.0),  # a whole, unstreamed generation
                 backoff_s=settings.outbox_backoff_s,
@@ -117,19 +113,19 @@ class EdgeNode:
     def from_settings(cls, settings: Settings) -> EdgeNode:
         metrics = NodeMetrics("edge")
         local = LocalBackend.for_node(settings, metrics)
-        upstream, outbox = None, None
+        upstream, outbox, client = None, None, None
         if settings.upstream:
-            token = settings.upstream_secret()
-            upstream = RemoteBackend(settings.upstream, settings.upstream_model, token, settings.upstream_timeout_s)
+            client = upstream_client(settings)
+            upstream = RemoteBackend(client, settings.upstream_model)
             path = settings.resolved_data_dir() / "outbox.sqlite"
             outbox = Outbox(path, settings.outbox_max_rows, settings.outbox_max_bytes)
-        split = _split_backend(settings, metrics) if settings.split_model and settings.upstream else None
+        split = _split_backend(settings, metrics, client) if settings.split_model and client else None
         speculative = None
-        if settings.speculative_model and settings.upstream:
+        if settings.speculative_model and client is not None:
             from edgesplit.edge.remote_verifier import RemoteVerifier
             from edgesplit.edge.speculative import SpeculativeBackend
 
-            verifier = RemoteVerifier(settings.upstream, settings.upstream_secret(), settings.upstream_timeout_s)
+            verifier = RemoteVerifier(client)
             speculative = SpeculativeBackend(
                 local,
                 verifier,
@@ -140,7 +136,7 @@ class EdgeNode:
             )
         redactor = Redactor.from_settings(settings)
         sealed = _sealed_mappings(settings) if outbox is not None else None
-        return cls(settings, local, upstream, metrics, outbox, redactor, split, speculative, sealed)
+        return cls(settings, local, upstream, metrics, outbox, redactor, split, speculative, sealed, client)
 
     async def start(self) -> None:
         if self.router.current is not None and self.router.current.needs_embedding:
@@ -159,13 +155,11 @@ class EdgeNode:
     def _replanner(self) -> Replanner:
         from edgesplit.edge.replan import Replanner
 
-        assert self.settings.upstream is not None
-        token = self.settings.upstream_secret()
+        assert self.client is not None
         return Replanner(
             self.split,
             self.link,
-            self.settings.upstream,
-            token,
+            self.client,
             self.settings.split_objective,
             self.settings.split_latency_budget_ms,
         )
@@ -268,26 +262,31 @@ class EdgeNode:
             self.sealed.close()
         if self.outbox is not None:
             self.outbox.close()
-        if isinstance(self.upstream, RemoteBackend):
-            await self.upstream.aclose()
+        if self.client is not None:
+            await self.client.aclose()
         close = getattr(self.local, "close", None)
         if close is not None:
             close()
 
 
-def _split_backend(settings: Settings, metrics: NodeMetrics) -> Backend:
+def upstream_client(settings: Settings) -> UpstreamClient:
+    """The edge's one client to ``settings.upstream``, with its token and timeout."""
+    assert settings.upstream is not None
+    return UpstreamClient(settings.upstream, settings.upstream_secret(), settings.upstream_timeout_s)
+
+
+def _split_backend(settings: Settings, metrics: NodeMetrics, client: UpstreamClient) -> Backend:
     """The edge half of the split model: engine layers [0, k) plus the model's own tokenizer."""
     from edgesplit.edge.remote_segment import RemoteSegment
     from edgesplit.edge.split import SplitBackend
     from edgesplit.engine.weights import load_gguf
     from edgesplit.llama.tokenizer import ChatTokenizer
 
-    assert settings.split_model is not None and settings.upstream is not None
+    assert settings.split_model is not None
     path = locate_model(settings.split_model)
     model = load_gguf(path, max_seq_len=settings.n_ctx)
     k = settings.split_k if settings.split_k is not None else model.config.n_layers // 2
-    token = settings.upstream_secret()
-    segment = RemoteSegment(settings.upstream, token, settings.upstream_timeout_s)
+    segment = RemoteSegment(client)
     name = f"{settings.split_model}/split"
     queue = ModelQueue(name, settings.queue_max_waiting, settings.queue_retry_after_s, metrics.set_queue_depth)
     tokenizer = ChatTokenizer.vocab_only(path)

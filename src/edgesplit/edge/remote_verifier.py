@@ -4,22 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgesplit.transport.tier_client import SessionGone, TierClient
+from edgesplit.transport.upstream import SessionGone, UpstreamClient
 
 __all__ = ["RemoteVerifier", "SessionGone"]
 
+_WHAT = "speculative upstream"  # named in error messages
 
-class RemoteVerifier(TierClient):
+
+class RemoteVerifier:
     """``/v1/speculative/sessions``: open, verify a draft, close."""
 
-    what = "speculative upstream"
+    def __init__(self, client: UpstreamClient) -> None:
+        self.client = client  # shared with the edge's other upstream calls; its owner closes it
 
     async def open(self, body: dict[str, Any]) -> dict[str, Any]:
-        return dict((await self._call("POST", "/v1/speculative/sessions", json=body)).json())
+        return dict((await self.client.call("POST", "/v1/speculative/sessions", what=_WHAT, json=body)).json())
 
     async def verify(self, session_id: str, draft: str, commit: str = "") -> dict[str, Any]:
+        path = f"/v1/speculative/sessions/{session_id}/verify"
         body = {"draft": draft, "commit": commit}
-        return dict((await self._call("POST", f"/v1/speculative/sessions/{session_id}/verify", json=body)).json())
+        return dict((await self.client.call("POST", path, what=_WHAT, json=body)).json())
 
     async def close(self, session_id: str) -> None:
-        await self._close_session(f"/v1/speculative/sessions/{session_id}")
+        await self.client.close_session(f"/v1/speculative/sessions/{session_id}", _WHAT)

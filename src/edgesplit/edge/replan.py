@@ -16,6 +16,7 @@ from edgesplit.engine.profile import NodeProfile, profile_node
 from edgesplit.models import locate_model
 from edgesplit.planner.split import LinkEstimate, Objective, SplitPlan, fetch_profile, plan
 from edgesplit.transport.link import LinkMonitor
+from edgesplit.transport.upstream import UpstreamClient
 
 __all__ = ["Replanner"]
 
@@ -27,16 +28,14 @@ class Replanner:
         self,
         backend: Any,  # SplitBackend: model, model_name, k, codec
         link: LinkMonitor,
-        upstream: str,
-        token: str | None,
+        client: UpstreamClient,
         objective: Objective = "fastest",
         latency_budget_ms: float | None = None,
         threshold: float = 0.2,
     ) -> None:
         self.backend = backend
         self.link = link
-        self.upstream = upstream
-        self.token = token
+        self.client = client
         self.objective: Objective = objective
         self.latency_budget_ms = latency_budget_ms
         self.threshold = threshold
@@ -58,7 +57,7 @@ class Replanner:
             path = str(locate_model(self.backend.model_name))
             # engine layers for split options, llama.cpp for the edge-only option, as on the cloud
             edge = await asyncio.to_thread(profile_node, self.backend.model_name, self.backend.model, path)
-            cloud = await asyncio.to_thread(fetch_profile, self.upstream, self.token)
+            cloud = await fetch_profile(self.client)
             self._profiles = (edge, cloud)
         return self._profiles
 

@@ -235,6 +235,3 @@ class SpeculativeBackend:
         else:
             body["prompt"] = prompt.text
         return await self.verifier.open(body)
-
-    async def aclose(self) -> None:
-        await self.verifier.aclose()

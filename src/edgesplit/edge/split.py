@@ -140,5 +140,4 @@ class SplitBackend:
                 await self.segment.close(session)
 
     async def aclose(self) -> None:
-        await self.segment.aclose()
         self._executor.shutdown(wait=False)

@@ -22,13 +22,16 @@ left out: split sends hidden states, which are raw data.
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from edgesplit.engine.codec import CODECS, Codec, frame_bytes
 from edgesplit.engine.profile import NodeProfile
-from edgesplit.http.auth import bearer_headers
 from edgesplit.speculation.gamma import expected_tokens
+
+if TYPE_CHECKING:
+    from edgesplit.transport.upstream import UpstreamClient
 
 __all__ = [
     "LinkEstimate",
@@ -38,6 +41,7 @@ __all__ = [
     "SplitPlan",
     "fetch_profile",
     "measure_link",
+    "measure_upstream",
     "options",
     "plan",
     "speculative_options",
@@ -204,33 +208,26 @@ def plan(
     return SplitPlan(table, choice, objective, answer_tokens)
 
 
-def measure_link(base_url: str, token: str | None, probe_bytes: int = 256 * 1024, repeats: int = 3) -> LinkEstimate:
+async def measure_link(client: UpstreamClient, probe_bytes: int = 256 * 1024, repeats: int = 3) -> LinkEstimate:
     """Round trip (``/healthz``) and bandwidth (``/v1/link/probe``) to an upstream, medians of ``repeats``."""
-    import statistics
-    import time
-
-    import httpx
-
-    headers = bearer_headers(token)
-    rtts, rates = [], []
-    with httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=30) as client:
-        for _ in range(repeats):
-            start = time.perf_counter()
-            client.get("/healthz").raise_for_status()
-            rtt = time.perf_counter() - start
-            start = time.perf_counter()
-            body = client.get("/v1/link/probe", params={"bytes": probe_bytes})
-            body.raise_for_status()
-            rtts.append(rtt * 1000)
-            rates.append(len(body.content) * 8 / max(time.perf_counter() - start - rtt, 1e-4) / 1e6)
-    return LinkEstimate(statistics.median(rtts), statistics.median(rates))
+    samples = [await client.measure(probe_bytes) for _ in range(repeats)]
+    return LinkEstimate(
+        statistics.median(s.rtt_ms for s in samples), statistics.median(s.bandwidth_mbps for s in samples)
+    )
 
 
-def fetch_profile(base_url: str, token: str | None) -> NodeProfile:
-    """The upstream's profile of its split model (it measures on the first request)."""
-    import httpx
-
-    headers = bearer_headers(token)
-    response = httpx.get(f"{base_url.rstrip('/')}/v1/split/profile", headers=headers, timeout=600)
-    response.raise_for_status()
+async def fetch_profile(client: UpstreamClient) -> NodeProfile:
+    """The upstream's profile of its split model (it measures on the first request, hence the long limit)."""
+    response = await client.call("GET", "/v1/split/profile", what="split upstream", timeout=600)
     return NodeProfile.model_validate(response.json())
+
+
+async def measure_upstream(base_url: str, token: str | None) -> tuple[NodeProfile, LinkEstimate]:
+    """For tools run outside a node: the upstream's profile and the link to it, over a client of their own."""
+    from edgesplit.transport.upstream import UpstreamClient
+
+    client = UpstreamClient(base_url, token, timeout_s=30)
+    try:
+        return await fetch_profile(client), await measure_link(client)
+    finally:
+        await client.aclose()

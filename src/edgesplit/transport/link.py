@@ -80,6 +80,16 @@ class LinkMonitor:
         """A half-open probe slot was taken but no call was made: free it without a verdict."""
         self._probe_in_flight = False
 
+    def record_outcome(self, status_code: int | None, elapsed_ms: float) -> None:
+        """Feed the breaker one upstream outcome (``status_code`` None: no answer came).
+
+        What counts against the link is :func:`counts_against_link`'s decision; any other answer,
+        a 4xx about the request included, shows the link works and times a round trip."""
+        if counts_against_link(status_code):
+            self.record_failure()
+        else:
+            self.record_success(elapsed_ms)
+
     def record_success(self, rtt_ms: float) -> None:
         self.rtt_ms = _ewma(self.rtt_ms, rtt_ms, self.alpha)
         self.error_rate *= 1 - self.alpha

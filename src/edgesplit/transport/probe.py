@@ -11,10 +11,9 @@ import asyncio
 import logging
 import time
 
-import httpx
-
-from edgesplit.http.auth import bearer_headers
+from edgesplit.errors import UpstreamError
 from edgesplit.transport.link import BreakerState, LinkMonitor
+from edgesplit.transport.upstream import UpstreamClient
 
 __all__ = ["LinkProber"]
 
@@ -27,17 +26,14 @@ class LinkProber:
     def __init__(
         self,
         monitor: LinkMonitor,
-        base_url: str,
-        token: str | None,
+        client: UpstreamClient,
         interval_s: float,
         probe_bytes: int = 64 * 1024,
-        timeout_s: float = 10.0,
     ) -> None:
         self.monitor = monitor
+        self.client = client  # shared with the edge's other upstream calls; its owner closes it
         self.interval_s = interval_s
         self.probe_bytes = probe_bytes
-        headers = bearer_headers(token)
-        self._client = httpx.AsyncClient(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -47,7 +43,6 @@ class LinkProber:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        await self._client.aclose()
 
     async def _run(self) -> None:
         while True:
@@ -61,19 +56,13 @@ class LinkProber:
         return self.interval_s
 
     async def probe_once(self) -> None:
-        """Measure once and feed the monitor (a failure counts against the link)."""
+        """Measure once and feed the monitor (what counts as a failure: ``LinkMonitor.record_outcome``)."""
+        start = time.perf_counter()
         try:
-            start = time.perf_counter()
-            (await self._client.get("/healthz")).raise_for_status()
-            rtt_s = time.perf_counter() - start
-            start = time.perf_counter()
-            response = await self._client.get("/v1/link/probe", params={"bytes": self.probe_bytes})
-            response.raise_for_status()
-            elapsed_s = time.perf_counter() - start
-        except httpx.HTTPError as exc:
-            log.info("link probe failed: %s", type(exc).__name__)
-            self.monitor.record_failure()
+            sample = await self.client.measure(self.probe_bytes)
+        except UpstreamError as exc:
+            log.info("link probe failed: %s", exc)
+            self.monitor.record_outcome(exc.status_code, (time.perf_counter() - start) * 1000)
             return
-        self.monitor.record_success(rtt_s * 1000)
-        transfer_s = max(elapsed_s - rtt_s, 1e-4)  # the download's own round trip is not bandwidth
-        self.monitor.record_bandwidth(len(response.content) * 8 / transfer_s / 1e6)
+        self.monitor.record_success(sample.rtt_ms)
+        self.monitor.record_bandwidth(sample.bandwidth_mbps)

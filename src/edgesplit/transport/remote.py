@@ -18,7 +18,7 @@ import httpx
 
 from edgesplit.errors import UpstreamError, UpstreamTimeout
 from edgesplit.generation import Finish, GenerationParams, Prompt, TokenEvent, finish_reason
-from edgesplit.http.auth import bearer_headers
+from edgesplit.transport.upstream import UpstreamClient, error_message
 
 __all__ = ["RemoteBackend"]
 
@@ -26,25 +26,11 @@ __all__ = ["RemoteBackend"]
 class RemoteBackend:
     """The next tier up, reached over HTTP with a bearer token."""
 
-    def __init__(
-        self,
-        base_url: str,
-        model: str,
-        token: str | None,
-        timeout_s: float,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
+    def __init__(self, client: UpstreamClient, model: str) -> None:
         self.name = "cloud"
-        self.base_url = base_url.rstrip("/")
+        self.client = client  # shared with the edge's other upstream calls; its owner closes it
         self.model = model
-        self.timeout_s = timeout_s
-        headers = bearer_headers(token)
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers=headers,
-            timeout=httpx.Timeout(timeout_s),
-            transport=transport,
-        )
+        self.timeout_s = client.timeout_s
 
     def _body(self, prompt: Prompt, params: GenerationParams) -> tuple[str, dict[str, Any]]:
         body: dict[str, Any] = {
@@ -79,7 +65,7 @@ class RemoteBackend:
         first_deadline = asyncio.get_running_loop().time() + self.timeout_s
         try:
             async with asyncio.timeout_at(first_deadline):
-                response = await self._client.send(self._client.build_request("POST", path, json=body), stream=True)
+                response = await self.client.open_stream(path, body)
         except TimeoutError:
             raise UpstreamTimeout(f"upstream gave no answer within {self.timeout_s:g} s") from None
         except httpx.HTTPError as exc:
@@ -139,9 +125,6 @@ class RemoteBackend:
             completion_tokens=completion_tokens,
         )
 
-    async def aclose(self) -> None:
-        await self._client.aclose()
-
 
 def _choice_event(choice: dict[str, Any]) -> TokenEvent | None:
     text = choice["delta"].get("content") if "delta" in choice else choice.get("text")
@@ -155,11 +138,8 @@ def _choice_event(choice: dict[str, Any]) -> TokenEvent | None:
 
 
 async def _status_error(response: httpx.Response) -> UpstreamError:
-    raw = await response.aread()
-    try:
-        message = json.loads(raw)["error"]["message"]
-    except (ValueError, KeyError, TypeError):
-        message = raw[:200].decode("utf-8", errors="replace")
+    await response.aread()
+    message = error_message(response)
     return UpstreamError(f"upstream answered {response.status_code}: {message}", status_code=response.status_code)
 
 
