@@ -55,6 +55,9 @@ def test_missing_config_file() -> None:
         ({"upstream": "ftp://example"}, "upstream"),
         ({"port": 70000}, "port"),
         ({"cascade_threshold": 0.5}, "cascade_threshold"),
+        ({"model": "llama-9000"}, "model"),
+        ({"model": "/nonexistent/model.gguf"}, "model"),
+        ({"model_sha256": "abc"}, "model_sha256"),
     ],
 )
 def test_inconsistent_settings_are_rejected(overrides: dict[str, object], key: str) -> None:

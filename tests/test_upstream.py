@@ -67,7 +67,9 @@ def test_every_call_carries_the_bearer_token_and_the_base_url() -> None:
         (answering(404, {"error": {"code": "session_not_found", "message": "gone"}}), SessionGone, 404),
     ],
 )
-def test_call_maps_each_outcome_onto_the_error_tree(handler: Handler, error: type[Exception], status: int | None) -> None:
+def test_call_maps_each_outcome_onto_the_error_tree(
+    handler: Handler, error: type[Exception], status: int | None
+) -> None:
     async def run() -> UpstreamError:
         client = client_for(handler)
         try:
@@ -93,7 +95,7 @@ def test_a_slow_answer_is_an_upstream_timeout() -> None:
     async def run() -> None:
         client = UpstreamClient("http://upstream.test", None, 0.05, transport=httpx.MockTransport(slow))
         try:
-            with pytest.raises(UpstreamTimeout, match="0.05 s"):
+            with pytest.raises(UpstreamTimeout, match=r"0\.05 s"):
                 await client.call("GET", "/healthz")
         finally:
             await client.aclose()

@@ -65,7 +65,8 @@ class Settings(BaseSettings):
     role: Role = "edge"
     host: str = "127.0.0.1"  # bind address; anything but loopback must be asked for
     port: int = Field(default=8000, ge=0, le=65535)  # 0 = pick a free port
-    model: str = ""  # model name from the registry; empty = the role's default
+    model: str = ""  # a registry name (edgesplit models) or a path to any GGUF file; empty = the role's default
+    model_sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")  # checked before the model loads
     n_ctx: int = Field(default=2048, ge=256, le=32768)  # context window, tokens
     n_threads: int = Field(default=2, ge=1, le=256)  # llama.cpp compute threads
     api_token: SecretStr | None = None  # bearer token this node requires from its callers
@@ -159,6 +160,7 @@ class Settings(BaseSettings):
     def _check_consistency(self) -> Settings:
         if not self.model:
             self.model = DEFAULT_MODELS[self.role]
+        _check_model_reference(self.model)
         if self.role == "cloud" and self.upstream:
             raise ValueError("upstream: the cloud tier has no upstream")
         if self.upstream and not self.upstream.startswith(("http://", "https://")):
@@ -166,6 +168,13 @@ class Settings(BaseSettings):
         if not _is_loopback(self.host) and self.api_token is None:
             raise ValueError(f"api_token: required when binding beyond loopback (host={self.host!r})")
         return self
+
+    @property
+    def served_model(self) -> str:
+        """The name this node's own model is served under (a GGUF path's stem, else the registry name)."""
+        from edgesplit.models import model_id
+
+        return model_id(self.model)
 
     def upstream_secret(self) -> str | None:
         """The bearer token for the upstream, unwrapped (None when unset)."""
@@ -187,6 +196,16 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def _check_model_reference(reference: str) -> None:
+    from edgesplit.models import MODELS, is_model_path
+
+    if is_model_path(reference):
+        if not Path(reference).expanduser().is_file():
+            raise ValueError(f"model: no GGUF file at {reference!r}")
+    elif reference not in MODELS:
+        raise ValueError(f"model: unknown model {reference!r}; registry models: {', '.join(MODELS)} (or a .gguf path)")
 
 
 def _is_loopback(host: str) -> bool:

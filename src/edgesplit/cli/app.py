@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 from edgesplit.cli import demo, evaluation, split
 from edgesplit.cli.common import ConfigOpt, console, offline
+from edgesplit.cli.models import models
 
 __all__ = ["app", "main"]
 
@@ -33,7 +34,7 @@ def serve(
     upstream: Annotated[Optional[str], typer.Option(help="URL of the next tier (edge only)")] = None,  # noqa: UP045
     host: Annotated[Optional[str], typer.Option(help="bind address (default 127.0.0.1)")] = None,  # noqa: UP045
     port: Annotated[Optional[int], typer.Option(help="port (default 8000)")] = None,  # noqa: UP045
-    model: Annotated[Optional[str], typer.Option(help="model name from the registry")] = None,  # noqa: UP045
+    model: Annotated[Optional[str], typer.Option(help="registry name (edgesplit models) or a .gguf path")] = None,  # noqa: UP045
     config: ConfigOpt = None,
 ) -> None:
     """Start an edge or cloud node (uvicorn)."""
@@ -202,3 +203,4 @@ app.command("eval")(evaluation.eval_)
 app.command()(evaluation.calibrate)
 app.command()(split.profile)
 app.command()(split.plan)
+app.command()(models)

@@ -85,7 +85,7 @@ class CloudNode:
         return cls(settings, backend, metrics, results, split, verifier)
 
     def model_ids(self) -> list[str]:
-        return [self.settings.model, *_CLOUD_ALIASES]
+        return [self.settings.served_model, *_CLOUD_ALIASES]
 
     def resolve(self, model: str, header: str | None, body_route: RouteName | None) -> RouteName:
         if model not in self.model_ids():

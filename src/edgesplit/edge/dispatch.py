@@ -246,7 +246,9 @@ class Dispatcher:
     async def token_embeddings(self) -> TokenEmbeddings:
         """The edge model's input embedding table, opened on first use (memory-mapped)."""
         if self._embeddings is None:
-            self._embeddings = await asyncio.to_thread(TokenEmbeddings, locate_model(self.settings.model))
+            self._embeddings = await asyncio.to_thread(
+                TokenEmbeddings, locate_model(self.settings.model, self.settings.model_sha256)
+            )
         return self._embeddings
 
     async def _cascade_whole(

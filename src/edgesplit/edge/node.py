@@ -80,7 +80,7 @@ class EdgeNode:
         self.local = local
         self.upstream = upstream
         hidden_dim = local.hidden_dim if isinstance(local, LocalBackend) else None
-        self.router = RouterHolder(settings.router_artifact, settings.model, hidden_dim)
+        self.router = RouterHolder(settings.router_artifact, settings.served_model, hidden_dim)
         self._router_task: asyncio.Task[None] | None = None
         self.link = LinkMonitor(
             failure_threshold=settings.link_failure_threshold,
@@ -229,10 +229,10 @@ class EdgeNode:
         return job.model_copy(update={"result": result, "restored": True})
 
     def model_ids(self) -> list[str]:
-        return [*EDGE_ALIASES, self.settings.model]
+        return [*EDGE_ALIASES, self.settings.served_model]
 
     def resolve(self, model: str, header: str | None, body_route: RouteName | None) -> RouteName:
-        return resolve_route(model, self.settings.model, header, body_route)
+        return resolve_route(model, self.settings.served_model, header, body_route)
 
     async def generate(
         self,

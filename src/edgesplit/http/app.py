@@ -141,7 +141,7 @@ def _add_node_routes(app: FastAPI, node: Node) -> None:
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
-        return {"status": "ok", "role": node.settings.role, "model": node.settings.model}
+        return {"status": "ok", "role": node.settings.role, "model": node.settings.served_model}
 
     @app.get("/metrics")
     async def metrics() -> Response:

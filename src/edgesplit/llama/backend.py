@@ -67,10 +67,10 @@ class LocalBackend:
     @classmethod
     def for_node(cls, settings: Settings, metrics: NodeMetrics) -> LocalBackend:
         """The node's own model (``settings.model``) behind its fair queue, whose depth feeds ``metrics``."""
-        queue = ModelQueue(
-            settings.model, settings.queue_max_waiting, settings.queue_retry_after_s, metrics.set_queue_depth
-        )
-        return cls(settings.model, locate_model(settings.model), queue, settings.n_ctx, settings.n_threads)
+        name = settings.served_model
+        queue = ModelQueue(name, settings.queue_max_waiting, settings.queue_retry_after_s, metrics.set_queue_depth)
+        path = locate_model(settings.model, settings.model_sha256)
+        return cls(name, path, queue, settings.n_ctx, settings.n_threads)
 
     @property
     def hidden_dim(self) -> int:
