@@ -69,6 +69,7 @@ class EdgeProcess:
             "EDGESPLIT_LINK_BACKOFF_S": "0.2",
             "EDGESPLIT_LINK_MAX_BACKOFF_S": "1",
             "EDGESPLIT_QUEUE_MAX_WAITING": "64",
+            "EDGESPLIT_ROUTER_PACKAGED": "false",  # what is measured here is the outbox, not routing
         }
         self.cmd = [sys.executable, "-m", "edgesplit", "serve", "--role", "edge", "--upstream", upstream]
         self.cmd += ["--port", str(self.port)]

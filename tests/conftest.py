@@ -9,8 +9,9 @@ from typing import Any
 import openai
 import pytest
 
+from doubles import RecordingEcho
 from edgesplit.config import Settings, load_settings
-from edgesplit.server import NodeServer, build_node
+from edgesplit.server import AppServer, NodeServer, build_node
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
@@ -52,7 +53,9 @@ def make_edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeFactory]
 
     def start(**overrides: Any) -> NodeServer:
         overrides.setdefault("data_dir", tmp_path_factory.mktemp("edge"))
-        settings: Settings = load_settings(role="edge", port=0, **overrides)
+        overrides.setdefault("role", "edge")
+        overrides.setdefault("router_packaged", False)  # tests of auto routing pick their router
+        settings: Settings = load_settings(port=0, **overrides)
         server = NodeServer(build_node(settings)).start()
         started.append(server)
         return server
@@ -60,6 +63,14 @@ def make_edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeFactory]
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def echo_upstream() -> Iterator[tuple[RecordingEcho, AppServer]]:
+    """A recording echo upstream (tests/doubles.py) on a loopback port."""
+    echo = RecordingEcho()
+    with AppServer(echo.app) as server:
+        yield echo, server
 
 
 @pytest.fixture

@@ -72,11 +72,15 @@ class RecordingEcho:
 
     def __init__(self) -> None:
         self.bodies: list[bytes] = []
+        self.privacy: list[str | None] = []  # the x-edgesplit-privacy header of each request
+        self.headers: list[dict[str, str]] = []
         self.app = Starlette(routes=[Route("/v1/chat/completions", self.handle, methods=["POST"])])
 
     async def handle(self, request: Request) -> Response:
         raw = await request.body()
         self.bodies.append(raw)
+        self.privacy.append(request.headers.get("x-edgesplit-privacy"))
+        self.headers.append(dict(request.headers))
         body = json.loads(raw)
         text = next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user")
         if not body.get("stream"):

@@ -26,24 +26,28 @@ def test_chat_reports_unreachable_node() -> None:
     assert "cannot reach" in result.output
 
 
-def test_demo_runs_both_tiers_and_reports_routes(tmp_path: Path) -> None:
-    # the real demo loads the 1.5B cloud model; here both tiers run the small one, same code path
+def test_demo_runs_three_tiers_and_reports_where_each_answer_was_written(tmp_path: Path) -> None:
+    # the real demo loads the ladder's models (135M, 0.5B, 1.5B); here every tier runs the small one
+    small = "smollm2-135m-instruct"
     cloud = load_settings(
-        role="cloud",
-        port=0,
-        model="smollm2-135m-instruct",
-        api_token="demo-token",
-        data_dir=tmp_path / "cloud",
-        speculative_model="smollm2-135m-instruct",
+        role="cloud", port=0, model=small, api_token="demo-token", data_dir=tmp_path / "cloud", speculative_model=small
     )
-    edge = load_settings(role="edge", port=0, cascade_threshold=-0.6, data_dir=tmp_path / "edge")
+    local = load_settings(role="local", port=0, model=small, api_token="local-token", data_dir=tmp_path / "local")
+    device = load_settings(role="edge", port=0, cascade_threshold=-0.6, data_dir=tmp_path / "device")
     prompts = [("easy", "Say hi."), ("hard", "Write a Python function that reverses a list.")]
     stages: list[str] = []
     checks: list[Any] = []
-    results = run_demo(edge, cloud, prompts=prompts, max_tokens=16, on_stage=stages.append, on_check=checks.append)
+    results = run_demo(
+        device, local, cloud, prompts=prompts, max_tokens=16, on_stage=stages.append, on_check=checks.append
+    )
     assert [r.prompt for r in results] == [p for _, p in prompts]
-    assert all(r.route in ("edge", "cloud") and r.reason and r.latency_s > 0 for r in results)
-    assert any("cloud" in s for s in stages) and any("edge" in s for s in stages)
+    assert all(r.tier in ("device", "local", "cloud") and r.reason and r.latency_s > 0 for r in results)
+    assert all(r.hops[0]["tier"] == "device" and r.hops[-1]["tier"] == r.tier for r in results)
+    assert [s for s in stages if s.startswith("loading")] == [
+        f"loading cloud model {small}",
+        f"loading local model {small}",
+        f"loading device model {small}",
+    ]
     assert len(checks) == 1 and checks[0].identical and checks[0].completion_tokens > 0
 
 
@@ -65,16 +69,18 @@ def test_redact_reads_stdin_and_file(tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "error" in missing.output
 
 
-def test_summary_line_counts_easy_and_hard() -> None:
+def test_summary_line_counts_tiers_and_fallbacks() -> None:
     from edgesplit.cli.demo import _summary_line
     from edgesplit.demo import DemoResult
 
-    def result(kind: str, route: str, rule: str = "cascade-kept") -> DemoResult:
-        return DemoResult(kind, "p", route, rule, "r", 1.0, 10, "a")
+    def result(kind: str, tier: str, fallback: bool = False) -> DemoResult:
+        hops = [{"tier": "device", "fallback": fallback}] + ([{"tier": tier}] if tier != "device" else [])
+        return DemoResult(kind, "p", tier, "cascade-kept", "r", 1.0, 10, "a", hops)
 
     line = _summary_line(
-        [result("easy", "edge"), result("easy", "cloud"), result("hard", "cloud"), result("hard", "edge", "fallback")]
+        [result("easy", "device"), result("easy", "local"), result("hard", "cloud"), result("hard", "device", True)]
     )
     assert line == (
-        "confidence cascade: edge share 50%; fallbacks 1; easy kept on the edge 1/2; hard sent to the cloud 1/2"
+        "device confidence cascade: 75% never reached the cloud; fallbacks 1; "
+        "easy answered on the device 1/2; hard answered above the device 1/2"
     )

@@ -186,3 +186,21 @@ def test_artifact_is_reloaded_on_change_and_a_bad_one_is_ignored(
     time.sleep(0.5)
     meta = route_info(chat(edge, "Hello there!", max_tokens=4))
     assert meta["router"] == "v2" and meta["route"] == "cloud"
+
+
+def test_a_node_routes_with_the_router_packaged_for_its_model(make_edge: EdgeFactory, cloud: NodeServer) -> None:
+    edge = make_edge(upstream=cloud.url, upstream_token=CLOUD_TOKEN, router_packaged=True)
+    reply = chat(edge, "What is the capital of France?", max_tokens=8)
+    info = route_info(reply)
+    assert info["rule"].startswith("learned") or info["rule"] == "rule"
+    assert info["router"]  # the packaged artifact's version
+
+
+def test_a_model_without_a_packaged_router_falls_back_to_the_cascade(caplog: pytest.LogCaptureFixture) -> None:
+    from edgesplit.routing.learned import packaged_router, router_path
+
+    assert packaged_router("smollm2-135m-instruct") is not None
+    with caplog.at_level("WARNING"):
+        assert router_path(None, "qwen2.5-coder-0.5b-instruct", use_packaged=True) is None
+    assert "no router is packaged" in caplog.text
+    assert router_path(None, "smollm2-135m-instruct", use_packaged=False) is None  # the cascade, asked for

@@ -16,7 +16,7 @@ from edgesplit.evaluation.results import EvalResults
 from edgesplit.evaluation.runner import EvalModels, open_backends, run_sets
 from edgesplit.generation import Finish, GenerationParams, Prompt, PromptState, TokenEvent
 
-SMALL = EvalModels(edge=EDGE_MODEL, cloud=EDGE_MODEL, n_ctx=2048)
+SMALL = EvalModels(edge=EDGE_MODEL, local=EDGE_MODEL, cloud=EDGE_MODEL, n_ctx=2048)  # one model, loaded once
 CONFIG = EvalConfig(max_tokens=24, code_max_tokens=48)
 
 
@@ -37,7 +37,7 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
-def test_every_item_gets_both_answers_and_labels(filled: Path) -> None:
+def test_every_item_gets_an_answer_and_a_label_at_every_tier(filled: Path) -> None:
     results = EvalResults(filled)
     records = {r.key: r for r in results.records()}
     assert set(records) == {i.key for i in _items()}
@@ -49,10 +49,15 @@ def test_every_item_gets_both_answers_and_labels(filled: Path) -> None:
         # the same greedy model on both tiers gives the same answer
         assert record.edge.text == record.cloud.text
     assert methods["humaneval/0"][0] == "tests"
+    for key in records:
+        local = results.answer(key, "local")
+        assert local is not None and local.text == records[key].cloud.text and local.hidden is not None
+        assert results.label(key, "local") is not None
     sharegpt = next(r for r in records.values() if r.set == "sharegpt")
-    assert sharegpt.cloud_quality == 1.0  # the reference of the pairwise judge
-    label = results.label(sharegpt.key, "edge")
-    assert label is not None and label.method == "judge-pairwise" and "edge first" in label.detail
+    labels = [results.label(sharegpt.key, tier) for tier in ("edge", "local", "cloud")]
+    assert all(label is not None and label.method == "judge" for label in labels)
+    # no label favours a tier by construction: the same answer gets the same quality at every tier
+    assert sharegpt.edge_quality == sharegpt.cloud_quality
     rated = results.label(next(k for k in records if k.startswith("mtbench")), "edge")
     assert rated is not None and rated.method in ("judge", "judge-reference") and rated.detail.startswith("rating")
     results.close()
@@ -73,10 +78,10 @@ class _Counting:
 
 def test_a_rerun_resumes_without_generating_again(filled: Path) -> None:
     results = EvalResults(filled)
-    with open_backends(SMALL) as (edge, cloud):
-        counted_edge, counted_cloud = _Counting(edge), _Counting(cloud)
-        asyncio.run(run_items(_items(), results, counted_edge, counted_cloud, CONFIG))  # type: ignore[arg-type]
-    assert counted_edge.calls == counted_cloud.calls == 0
+    with open_backends(SMALL) as tiers:
+        counted = [(tier, _Counting(backend)) for tier, backend in tiers]
+        asyncio.run(run_items(_items(), results, counted, CONFIG))  # type: ignore[arg-type]
+    assert [c.calls for _, c in counted] == [0, 0, 0]
     assert len(results.records()) == len(_items())
     assert results.timings()["generate edge"] > 0
     results.close()
@@ -94,7 +99,8 @@ def test_gate_reads_the_hidden_state_without_changing_the_answer() -> None:
         return "".join(text), count
 
     states: list[PromptState] = []
-    with open_backends(SMALL) as (edge, _):
+    with open_backends(SMALL) as tiers:
+        edge = tiers[0][1]
         plain = asyncio.run(answer(edge, None))
         gated = asyncio.run(answer(edge, lambda s: states.append(s) or True))
         stopped = asyncio.run(answer(edge, lambda s: False))
@@ -104,3 +110,42 @@ def test_gate_reads_the_hidden_state_without_changing_the_answer() -> None:
     assert len(states) == 2 and states[0].hidden.shape == (576,)
     assert np.array_equal(states[0].hidden, states[1].hidden)
     assert states[0].tokens == states[1].tokens and len(states[0].tokens) > 5
+
+
+def test_labels_that_favoured_a_tier_are_dropped_from_old_stores(tmp_path: Path) -> None:
+    from edgesplit.evaluation.results import Label
+
+    results = EvalResults(tmp_path / "old.db")
+    item = load_set("sharegpt")[0]
+    results.add_items([item])
+    results.put_label(item.key, "edge", Label(0.6, "judge-pairwise", "P(edge >= cloud)", 0.0))
+    results.put_label(item.key, "cloud", Label(1.0, "reference", "the reference", 0.0))
+    results.put_label(item.key, "local", Label(0.7, "judge", "rating 7.00", 0.0))
+    results.close()
+    reopened = EvalResults(tmp_path / "old.db")
+    assert reopened.label(item.key, "edge") is None and reopened.label(item.key, "cloud") is None
+    assert reopened.label(item.key, "local") is not None  # an unbiased label stays
+    reopened.close()
+
+
+def test_the_ladder_summary_from_labels_alone(tmp_path: Path) -> None:
+    from edgesplit.evaluation.ladder import ladder_items, ladder_summary, summarise
+    from edgesplit.evaluation.results import Label
+
+    results = EvalResults(tmp_path / "ladder.db")
+    items = load_set("humaneval")[:4]
+    results.add_items(items)
+    # (device, local, cloud) pass/fail per item: device enough, local enough, cloud needed, all fail
+    outcomes = [(1, 1, 1), (0, 1, 1), (0, 0, 1), (0, 0, 0)]
+    for item, qualities in zip(items, outcomes, strict=True):
+        for tier, quality in zip(("edge", "local", "cloud"), qualities, strict=True):
+            results.put_label(item.key, tier, Label(float(quality), "tests", "", 0.0))
+    ladder = ladder_items(results)
+    results.close()
+    assert [i.oracle_tier() for i in ladder] == ["edge", "local", "cloud", "edge"]  # ties go down
+    summary = summarise(ladder)
+    assert summary["n"] == 4
+    assert sum(s["n"] for g, s in ladder_summary(ladder).items() if not g.endswith("/mix")) == 4
+    assert summary["oracle_below_cloud"] == 0.75
+    assert summary["alone"] == {"device": 1 / 3, "local": 2 / 3, "cloud": 1.0}
+    assert summary["oracle_per_hop"] == {"device vs cloud": 0.5, "local vs cloud": 0.75}

@@ -52,9 +52,3 @@ def test_no_digit_falls_back_to_a_generated_verdict() -> None:
     verdict = asyncio.run(Judge(scripted([("x", 1.0)], "x]", "I think... Rating: [[7]]"), PROMPTS).rate("q", "a"))  # type: ignore[arg-type]
     assert verdict.rating == 7.0 and verdict.method == "generated"
     assert rate(scripted([("x", 1.0)], "x]", "no verdict at all")) is None
-
-
-def test_pairwise_probabilities_are_normalised() -> None:
-    generate = scripted([("A", 0.3), ("B", 0.5), ("C", 0.1), ("D", 0.1)], "B]")
-    verdict = asyncio.run(Judge(generate, PROMPTS).compare("q", "a", "b"))  # type: ignore[arg-type]
-    assert verdict.pair == pytest.approx({"A": 1 / 3, "B": 5 / 9, "C": 1 / 9})

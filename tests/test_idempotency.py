@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from conftest import CLOUD_TOKEN
-from edgesplit.cloud.results import ResultStore
 from edgesplit.errors import IdempotencyConflict
+from edgesplit.http.results import ResultStore
 from edgesplit.server import NodeServer
 
 

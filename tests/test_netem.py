@@ -113,6 +113,14 @@ def test_named_profiles_and_unknown_name(echo: int) -> None:
         assert _new_connection_dead(link)
 
 
+def test_going_down_takes_open_connections_with_it(echo: int) -> None:
+    """A kept-alive upstream connection must not outlive the link, or "down" is not down."""
+    with LinkEmulator("127.0.0.1", echo, "lan") as link, _connect(link) as open_one:
+        assert _round_trip_s(open_one) < 0.1
+        link.set_profile("down")
+        assert _is_dead(open_one) and _new_connection_dead(link)
+
+
 def test_link_cut_mid_stream_is_finished_on_the_edge(make_edge: EdgeFactory, cloud: NodeServer) -> None:
     port = int(cloud.url.rsplit(":", 1)[1])
     with LinkEmulator("127.0.0.1", port, LinkProfile("test", latency_ms=5)) as link:

@@ -6,7 +6,6 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +36,6 @@ CORPUS: list[tuple[str, list[str]]] = [
         ["GB82 WEST 1234 5698 7654 32", "10.20.30.40"],
     ),
 ]
-
-
-@pytest.fixture
-def echo_upstream() -> Iterator[tuple[RecordingEcho, AppServer]]:
-    echo = RecordingEcho()
-    with AppServer(echo.app) as server:
-        yield echo, server
 
 
 @pytest.fixture

@@ -23,19 +23,21 @@ from pydantic_settings import (
 from edgesplit.errors import ConfigError
 from edgesplit.privacy.dates import DatePolicy
 from edgesplit.privacy.identifiers import DEFAULT_IDENTIFIERS
+from edgesplit.schemas import PrivacyAction, UpstreamScope
 
 __all__ = ["ENV_PREFIX", "PrivacyRuleConfig", "Role", "Settings", "load_settings"]
 
 ENV_PREFIX = "EDGESPLIT_"
-Role = Literal["edge", "cloud"]
+# edge: the device next to the user ("device" is accepted too); local: an on-premises server,
+# upstream for devices and edge toward the cloud; cloud: the top tier.
+Role = Literal["edge", "local", "cloud"]
+TIER_NAMES: dict[str, str] = {"edge": "device", "local": "local", "cloud": "cloud"}  # in response metadata
 
 DEFAULT_MODELS: dict[str, str] = {
     "edge": "smollm2-135m-instruct",
+    "local": "qwen2.5-coder-0.5b-instruct",
     "cloud": "qwen2.5-coder-1.5b-instruct",
 }
-
-
-PrivacyActionName = Literal["allow", "redact", "local-only", "refuse"]
 
 
 class PrivacyRuleConfig(BaseModel):
@@ -44,7 +46,7 @@ class PrivacyRuleConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    action: PrivacyActionName
+    action: PrivacyAction
     entity_types: list[str] = []
     pattern: str | None = None
     sources: list[str] = []
@@ -74,6 +76,8 @@ class Settings(BaseSettings):
     upstream_token: SecretStr | None = None  # bearer token sent to the upstream
     upstream_model: str = "default"  # model name sent to the upstream
     upstream_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    # site: the upstream is on premises (a local tier), so site-only data may go there; cloud: it is not
+    upstream_scope: UpstreamScope = "cloud"
     link_failure_threshold: int = Field(default=3, ge=1, le=1000)  # consecutive failures that open the breaker
     link_backoff_s: float = Field(default=1.0, gt=0, le=3600)  # first wait before a half-open probe
     link_max_backoff_s: float = Field(default=60.0, gt=0, le=86400)
@@ -85,7 +89,11 @@ class Settings(BaseSettings):
     outbox_backoff_s: float = Field(default=1.0, gt=0, le=3600)  # first retry delay; doubles per attempt
     outbox_max_backoff_s: float = Field(default=300.0, gt=0, le=86400)
     outbox_concurrency: int = Field(default=2, ge=1, le=64)  # deliveries in flight at once
-    privacy_default: PrivacyActionName = "redact"  # for requests that ask for nothing and match no rule
+    # pre-processors by entry-point name, in order (edgesplit.preprocess): clean, extract, compress, ...
+    preprocessors: list[str] = []
+    compress_min_lines: int = Field(default=40, ge=2)  # compress: only user messages at least this long
+    compress_keep_lines: int = Field(default=24, ge=1)  # compress: log lines sent up
+    privacy_default: PrivacyAction = "redact"  # for requests that ask for nothing and match no rule
     privacy_ner: bool = True  # spaCy names/places/orgs (about 10 ms per 500 characters); patterns always run
     privacy_rules: list[PrivacyRuleConfig] = []
     privacy_deny_list: list[str] = []  # terms always redacted (type CUSTOM)
@@ -120,6 +128,8 @@ class Settings(BaseSettings):
     cascade_probe_tokens: int = Field(default=8, ge=1, le=256)  # tokens checked before a stream commits
     # edge: the learned router (`edgesplit calibrate`); none, missing or invalid = the cascade above
     router_artifact: Path | None = None
+    # with no router_artifact: the router packaged for this node's model, when edgesplit ships one
+    router_packaged: bool = True
     router_reload_s: float = Field(default=5.0, ge=0)  # how often the artifact file is checked; 0 = never
     queue_max_waiting: int = Field(default=16, ge=0, le=100_000)  # waiting requests per model before 429
     queue_retry_after_s: int = Field(default=2, ge=1, le=3600)
@@ -163,11 +173,23 @@ class Settings(BaseSettings):
         _check_model_reference(self.model)
         if self.role == "cloud" and self.upstream:
             raise ValueError("upstream: the cloud tier has no upstream")
+        if self.role == "local" and self.api_token is None:
+            raise ValueError("api_token: a local tier serves other tiers and requires a bearer token")
         if self.upstream and not self.upstream.startswith(("http://", "https://")):
             raise ValueError(f"upstream: must be an http(s) URL, got {self.upstream!r}")
         if not _is_loopback(self.host) and self.api_token is None:
             raise ValueError(f"api_token: required when binding beyond loopback (host={self.host!r})")
         return self
+
+    @field_validator("role", mode="before")
+    @classmethod
+    def _device_is_edge(cls, value: object) -> object:
+        return "edge" if value == "device" else value
+
+    @property
+    def tier(self) -> str:
+        """This node's tier in response metadata: device, local or cloud."""
+        return TIER_NAMES[self.role]
 
     @property
     def served_model(self) -> str:

@@ -1,8 +1,14 @@
-"""The demo: a cloud and an edge node on loopback, a mixed batch of prompts, a routing summary.
+"""The demo: the model ladder on loopback (device → local → cloud), mixed traffic, a summary per tier.
 
-After the routed traffic, a few hard prompts are answered twice, by the cloud alone and by
-speculative decoding (the edge model drafts, the cloud model verifies), to show that the two
-answers are the same text.
+- **cloud**: Qwen2.5-Coder-1.5B, the top tier; it also verifies speculative drafts.
+- **local**: Qwen2.5-Coder-0.5B, an on-premises server: upstream for the device, edge toward the cloud.
+- **device**: SmolLM2-135M with its packaged router (every node loads the one for its model), next to
+  the user; its upstream is the local tier.
+
+Every request enters at the device and climbs only as far as the routers send it; each answer's
+``edgesplit.hops`` says which tier wrote it. Afterwards a few hard prompts are answered twice
+at the local tier, by the cloud alone and by speculative decoding (the local 0.5B drafts, the
+cloud's 1.5B verifies: versions of one model, one tokenizer), to show the two answers match.
 """
 
 from __future__ import annotations
@@ -10,20 +16,29 @@ from __future__ import annotations
 import secrets
 import statistics
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from edgesplit.config import Settings, load_settings
+from edgesplit.config import Role, Settings, load_settings
 from edgesplit.server import NodeServer, build_node
 
-__all__ = ["DEMO_PROMPTS", "DemoResult", "SpeculativeCheck", "packaged_router", "percentile", "run_demo", "send_chat"]
+__all__ = [
+    "DEMO_PROMPTS",
+    "DemoResult",
+    "SpeculativeCheck",
+    "Tiers",
+    "percentile",
+    "run_demo",
+    "send_chat",
+    "start_tiers",
+]
 
-# (kind, prompt): everyday device/help-desk questions the edge should handle, and harder
-# coding/reasoning ones that should go to the cloud.
+# (kind, prompt): everyday device/help-desk questions a small model handles, and harder
+# coding/reasoning ones that need a bigger one.
 DEMO_PROMPTS: list[tuple[str, str]] = [
     ("easy", "How do I restart my Wi-Fi router?"),
     ("easy", "What does a blinking red light on a printer usually mean?"),
@@ -42,24 +57,20 @@ DEMO_PROMPTS: list[tuple[str, str]] = [
         "When does the second catch up?",
     ),
 ]
-
-
-def packaged_router() -> Path | None:
-    """The router artifact shipped with edgesplit (calibrated on the eval mix; see README), if any."""
-    path = Path(__file__).parent / "data" / "router.json"
-    return path if path.exists() else None
+TIERS = ("device", "local", "cloud")
 
 
 @dataclass
 class DemoResult:
     kind: str
     prompt: str
-    route: str
-    rule: str
+    tier: str  # the tier whose model wrote the answer
+    rule: str  # why the device did what it did
     reason: str
     latency_s: float
     completion_tokens: int
     answer: str
+    hops: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def tokens_per_s(self) -> float:
@@ -75,7 +86,23 @@ class SpeculativeCheck:
     completion_tokens: int
 
 
-def send_chat(client: httpx.Client, prompt: str, max_tokens: int, model: str = "edgesplit/auto") -> dict[str, Any]:
+@dataclass
+class Tiers:
+    """The three running nodes and the token the local tier wants from its callers."""
+
+    device: NodeServer
+    local: NodeServer
+    cloud: NodeServer
+    local_token: str
+
+
+def send_chat(
+    client: httpx.Client,
+    prompt: str,
+    max_tokens: int,
+    model: str = "edgesplit/auto",
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """One non-streamed chat request; returns the parsed OpenAI response body."""
     body = {
         "model": model,
@@ -97,9 +124,57 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[min(98, max(0, round(q) - 1))]
 
 
+def default_settings(role: Role, **overrides: Any) -> Settings:
+    """A tier's demo settings: free loopback port, the role's ladder model."""
+    return load_settings(role=role, port=0, **overrides)
+
+
+@contextmanager
+def start_tiers(
+    device: Settings | None = None,
+    local: Settings | None = None,
+    cloud: Settings | None = None,
+    on_stage: Callable[[str], None] = lambda _: None,
+) -> Iterator[Tiers]:
+    """Cloud, then local (upstream: the cloud), then device (upstream: the local tier), all on loopback.
+
+    Each tier gets a fresh random token for its callers; the local tier drafts for the cloud's
+    verifier when the cloud serves one (``speculative_model``)."""
+    cloud_token, local_token = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    if cloud is None:
+        cloud = default_settings("cloud", api_token=cloud_token)
+        cloud = cloud.model_copy(update={"speculative_model": cloud.model})
+    with ExitStack() as stack:
+        on_stage(f"loading cloud model {cloud.model}")
+        cloud_node = stack.enter_context(NodeServer(build_node(cloud)))
+        base = local or default_settings("local", api_token=local_token)
+        local = base.model_copy(
+            update={
+                "upstream": cloud_node.url,
+                "upstream_token": cloud.api_token,
+                "speculative_model": cloud.speculative_model,
+            }
+        )
+        on_stage(f"loading local model {local.model}")
+        local_node = stack.enter_context(NodeServer(build_node(local)))
+        base = device or default_settings("edge")
+        device = base.model_copy(
+            update={
+                "upstream": local_node.url,
+                "upstream_token": local.api_token,
+                "upstream_scope": "site",
+            }
+        )
+        on_stage(f"loading device model {device.model}")
+        device_node = stack.enter_context(NodeServer(build_node(device)))
+        token = local.api_token.get_secret_value() if local.api_token else ""
+        yield Tiers(device_node, local_node, cloud_node, token)
+
+
 def run_demo(
-    edge_settings: Settings | None = None,
-    cloud_settings: Settings | None = None,
+    device: Settings | None = None,
+    local: Settings | None = None,
+    cloud: Settings | None = None,
     prompts: list[tuple[str, str]] | None = None,
     max_tokens: int = 96,
     on_stage: Callable[[str], None] = lambda _: None,
@@ -107,53 +182,47 @@ def run_demo(
     speculative_checks: int = 2,
     on_check: Callable[[SpeculativeCheck], None] = lambda _: None,
 ) -> list[DemoResult]:
-    """Start both tiers on free loopback ports, send the prompts through the edge, return per-prompt results.
+    """Start the three tiers, send the prompts to the device, return per-prompt results.
 
-    Then, when the cloud verifies drafts (``speculative_model``; the default cloud does), the
-    first ``speculative_checks`` hard prompts go once to the cloud and once through speculative
-    decoding; each comparison is passed to ``on_check``.
-    """
-    token = secrets.token_urlsafe(24)
-    if cloud_settings is None:
-        cloud_settings = load_settings(role="cloud", port=0, api_token=token)
-        cloud_settings = cloud_settings.model_copy(update={"speculative_model": cloud_settings.model})
-    on_stage(f"loading cloud model {cloud_settings.model}")
-    with NodeServer(build_node(cloud_settings)) as cloud:
-        base = edge_settings or load_settings(role="edge", port=0)
-        edge_settings = base.model_copy(
-            update={
-                "router_artifact": base.router_artifact or packaged_router(),
-                "upstream": cloud.url,
-                "upstream_token": cloud_settings.api_token,
-                "speculative_model": cloud_settings.speculative_model,
-            }
-        )
-        on_stage(f"loading edge model {edge_settings.model}")
-        with NodeServer(build_node(edge_settings)) as edge, httpx.Client(base_url=edge.url, timeout=600) as client:
-            on_stage("sending demo traffic")
-            results = []
+    Then, when the cloud verifies drafts, the first ``speculative_checks`` hard prompts go to
+    the local tier twice: forced to the cloud, and through speculative decoding."""
+    with start_tiers(device, local, cloud, on_stage) as tiers:
+        on_stage("sending demo traffic to the device")
+        results = []
+        with httpx.Client(base_url=tiers.device.url, timeout=600) as client:
             for kind, prompt in prompts or DEMO_PROMPTS:
-                start = time.perf_counter()
-                body = send_chat(client, prompt, max_tokens)
-                meta = body["edgesplit"]
-                result = DemoResult(
-                    kind=kind,
-                    prompt=prompt,
-                    route=meta["route"],
-                    rule=meta["rule"],
-                    reason=meta["reason"],
-                    latency_s=time.perf_counter() - start,
-                    completion_tokens=body["usage"]["completion_tokens"],
-                    answer=body["choices"][0]["message"]["content"],
-                )
+                result = _ask(client, kind, prompt, max_tokens)
                 results.append(result)
                 on_result(result)
-            if cloud_settings.speculative_model:
-                hard = [p for kind, p in prompts or DEMO_PROMPTS if kind == "hard"][:speculative_checks]
-                for prompt in hard:
-                    on_stage(f"speculative vs cloud: {prompt[:40]}")
+        if tiers.cloud.node.settings.speculative_model:
+            headers = {"authorization": f"Bearer {tiers.local_token}"}
+            with httpx.Client(base_url=tiers.local.url, timeout=600, headers=headers) as client:
+                for prompt in [p for kind, p in prompts or DEMO_PROMPTS if kind == "hard"][:speculative_checks]:
+                    on_stage(f"speculative (local drafts, cloud verifies) vs cloud: {prompt[:40]}")
                     on_check(_compare(client, prompt, max_tokens))
     return results
+
+
+def _ask(client: httpx.Client, kind: str, prompt: str, max_tokens: int) -> DemoResult:
+    start = time.perf_counter()
+    body = send_chat(client, prompt, max_tokens)
+    meta = body["edgesplit"]
+    return DemoResult(
+        kind=kind,
+        prompt=prompt,
+        tier=serving_tier(meta["hops"]),
+        rule=meta["rule"],
+        reason=meta["reason"],
+        latency_s=time.perf_counter() - start,
+        completion_tokens=body["usage"]["completion_tokens"],
+        answer=body["choices"][0]["message"]["content"],
+        hops=meta["hops"],
+    )
+
+
+def serving_tier(hops: list[dict[str, Any]]) -> str:
+    """The tier whose model wrote the answer: the hop marked served, else the last one."""
+    return next((hop["tier"] for hop in hops if hop.get("served")), hops[-1]["tier"] if hops else "?")
 
 
 def _compare(client: httpx.Client, prompt: str, max_tokens: int) -> SpeculativeCheck:

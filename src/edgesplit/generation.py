@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 __all__ = ["Backend", "Finish", "GenerationParams", "Prompt", "PromptState", "TokenEvent", "mean_logprob"]
@@ -44,6 +44,11 @@ class GenerationParams:
     logprobs: bool = False  # always computed locally; asked of the upstream only when True
     top_logprobs: int = 0
     skip_threshold: float | None = None  # speculative route: show edge tokens at least this likely unverified
+    # headers an upstream call carries: the privacy floor (x-edgesplit-privacy), extracted fields
+    upstream_headers: tuple[tuple[str, str], ...] = ()
+
+    def with_upstream_header(self, name: str, value: str) -> GenerationParams:
+        return replace(self, upstream_headers=(*self.upstream_headers, (name, value)))
 
 
 @dataclass
@@ -74,6 +79,7 @@ class Finish:
     reason: Literal["stop", "length"]
     prompt_tokens: int
     completion_tokens: int
+    upstream_hops: tuple[dict[str, Any], ...] = ()  # the tiers above that served it, as they report themselves
 
 
 def finish_reason(reason: str) -> Literal["stop", "length"]:

@@ -13,17 +13,21 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
+    "PRIVACY_ACTIONS",
     "ChatCompletionRequest",
     "ChatMessage",
     "CompletionRequest",
     "EdgesplitOptions",
+    "Hop",
     "JobRecord",
     "JobStatus",
     "OnUnavailable",
     "Priority",
+    "PrivacyAction",
     "RouteInfo",
     "RouteName",
     "TextPart",
+    "UpstreamScope",
     "VerifyMode",
 ]
 
@@ -53,6 +57,11 @@ class ChatMessage(_Strict):
 
 
 Priority = Literal["interactive", "batch"]
+# What may leave a tier, loosest to strictest (privacy/policy.py): as is, redacted, to on-premises
+# tiers only (an upstream whose upstream_scope is "site"), never past this tier, or refused.
+PrivacyAction = Literal["allow", "redact", "site-only", "local-only", "refuse"]
+PRIVACY_ACTIONS: tuple[PrivacyAction, ...] = ("allow", "redact", "site-only", "local-only", "refuse")
+UpstreamScope = Literal["site", "cloud"]  # where a tier's upstream runs: on premises, or outside
 OnUnavailable = Literal["fallback", "defer", "error"]
 
 
@@ -63,7 +72,7 @@ class EdgesplitOptions(_Strict):
     priority: Priority | None = None  # "batch": store in the outbox, answer 202 with a job id
     on_cloud_unavailable: OnUnavailable | None = None  # what to do when the cloud cannot be reached
     callback_url: str | None = Field(default=None, pattern=r"^https?://")  # POSTed the job record when done
-    privacy: Literal["allow", "redact", "local-only", "refuse"] | None = None  # may only tighten configured rules
+    privacy: PrivacyAction | None = None  # may only tighten configured rules
     source: str | None = Field(default=None, max_length=200)  # where the data comes from, for privacy rules
     conversation: str | None = Field(default=None, max_length=200)  # keeps placeholders stable across requests
     # speculative route: show edge tokens at least this likely without verifying them (not lossless);
@@ -144,6 +153,19 @@ class CompletionRequest(_SamplingRequest):
         return self.max_tokens
 
 
+class Hop(BaseModel):
+    """One tier a request passed through, as that tier reports it (device first, the serving tier last)."""
+
+    tier: str  # device | local | cloud, or "upstream" for a plain OpenAI-compatible server
+    model: str | None = None  # the tier's own model (it routed with it, or answered with it)
+    route: str | None = None  # what the tier did: edge = answered itself; cloud = sent it up; split, speculative
+    rule: str | None = None  # why (RouteInfo.rule)
+    score: float | None = None  # the learned router's score, or the cascade's confidence
+    fallback: bool = False  # it wanted its upstream and answered itself
+    served: bool = False  # this tier's model wrote the answer (the last hop, unless split or speculative)
+    latency_ms: float | None = None  # from the tier receiving the request to its last token
+
+
 class RouteInfo(BaseModel):
     """Where a response was served and why; sent as the ``edgesplit`` field and ``x-edgesplit-*`` headers."""
 
@@ -168,6 +190,8 @@ class RouteInfo(BaseModel):
     fallback: bool = False  # the route wanted the cloud but the edge answered
     upstream_error: str | None = None
     privacy: dict[str, Any] | None = None  # action, rule, redacted counts by type (never values)
+    hops: list[Hop] = Field(default_factory=list)  # every tier on the way, this one first; set at the end
+    preprocessing: list[dict[str, Any]] = Field(default_factory=list)  # pre-processors applied here, in order
 
     def headers(self) -> dict[str, str]:
         return {

@@ -20,7 +20,9 @@ __all__ = ["AppServer", "NodeServer", "build_node", "serve"]
 
 
 def build_node(settings: Settings) -> Node:
-    """The node for ``settings.role``, with its model loaded (sha256-verified) and backends ready."""
+    """The node for ``settings.role``, with its model loaded (sha256-verified) and backends ready.
+
+    A local tier is an EdgeNode too: an edge toward its upstream, with a result store for its devices."""
     if settings.role == "cloud":
         return CloudNode.from_settings(settings)
     return EdgeNode.from_settings(settings)

@@ -30,22 +30,22 @@ app = typer.Typer(help="Split LLM work between the edge and the cloud.", no_args
 
 @app.command()
 def serve(
-    role: Annotated[str, typer.Option(help="edge or cloud")] = "edge",
-    upstream: Annotated[Optional[str], typer.Option(help="URL of the next tier (edge only)")] = None,  # noqa: UP045
+    role: Annotated[str, typer.Option(help="edge (or device), local or cloud")] = "edge",
+    upstream: Annotated[Optional[str], typer.Option(help="URL of the next tier (edge, local)")] = None,  # noqa: UP045
     host: Annotated[Optional[str], typer.Option(help="bind address (default 127.0.0.1)")] = None,  # noqa: UP045
     port: Annotated[Optional[int], typer.Option(help="port (default 8000)")] = None,  # noqa: UP045
     model: Annotated[Optional[str], typer.Option(help="registry name (edgesplit models) or a .gguf path")] = None,  # noqa: UP045
     config: ConfigOpt = None,
 ) -> None:
-    """Start an edge or cloud node (uvicorn)."""
+    """Start a device (edge), local or cloud node (uvicorn)."""
     from edgesplit.server import serve as serve_node
 
     offline()
-    if role not in ("edge", "cloud"):
-        raise typer.BadParameter("role must be edge or cloud", param_hint="--role")
+    roles: dict[str, Role] = {"edge": "edge", "device": "edge", "local": "local", "cloud": "cloud"}
+    if role not in roles:
+        raise typer.BadParameter("role must be edge (device), local or cloud", param_hint="--role")
     try:
-        role_value: Role = "cloud" if role == "cloud" else "edge"
-        settings = load_settings(config, role=role_value, upstream=upstream, host=host, port=port, model=model)
+        settings = load_settings(config, role=roles[role], upstream=upstream, host=host, port=port, model=model)
         serve_node(settings)
     except EdgesplitError as exc:
         console.print(f"[red]error:[/red] {exc}")

@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from edgesplit.config import load_settings
-from edgesplit.demo import DEMO_PROMPTS, DemoResult, SpeculativeCheck, percentile, run_demo
+from edgesplit.demo import DEMO_PROMPTS, TIERS, DemoResult, SpeculativeCheck, percentile, run_demo
 from edgesplit.errors import EdgesplitError
 
 if TYPE_CHECKING:
@@ -24,10 +24,10 @@ def demo(
     max_tokens: Annotated[int, typer.Option(help="max tokens per answer")] = 96,
     config: ConfigOpt = None,
 ) -> None:
-    """Start a cloud and an edge node on loopback, send mixed traffic, print a routing summary."""
+    """Start the ladder on loopback (device, local, cloud), send mixed traffic, print a summary per tier."""
     offline()
     try:
-        edge_settings = load_settings(config, role="edge", port=0)
+        device = load_settings(config, role="edge", port=0)
     except EdgesplitError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -41,13 +41,12 @@ def demo(
             bar.update(task, description=text)
 
         def result(r: DemoResult) -> None:
-            bar.update(task, advance=1, description=f"answered on the {r.route}: {r.prompt[:40]}")
+            bar.update(task, advance=1, description=f"answered at the {r.tier}: {r.prompt[:40]}")
 
         checks: list[SpeculativeCheck] = []
-        results = run_demo(
-            edge_settings, max_tokens=max_tokens, on_stage=stage, on_result=result, on_check=checks.append
-        )
+        results = run_demo(device, max_tokens=max_tokens, on_stage=stage, on_result=result, on_check=checks.append)
     console.print(_results_table(results))
+    console.print(_answers_table(results))
     console.print(_summary_table(results))
     console.print(_summary_line(results))
     if checks:
@@ -67,35 +66,51 @@ def _print_llama_runtime() -> None:
 
 
 def _results_table(results: list[DemoResult]) -> Table:
-    table = Table(title="Demo requests (edgesplit/auto)")
-    for col in ("kind", "prompt", "route", "reason", "latency s", "tok/s"):
+    table = Table(title="Demo requests (edgesplit/auto at the device)")
+    for col in ("kind", "prompt", "served at", "path", "device's reason", "latency s", "tok/s"):
         table.add_column(col, overflow="fold")
     for r in results:
-        table.add_row(r.kind, r.prompt[:60], r.route, r.reason, f"{r.latency_s:.2f}", f"{r.tokens_per_s:.1f}")
+        path = " → ".join(hop["tier"] for hop in r.hops)
+        row = (r.kind, r.prompt[:60], r.tier, path, r.reason, f"{r.latency_s:.2f}", f"{r.tokens_per_s:.1f}")
+        table.add_row(*row)
+    return table
+
+
+def _answers_table(results: list[DemoResult], per_tier: int = 2, width: int = 90) -> Table:
+    """A few answers from each tier, truncated, so a person sees what each tier said."""
+    table = Table(title="What each tier said (first answers, truncated)")
+    for col in ("tier", "prompt", "answer"):
+        table.add_column(col, overflow="fold")
+    for tier in TIERS:
+        for r in [r for r in results if r.tier == tier][:per_tier]:
+            answer = " ".join(r.answer.split())
+            table.add_row(tier, r.prompt[:40], answer[:width] + ("…" if len(answer) > width else ""))
     return table
 
 
 def _summary_table(results: list[DemoResult]) -> Table:
-    table = Table(title="Summary")
-    for col in ("route", "requests", "share", "p50 latency s", "p95 latency s"):
+    table = Table(title="Summary: where answers were written")
+    for col in ("tier", "requests", "share", "p50 latency s", "p95 latency s"):
         table.add_column(col)
-    for route in ("edge", "cloud"):
-        lat = sorted(r.latency_s for r in results if r.route == route)
+    for tier in TIERS:
+        lat = sorted(r.latency_s for r in results if r.tier == tier)
         share = len(lat) / len(results) if results else 0.0
-        table.add_row(route, str(len(lat)), f"{share:.0%}", f"{percentile(lat, 50):.2f}", f"{percentile(lat, 95):.2f}")
+        table.add_row(tier, str(len(lat)), f"{share:.0%}", f"{percentile(lat, 50):.2f}", f"{percentile(lat, 95):.2f}")
     return table
 
 
 def _summary_line(results: list[DemoResult]) -> str:
-    """Edge share, fallbacks, and how the router treated the easy and the hard prompts."""
-    edge_share = sum(r.route == "edge" for r in results) / max(1, len(results))
+    """How much never reached the cloud, fallbacks, and how the easy and the hard prompts went."""
+    n = max(1, len(results))
+    below_cloud = sum(r.tier != "cloud" for r in results) / n
     easy = [r for r in results if r.kind == "easy"]
     hard = [r for r in results if r.kind == "hard"]
+    fallbacks = sum(any(hop.get("fallback") for hop in r.hops) for r in results)
     router = "learned router" if any(r.rule.startswith("learned") for r in results) else "confidence cascade"
     return (
-        f"{router}: edge share {edge_share:.0%}; fallbacks {sum(r.rule == 'fallback' for r in results)}; "
-        f"easy kept on the edge {sum(r.route == 'edge' for r in easy)}/{len(easy)}; "
-        f"hard sent to the cloud {sum(r.route == 'cloud' for r in hard)}/{len(hard)}"
+        f"device {router}: {below_cloud:.0%} never reached the cloud; fallbacks {fallbacks}; "
+        f"easy answered on the device {sum(r.tier == 'device' for r in easy)}/{len(easy)}; "
+        f"hard answered above the device {sum(r.tier != 'device' for r in hard)}/{len(hard)}"
     )
 
 
@@ -104,7 +119,7 @@ def _speculative_line(checks: list[SpeculativeCheck]) -> str:
     cloud_s = sum(c.cloud_s for c in checks)
     speculative_s = sum(c.speculative_s for c in checks)
     return (
-        f"speculative decoding (edge drafts, cloud verifies): {same}/{len(checks)} answers identical to the "
+        f"speculative decoding (local drafts, cloud verifies): {same}/{len(checks)} answers identical to the "
         f"cloud's own; {speculative_s:.1f} s vs {cloud_s:.1f} s cloud-only on loopback (no link delay, where "
         "drafting cannot pay; see bench/speculative.py)"
     )

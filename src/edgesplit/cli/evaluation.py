@@ -58,12 +58,13 @@ def eval_(
 
 
 def _report(db: Path, out: Path, sets: list[str]) -> None:
+    from edgesplit.evaluation.ladder import ladder_items
     from edgesplit.evaluation.report import write_report
     from edgesplit.evaluation.results import EvalResults
 
     results = EvalResults(db)
     try:
-        records, timings = results.records(sets), results.timings()
+        records, timings, ladder = results.records(sets), results.timings(), ladder_items(results, sets)
     finally:
         results.close()
     if not records:
@@ -80,6 +81,22 @@ def _report(db: Path, out: Path, sets: list[str]) -> None:
         table.add_row(r.name, str(r.n_heldout), *[c for p, c in zip(r.policies, cells, strict=True) if p.name in names])
     console.print(table)
     console.print(f"plot: {out / 'router.png'}")
+    if ladder:
+        _print_ladder(ladder, out)
+
+
+def _print_ladder(items: list[Any], out: Path) -> None:
+    from edgesplit.evaluation.ladder import write_ladder
+
+    summary = write_ladder(items, out)
+    table = Table(title=f"the ladder (items labelled at all three tiers) -> {out / 'ladder.md'}")
+    for column in ("split/set", "n", "device alone", "local alone", "oracle: device / local / cloud"):
+        table.add_column(column, justify="left" if column == "split/set" else "right")
+    for group, s in summary.items():
+        share = s["oracle_share"]
+        shares = f"{share['device']:.0%} / {share['local']:.0%} / {share['cloud']:.0%}"
+        table.add_row(group, str(s["n"]), f"{s['alone']['device']:.2f}", f"{s['alone']['local']:.2f}", shares)
+    console.print(table)
 
 
 def _embedder(edge_model: str) -> Callable[[str], Any] | None:

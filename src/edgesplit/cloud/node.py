@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from edgesplit.cloud.results import ResultStore
 from edgesplit.config import Settings
 from edgesplit.errors import ConfigError, InvalidRequest, UnknownModel
 from edgesplit.generation import Backend, GenerationParams, Prompt
 from edgesplit.http.node import FALLBACK, CloudPolicy, Generation, primed
+from edgesplit.http.results import ResultStore
 from edgesplit.llama.backend import LocalBackend
 from edgesplit.metrics import NodeMetrics
 from edgesplit.models import locate_model
+from edgesplit.preprocess.base import Preprocessor, load_preprocessors
 from edgesplit.schemas import JobRecord, RouteInfo, RouteName
 
 if TYPE_CHECKING:
@@ -51,6 +53,7 @@ class CloudNode:
         self.verifier = verifier  # verify sessions for the edge's speculative drafts, if configured
         self.redactor: Redactor | None = None  # the cloud is the last tier: nothing to redact for
         self.outbox: Outbox | None = None  # and nothing to defer to
+        self.preprocessors: Sequence[Preprocessor] = _before_routing(settings)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CloudNode:
@@ -139,3 +142,13 @@ class CloudNode:
         close = getattr(self.backend, "close", None)
         if close is not None:
             close()
+
+
+def _before_routing(settings: Settings) -> list[Preprocessor]:
+    """The cloud's pre-processors: it cleans and extracts like any tier; it never escalates, so no compress."""
+    steps = load_preprocessors(settings.preprocessors, settings)
+    if late := [step.name for step in steps if step.stage != "before-routing"]:
+        raise ConfigError(
+            f"config key 'preprocessors': {', '.join(late)} run when escalating; the cloud has no upstream"
+        )
+    return steps

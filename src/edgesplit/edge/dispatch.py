@@ -15,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from edgesplit.config import Settings
-from edgesplit.edge.streams import drain, learned_info, replay, resume, score_while_evaluating, unscored
+from edgesplit.edge.streams import drain, learned_info, replay, restoring, resume, score_while_evaluating, unscored
 from edgesplit.errors import InvalidRequest, LinkDown, ModelError, UpstreamError
 from edgesplit.generation import Backend, Finish, GenerationParams, Prompt, TokenEvent, mean_logprob
 from edgesplit.http.node import FALLBACK, CloudPolicy, Events, Generation, primed
@@ -32,6 +34,10 @@ from edgesplit.routing.router import CascadePolicy
 from edgesplit.routing.scorer import PromptView
 from edgesplit.schemas import JobRecord, RouteInfo, RouteName
 from edgesplit.transport.link import LinkMonitor
+
+if TYPE_CHECKING:
+    from edgesplit.preprocess.base import Preprocessor
+    from edgesplit.privacy.redactor import PrivacyPlan
 
 __all__ = ["Dispatcher"]
 
@@ -54,8 +60,10 @@ class Dispatcher:
         router: RouterHolder,
         split: Backend | None = None,
         speculative: Backend | None = None,
+        escalation: Sequence[Preprocessor] = (),
     ) -> None:
         self.settings = settings
+        self.escalation = tuple(escalation)  # pre-processors run on what leaves for the upstream (compress)
         self.local = local
         self.upstream = upstream  # full generation (RemoteBackend), None without an upstream
         self.split = split  # the SplitBackend, when a split model is configured
@@ -75,7 +83,7 @@ class Dispatcher:
         policy: CloudPolicy = FALLBACK,
     ) -> Generation | JobRecord:
         if policy.privacy is not None and not policy.privacy.may_leave:
-            reason = f"privacy {policy.privacy.action} ({policy.privacy.rule}): the data stays on the edge"
+            reason = f"privacy {policy.privacy.action} ({policy.privacy.rule}): the data stays on this tier"
             info = RouteInfo(route="edge", rule="local-only", reason=reason, requested=route)
             return await self._local(prompt, params, info)
         if route == "split":
@@ -197,6 +205,7 @@ class Dispatcher:
         start = time.perf_counter()
         try:
             sent = await privacy.upstream_prompt_off_loop() if privacy is not None else prompt
+            sent, params = await self._for_upstream(sent, params, privacy, info, compress=backend is None)
             events = await primed(upstream.stream(sent, params))
         except UpstreamError as exc:
             self.metrics.upstream_errors.labels(kind=type(exc).__name__).inc()
@@ -210,8 +219,21 @@ class Dispatcher:
             raise
         self._record_link(None, start)
         if privacy is not None and privacy.mapping.value_of:
-            events = _restoring(events, StreamRestorer(privacy.mapping))
+            events = restoring(events, StreamRestorer(privacy.mapping))
         return Generation(info, self._finish_locally_on_break(events, prompt, params, info))
+
+    async def _for_upstream(
+        self, sent: Prompt, params: GenerationParams, privacy: PrivacyPlan | None, info: RouteInfo, compress: bool
+    ) -> tuple[Prompt, GenerationParams]:
+        """What leaves this tier: the (redacted) prompt, compressed for full generation when configured,
+        and the headers that travel with it (the privacy floor the next hop must keep to)."""
+        if privacy is not None and (floor := privacy.upstream_floor):
+            params = params.with_upstream_header("x-edgesplit-privacy", floor)
+        for step in self.escalation if compress else ():
+            processed = await asyncio.to_thread(step.apply, sent)  # it reads the model's embeddings: off the loop
+            sent = processed.prompt
+            info.preprocessing.append(processed.applied.info())
+        return sent, params
 
     def _record_link(self, exc: UpstreamError | None, start: float) -> None:
         """Feed the breaker: an answer (even a 4xx about the request) means the link works."""
@@ -364,25 +386,3 @@ async def _not_falling_back(exc: UpstreamError, policy: CloudPolicy) -> JobRecor
     if policy.on_unavailable == "defer" and policy.enqueue is not None:
         return await policy.enqueue()
     return None
-
-
-async def _restoring(events: Events, restorer: StreamRestorer) -> Events:
-    """Placeholders in upstream text → original values, holding back only a possible partial placeholder.
-
-    If the upstream breaks, what was held back is released before the error, so the edge's
-    continuation starts from every character the upstream sent.
-    """
-    try:
-        async for event in events:
-            if isinstance(event, Finish):
-                if tail := restorer.flush():
-                    yield TokenEvent(text=tail)
-                yield event
-            else:
-                yield replace(event, text=restorer.feed(event.text))
-    except UpstreamError:
-        if tail := restorer.flush():
-            yield TokenEvent(text=tail)
-        raise
-    finally:
-        await events.aclose()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from edgesplit.admission import ModelQueue
@@ -28,10 +29,11 @@ from edgesplit.http.node import FALLBACK, CloudPolicy, Generation
 from edgesplit.llama.backend import LocalBackend
 from edgesplit.metrics import NodeMetrics
 from edgesplit.models import locate_model
+from edgesplit.preprocess.base import Preprocessor, load_preprocessors
 from edgesplit.privacy.redactor import Redactor
 from edgesplit.privacy.restore import restore
 from edgesplit.privacy.sealed import SealedMappings, load_key
-from edgesplit.routing.learned import RouterHolder
+from edgesplit.routing.learned import RouterHolder, router_path
 from edgesplit.routing.router import EDGE_ALIASES, resolve_route
 from edgesplit.schemas import JobRecord, RouteName
 from edgesplit.transport.link import LinkMonitor
@@ -42,8 +44,8 @@ from edgesplit.transport.upstream import UpstreamClient
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from edgesplit.cloud.results import ResultStore
     from edgesplit.edge.replan import Replanner
+    from edgesplit.http.results import ResultStore
 
 __all__ = ["EdgeNode"]
 
@@ -65,6 +67,7 @@ class EdgeNode:
         speculative: Backend | None = None,
         sealed: SealedMappings | None = None,
         client: UpstreamClient | None = None,
+        results: ResultStore | None = None,
     ) -> None:
         self.settings = settings
         if client is None and settings.upstream:
@@ -80,7 +83,8 @@ class EdgeNode:
         self.local = local
         self.upstream = upstream
         hidden_dim = local.hidden_dim if isinstance(local, LocalBackend) else None
-        self.router = RouterHolder(settings.router_artifact, settings.served_model, hidden_dim)
+        artifact = router_path(settings.router_artifact, settings.served_model, settings.router_packaged)
+        self.router = RouterHolder(artifact, settings.served_model, hidden_dim)
         self._router_task: asyncio.Task[None] | None = None
         self.link = LinkMonitor(
             failure_threshold=settings.link_failure_threshold,
@@ -88,14 +92,19 @@ class EdgeNode:
             max_backoff_s=settings.link_max_backoff_s,
             on_change=lambda state: metrics.link_state.state(state.value),
         )
-        self.dispatch = Dispatcher(settings, local, upstream, self.link, metrics, self.router, split, speculative)
+        steps = load_preprocessors(settings.preprocessors, settings)
+        self.preprocessors: Sequence[Preprocessor] = [step for step in steps if step.stage == "before-routing"]
+        escalation = [step for step in steps if step.stage == "escalation"]
+        self.dispatch = Dispatcher(
+            settings, local, upstream, self.link, metrics, self.router, split, speculative, escalation
+        )
         metrics.link_rtt.set_function(lambda: (self.link.rtt_ms or 0.0) / 1000)
         metrics.link_bandwidth.set_function(lambda: self.link.bandwidth_mbps or 0.0)
         self.prober: LinkProber | None = None
         if client is not None and settings.link_probe_interval_s > 0:
             self.prober = LinkProber(self.link, client, settings.link_probe_interval_s, settings.link_probe_bytes)
         self.outbox = outbox
-        self.results: ResultStore | None = None  # idempotent results are the cloud's
+        self.results = results  # a local tier runs its devices' deliveries once per key, as the cloud does
         self.worker: DeliveryWorker | None = None
         if outbox is not None and client is not None:
             self.worker = DeliveryWorker(
@@ -111,7 +120,7 @@ class EdgeNode:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EdgeNode:
-        metrics = NodeMetrics("edge")
+        metrics = NodeMetrics(settings.role)
         local = LocalBackend.for_node(settings, metrics)
         upstream, outbox, client = None, None, None
         if settings.upstream:
@@ -136,7 +145,12 @@ class EdgeNode:
             )
         redactor = Redactor.from_settings(settings)
         sealed = _sealed_mappings(settings) if outbox is not None else None
-        return cls(settings, local, upstream, metrics, outbox, redactor, split, speculative, sealed, client)
+        results = None
+        if settings.role == "local":
+            from edgesplit.http.results import ResultStore
+
+            results = ResultStore(settings.resolved_data_dir() / "results.sqlite")
+        return cls(settings, local, upstream, metrics, outbox, redactor, split, speculative, sealed, client, results)
 
     async def start(self) -> None:
         if self.router.current is not None and self.router.current.needs_embedding:

@@ -1,18 +1,20 @@
-"""Event-stream helpers of the edge's auto routes: hold, replay and resume a local stream."""
+"""Event-stream helpers of the edge's routes: hold, replay and resume a local stream; restore an upstream one."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from edgesplit.errors import ModelError, UpstreamError
 from edgesplit.generation import Finish, GenerationParams, Prompt, PromptState, TokenEvent
 from edgesplit.http.node import Events, primed
 from edgesplit.llama.backend import LocalBackend
+from edgesplit.privacy.restore import StreamRestorer
 from edgesplit.routing.learned import LearnedDecision, LearnedRouter
 from edgesplit.routing.scorer import PromptView
 from edgesplit.schemas import RouteInfo
 
-__all__ = ["drain", "learned_info", "replay", "resume", "score_while_evaluating"]
+__all__ = ["drain", "learned_info", "replay", "restoring", "resume", "score_while_evaluating"]
 
 log = logging.getLogger(__name__)
 
@@ -84,3 +86,25 @@ async def resume(held: list[TokenEvent | Finish], rest: Events) -> Events:
             yield event
     finally:
         await rest.aclose()
+
+
+async def restoring(events: Events, restorer: StreamRestorer) -> Events:
+    """Placeholders in upstream text → original values, holding back only a possible partial placeholder.
+
+    If the upstream breaks, what was held back is released before the error, so the edge's
+    continuation starts from every character the upstream sent.
+    """
+    try:
+        async for event in events:
+            if isinstance(event, Finish):
+                if tail := restorer.flush():
+                    yield TokenEvent(text=tail)
+                yield event
+            else:
+                yield replace(event, text=restorer.feed(event.text))
+    except UpstreamError:
+        if tail := restorer.flush():
+            yield TokenEvent(text=tail)
+        raise
+    finally:
+        await events.aclose()

@@ -4,8 +4,8 @@
 - ``mtbench``: the 80 MT-Bench questions, first turn only; labelled by the cloud model as
   judge with the MT-Bench judge prompts (with the reference answer for math, reasoning and
   coding).
-- ``sharegpt``: a fixed sample of real first turns; labelled by the cloud model as judge of
-  the edge answer against the cloud answer.
+- ``sharegpt``: a fixed sample of real first turns; each tier's answer rated by the cloud
+  model as judge with MT-Bench's single-answer prompt (no reference exists).
 - a JSONL file of ``{"id", "prompt", "category"?}`` lines: user data. Malformed lines are
   reported one by one and skipped.
 
@@ -43,7 +43,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Split = Literal["calib", "heldout"]
-LabelKind = Literal["tests", "judge-reference", "judge", "judge-pairwise", "none"]
+LabelKind = Literal["tests", "judge-reference", "judge", "none"]
 BUILTIN_SETS = ("humaneval", "mtbench", "sharegpt")
 SHAREGPT_SAMPLE = 64
 _SHAREGPT_SEED = 20261125
@@ -170,7 +170,7 @@ def load_sharegpt(sample: int = SHAREGPT_SAMPLE) -> list[EvalItem]:
             continue
         prompt = str(turns[0].get("value", "")).strip()
         if 20 <= len(prompt) <= _MAX_SHAREGPT_CHARS and prompt.isascii():
-            candidates.append(EvalItem("sharegpt", str(record.get("id")), prompt, "chat", "judge-pairwise"))
+            candidates.append(EvalItem("sharegpt", str(record.get("id")), prompt, "chat", "judge"))
         if len(candidates) >= 4000:
             break
     chosen = random.Random(_SHAREGPT_SEED).sample(candidates, min(sample, len(candidates)))

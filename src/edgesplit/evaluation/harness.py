@@ -1,7 +1,7 @@
-"""Run eval sets through the edge and the cloud model and label each answer.
+"""Run eval sets through every tier's model (device, local, cloud) and label each answer.
 
-Both tiers answer every item greedily, from an empty cache, exactly as the nodes would. The
-edge run also records what a router can see before it generates: the prompt's last hidden
+Every tier answers every item greedily, from an empty cache, exactly as the nodes would. The
+runs below the top tier also record what a router can see before it generates: the prompt's last hidden
 state (read while the prompt is evaluated) and the prompt length; and what the cascade sees
 after: the answer's mean token log-probability, whole and over the probe tokens.
 
@@ -23,7 +23,7 @@ from edgesplit.evaluation.results import Answer, EvalResults, Label
 from edgesplit.generation import Finish, GenerationParams, Prompt, PromptState, TokenEvent, mean_logprob
 from edgesplit.llama.backend import LocalBackend
 
-__all__ = ["EvalConfig", "label_item", "run_items"]
+__all__ = ["EvalConfig", "label_answer", "run_items"]
 
 Progress = Callable[[EvalItem], None]
 
@@ -70,61 +70,43 @@ async def generate_answer(
     )
 
 
-async def label_item(
-    item: EvalItem, edge: Answer, cloud: Answer, judge: Judge, config: EvalConfig
-) -> tuple[Label, Label]:
-    """Quality of the edge and the cloud answer, 0..1, by the item's label kind."""
+async def label_answer(item: EvalItem, answer: Answer, judge: Judge, config: EvalConfig) -> Label:
+    """Quality of one tier's answer, 0..1, by the item's label kind; every tier is labelled the same way.
+
+    No label favours a tier by construction: tests run each answer; the judge rates each answer
+    on its own (against the reference answer where the set has one), never one tier's answer as
+    the yardstick of another's."""
     started = time.perf_counter()
     if item.label_kind == "tests":
-        results = [run_program(humaneval_program(item.test, a.text), config.exec_timeout_s) for a in (edge, cloud)]
-        ms = (time.perf_counter() - started) * 1000 / 2
-        return tuple(Label(float(r.passed), "tests", r.detail, ms) for r in results)  # type: ignore[return-value]
-    if item.label_kind == "judge-pairwise":
-        # edge against cloud in both orders (the judge's position bias cancels); the cloud
-        # answer is the reference: quality 1. The edge scores P(it wins or ties) per order.
-        first = await judge.compare(item.prompt, edge.text, cloud.text)
-        second = await judge.compare(item.prompt, cloud.text, edge.text)
-        ms = (time.perf_counter() - started) * 1000
-        if first.pair is None or second.pair is None:
-            detail = f"unparsed: {first.raw[:40]!r} / {second.raw[:40]!r}"
-            return Label(0.5, "judge-pairwise", detail, ms), Label(1.0, "reference", "the reference", 0.0)
-        points = [first.pair["A"] + first.pair["C"], second.pair["B"] + second.pair["C"]]
-        detail = f"P(edge >= cloud): edge first {points[0]:.2f}, cloud first {points[1]:.2f}"
-        return Label(sum(points) / 2, "judge-pairwise", detail, ms), Label(1.0, "reference", "the reference", 0.0)
-    labels = []
-    for answer in (edge, cloud):
-        verdict = await judge.rate(item.prompt, answer.text, item.reference)
-        rating = verdict.rating if verdict.rating is not None else 1.0
-        detail = f"rating {verdict.rating:.2f} ({verdict.method})" if verdict.rating is not None else "unparsed"
-        method = "judge-reference" if item.reference is not None else "judge"
-        labels.append(Label(rating / 10, method, detail, (time.perf_counter() - started) * 1000))
-        started = time.perf_counter()
-    return labels[0], labels[1]
+        result = run_program(humaneval_program(item.test, answer.text), config.exec_timeout_s)
+        return Label(float(result.passed), "tests", result.detail, (time.perf_counter() - started) * 1000)
+    verdict = await judge.rate(item.prompt, answer.text, item.reference)
+    rating = verdict.rating if verdict.rating is not None else 1.0
+    detail = f"rating {verdict.rating:.2f} ({verdict.method})" if verdict.rating is not None else "unparsed"
+    method = "judge-reference" if item.reference is not None else "judge"
+    return Label(rating / 10, method, detail, (time.perf_counter() - started) * 1000)
 
 
 async def run_items(
     items: Sequence[EvalItem],
     results: EvalResults,
-    edge: LocalBackend,
-    cloud: LocalBackend,
+    tiers: Sequence[tuple[str, LocalBackend]],
     config: EvalConfig,
     progress: Progress | None = None,
 ) -> None:
-    """Answer and label every item not yet stored (resumable)."""
+    """Answer and label every item at every tier not yet stored (resumable).
+
+    ``tiers`` go from the lowest to the top; the top tier's model is the judge, and every tier
+    below it records what a router there can see (the prompt's hidden state)."""
     results.add_items(items)
-    judge = Judge(cloud.stream)
+    judge = Judge(tiers[-1][1].stream)
     for item in items:
-        edge_answer = results.answer(item.key, "edge")
-        if edge_answer is None:
-            edge_answer = await generate_answer(edge, "edge", item, config, capture=True)
-            results.put_answer(item.key, edge_answer)
-        cloud_answer = results.answer(item.key, "cloud")
-        if cloud_answer is None:
-            cloud_answer = await generate_answer(cloud, "cloud", item, config, capture=False)
-            results.put_answer(item.key, cloud_answer)
-        if results.label(item.key, "edge") is None or results.label(item.key, "cloud") is None:
-            edge_label, cloud_label = await label_item(item, edge_answer, cloud_answer, judge, config)
-            results.put_label(item.key, "edge", edge_label)
-            results.put_label(item.key, "cloud", cloud_label)
+        for position, (tier, backend) in enumerate(tiers, 1):
+            answer = results.answer(item.key, tier)
+            if answer is None:
+                answer = await generate_answer(backend, tier, item, config, capture=position < len(tiers))
+                results.put_answer(item.key, answer)
+            if results.label(item.key, tier) is None:
+                results.put_label(item.key, tier, await label_answer(item, answer, judge, config))
         if progress is not None:
             progress(item)

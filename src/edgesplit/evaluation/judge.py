@@ -1,15 +1,14 @@
 """Quality labels from a judge model, with MT-Bench's own judge prompts.
 
-The judge is the cloud model. Its answer is begun for it (``Rating: [[`` for a single grade,
-``[[`` for a pairwise verdict) so it gives the verdict at once instead of an explanation
-first: a 1.5B judge on 2 CPU cores cannot afford a paragraph per label. That is a change to
-the MT-Bench protocol and the report says so.
+The judge is the cloud model. Its answer is begun for it (``Rating: [[``) so it gives the
+verdict at once instead of an explanation first: a 1.5B judge on 2 CPU cores cannot afford a
+paragraph per label. That is a change to the MT-Bench protocol and the report says so.
 
 A small judge's greedy rating is mostly one value (a 5 for most answers here), so the label
 is the judge's *expected* verdict under its own next-token distribution, as G-Eval does: the
-probability-weighted rating over the tokens "1".."9" (and "10"), or P(A), P(B), P(tie) for a
-pairwise verdict. When no verdict token is among the likely ones, a full answer is generated
-and searched for the verdict.
+probability-weighted rating over the tokens "1".."9" (and "10"). Every tier's answer is rated
+on its own, so no tier's answer is the yardstick of another's. When no verdict token is among
+the likely ones, a full answer is generated and searched for the verdict.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ from edgesplit.generation import Finish, GenerationParams, Prompt, TokenEvent
 __all__ = ["Judge", "Verdict"]
 
 _RATING = re.compile(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]")
-_PAIR = re.compile(r"\[\[\s*([ABC])\s*\]\]")
 _TOP = 20  # alternatives read at the verdict position
 
 Generate = Callable[[Prompt, GenerationParams], AsyncGenerator[TokenEvent | Finish, None]]
@@ -34,10 +32,9 @@ Generate = Callable[[Prompt, GenerationParams], AsyncGenerator[TokenEvent | Fini
 
 @dataclass(frozen=True)
 class Verdict:
-    """A rating 1..10 (expected value) or pairwise probabilities {"A", "B", "C"}; None when unparsed."""
+    """A rating 1..10 (expected value); None when unparsed."""
 
     rating: float | None = None
-    pair: dict[str, float] | None = None
     raw: str = ""
     method: str = "distribution"  # or "generated" (the fallback)
 
@@ -67,21 +64,6 @@ class Judge:
         match = _RATING.search(raw)
         rating = min(10.0, max(1.0, float(match.group(1)))) if match else None
         return Verdict(rating=rating, raw=raw, method="generated")
-
-    async def compare(self, question: str, answer_a: str, answer_b: str) -> Verdict:
-        """``pair-v2``: P(A better), P(B better), P(tie "C")."""
-        prompt = self._prompt("pair-v2", {"question": question, "answer_a": answer_a, "answer_b": answer_b})
-        events = await self._complete(prompt, "[[", 1, _TOP)
-        raw = "".join(e.text for e in events)
-        if events:
-            weights = {p.strip(): math.exp(lp) for p, lp in events[0].top_logprobs if p.strip() in ("A", "B", "C")}
-            if weights:
-                total = sum(weights.values())
-                return Verdict(pair={k: weights.get(k, 0.0) / total for k in "ABC"}, raw=raw)
-        raw = "".join(e.text for e in await self._complete(prompt, "", 256, 0))
-        match = _PAIR.search(raw)
-        pair = {k: float(k == match.group(1)) for k in "ABC"} if match else None
-        return Verdict(pair=pair, raw=raw, method="generated")
 
     def _prompt(self, name: str, fields: dict[str, str]) -> Prompt:
         spec = self._prompts[name]

@@ -44,9 +44,8 @@ LABEL_SOURCES = {
     "tests": "objective: the code passes HumanEval's unit tests (subprocess, timeout, rlimits)",
     "judge-reference": "model-judged: the cloud model grades with MT-Bench's single-math-v1 prompt and the GPT-4 "
     "reference answer; quality = expected rating / 10",
-    "judge": "model-judged: the cloud model grades with MT-Bench's single-v1 prompt; quality = expected rating / 10",
-    "judge-pairwise": "model-judged: the cloud model compares edge vs cloud answer with MT-Bench's pair-v2 prompt, "
-    "both orders; the edge scores the judge's P(edge wins or ties), averaged; the cloud answer is the reference (1.0)",
+    "judge": "model-judged: the cloud model grades each tier's answer on its own with MT-Bench's single-v1 "
+    "prompt; quality = expected rating / 10",
 }
 LEARNED: dict[str, FeatureKind] = {
     "learned (hidden + cues)": "hidden+cues",

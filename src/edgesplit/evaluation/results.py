@@ -50,7 +50,7 @@ class Answer:
 @dataclass(frozen=True)
 class Label:
     quality: float  # 0..1
-    method: str  # how it was obtained: tests, judge, judge-reference, judge-pairwise
+    method: str  # how it was obtained: tests, judge, judge-reference
     detail: str
     ms: float
 
@@ -77,6 +77,15 @@ class EvalResults:
         self.path = path
         self._db = sqlite3.connect(path)
         self._db.executescript(_SCHEMA)
+        self._drop_biased_labels()
+
+    def _drop_biased_labels(self) -> None:
+        """Stores from before 2026-12 labelled ShareGPT pairwise: the cloud answer was the reference
+        (1.0) and the edge scored P(win or tie), so equal answers scored about 0.6 against 1.0. Those
+        labels favour a tier by construction; drop them, so the next run rates every answer alike."""
+        with self._db:
+            self._db.execute("DELETE FROM labels WHERE method IN ('judge-pairwise', 'reference')")
+            self._db.execute("UPDATE items SET label_kind = 'judge' WHERE label_kind = 'judge-pairwise'")
 
     def close(self) -> None:
         self._db.close()
@@ -163,6 +172,18 @@ class EvalResults:
                     edge_label.quality, cloud_label.quality,
                 )
             )  # fmt: skip
+        return out
+
+    def qualities(self, sets: Iterable[str] | None = None) -> dict[str, tuple[str, str, dict[str, float]]]:
+        """key -> (set, split, {tier: quality}) for every labelled item, whatever tiers it has."""
+        rows = self._db.execute(
+            "SELECT i.key, i.set_name, i.split, l.tier, l.quality FROM items i JOIN labels l USING (key) ORDER BY i.key"
+        ).fetchall()
+        wanted = set(sets) if sets is not None else None
+        out: dict[str, tuple[str, str, dict[str, float]]] = {}
+        for key, set_name, split, tier, quality in rows:
+            if wanted is None or set_name in wanted:
+                out.setdefault(key, (set_name, split, {}))[2][tier] = float(quality)
         return out
 
     def timings(self) -> dict[str, float]:

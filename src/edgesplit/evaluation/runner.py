@@ -1,4 +1,4 @@
-"""``edgesplit eval``: load both models once, run the chosen sets, store everything."""
+"""``edgesplit eval``: load every tier's model once, run the chosen sets, store everything."""
 
 from __future__ import annotations
 
@@ -19,10 +19,18 @@ __all__ = ["EvalModels", "load_items", "open_backends", "run_sets"]
 
 @dataclass(frozen=True)
 class EvalModels:
+    """The ladder under evaluation; tier names are the results store's (``edge`` is the device)."""
+
     edge: str = "smollm2-135m-instruct"
     cloud: str = "qwen2.5-coder-1.5b-instruct"
+    local: str | None = "qwen2.5-coder-0.5b-instruct"  # None: a two-tier run
     n_ctx: int = 4096
     n_threads: int = 2
+
+    def tiers(self) -> list[tuple[str, str]]:
+        """(tier, model) from the lowest tier to the top."""
+        middle = [("local", self.local)] if self.local is not None else []
+        return [("edge", self.edge), *middle, ("cloud", self.cloud)]
 
 
 def load_items(sets: Sequence[str], limit: int | None) -> list[EvalItem]:
@@ -35,20 +43,18 @@ def load_items(sets: Sequence[str], limit: int | None) -> list[EvalItem]:
 
 
 @contextmanager
-def open_backends(models: EvalModels) -> Iterator[tuple[LocalBackend, LocalBackend]]:
-    def backend(name: str) -> LocalBackend:
-        queue = ModelQueue(name, max_waiting=1, retry_after_s=1)
-        return LocalBackend(name, locate_model(name), queue, models.n_ctx, models.n_threads)
-
-    edge = backend(models.edge)
+def open_backends(models: EvalModels) -> Iterator[list[tuple[str, LocalBackend]]]:
+    """Every tier's model loaded once (the same model for two tiers is loaded once too)."""
+    loaded: dict[str, LocalBackend] = {}
     try:
-        cloud = backend(models.cloud)
-        try:
-            yield edge, cloud
-        finally:
-            cloud.close()
+        for _, name in models.tiers():
+            if name not in loaded:
+                queue = ModelQueue(name, max_waiting=1, retry_after_s=1)
+                loaded[name] = LocalBackend(name, locate_model(name), queue, models.n_ctx, models.n_threads)
+        yield [(tier, loaded[name]) for tier, name in models.tiers()]
     finally:
-        edge.close()
+        for backend in loaded.values():
+            backend.close()
 
 
 async def run_sets(
@@ -60,8 +66,8 @@ async def run_sets(
 ) -> Path:
     results = EvalResults(db)
     try:
-        with open_backends(models) as (edge, cloud):
-            await run_items(items, results, edge, cloud, config, progress)
+        with open_backends(models) as tiers:
+            await run_items(items, results, tiers, config, progress)
     finally:
         results.close()
     return db

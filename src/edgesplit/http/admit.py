@@ -15,10 +15,11 @@ from pydantic import BaseModel, ValidationError
 from edgesplit.errors import InvalidRequest
 from edgesplit.generation import GenerationParams, Prompt
 from edgesplit.http.errors import RequestTooLarge
-from edgesplit.schemas import ChatCompletionRequest, CompletionRequest, EdgesplitOptions, RouteName
+from edgesplit.schemas import PRIVACY_ACTIONS, ChatCompletionRequest, CompletionRequest, EdgesplitOptions, RouteName
 
 if TYPE_CHECKING:
     from edgesplit.http.node import Node
+    from edgesplit.preprocess.base import Applied
 
 __all__ = ["Admitted", "admit", "parse_body", "read_body"]
 
@@ -27,7 +28,7 @@ OpenAIRequest = ChatCompletionRequest | CompletionRequest
 _OPTION_HEADERS = (
     ("x-edgesplit-priority", "priority", ("interactive", "batch")),
     ("x-edgesplit-on-cloud-unavailable", "on_cloud_unavailable", ("fallback", "defer", "error")),
-    ("x-edgesplit-privacy", "privacy", ("allow", "redact", "local-only", "refuse")),
+    ("x-edgesplit-privacy", "privacy", PRIVACY_ACTIONS),
 )
 
 
@@ -42,6 +43,7 @@ class Admitted:
     params: GenerationParams
     route: RouteName
     kind: Literal["chat", "text"]
+    preprocessed: tuple[Applied, ...] = ()  # what the before-routing pre-processors did
 
 
 async def admit(node: Node, request: Request, model: type[OpenAIRequest]) -> Admitted:

@@ -16,8 +16,8 @@ from edgesplit.generation import Prompt
 from edgesplit.schemas import ChatCompletionRequest, CompletionRequest, JobRecord
 
 if TYPE_CHECKING:  # the stores live in the tiers; the HTTP layer only calls them
-    from edgesplit.cloud.results import ResultStore
     from edgesplit.edge.outbox import Outbox
+    from edgesplit.http.results import ResultStore
 
 __all__ = ["accepted", "add_job_routes", "run_idempotent", "upstream_body"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -16,8 +16,9 @@ from edgesplit.schemas import JobRecord, OnUnavailable, RouteInfo, RouteName
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from edgesplit.cloud.results import ResultStore
     from edgesplit.edge.outbox import Outbox
+    from edgesplit.http.results import ResultStore
+    from edgesplit.preprocess.base import Preprocessor
     from edgesplit.privacy.redactor import Redactor
 
 __all__ = ["FALLBACK", "CloudPolicy", "Events", "Generation", "Node", "primed"]
@@ -59,6 +60,7 @@ class Node(Protocol):
     redactor: Redactor | None  # the edge's privacy step; None on the cloud
     outbox: Outbox | None  # deferred work (the edge, with an upstream)
     results: ResultStore | None  # idempotent results (the cloud)
+    preprocessors: Sequence[Preprocessor]  # before routing, in order (edgesplit.preprocess)
 
     def model_ids(self) -> list[str]: ...
 

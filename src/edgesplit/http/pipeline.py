@@ -1,6 +1,7 @@
 """The request path of every node, as named stages.
 
     admit     read, size-check and validate the request (http/admit.py)     → 4xx + OpenAI error body
+    preprocess  the node's pre-processors before routing: clean, extract (http/preprocess.py)
     classify  the privacy plan: what may leave, redaction on first use      → 403 for ``refuse``
     route     the tier asked for (model alias, header, body option; admit resolves it)
     dispatch  ``node.generate``: the node routes, falls back, restores (edge/node.py), or the
@@ -13,6 +14,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request, Response
@@ -23,6 +25,7 @@ from edgesplit.http.admit import Admitted, OpenAIRequest, admit
 from edgesplit.http.jobs import accepted, run_idempotent, upstream_body
 from edgesplit.http.node import CloudPolicy, Generation
 from edgesplit.http.openai_format import ResponseBuilder
+from edgesplit.http.preprocess import preprocess, request_tags
 from edgesplit.http.respond import TokenClock, collect, count_route, stream_sse
 from edgesplit.routing.learned import RequestHints
 from edgesplit.schemas import JobRecord
@@ -41,7 +44,7 @@ class RequestPipeline:
         self.node = node
 
     async def run(self, request: Request, model: type[OpenAIRequest]) -> Response:
-        admitted = await admit(self.node, request, model)
+        admitted = preprocess(await admit(self.node, request, model), self.node.preprocessors)
         plan = self.classify(request, admitted)  # may raise PolicyViolation (refuse)
         if admitted.options.priority == "batch":
             if admitted.req.stream:
@@ -59,6 +62,7 @@ class RequestPipeline:
             return accepted(gen)
         if plan is not None:
             gen.route.privacy = plan.info()
+        gen.route.preprocessing = [a.info() for a in admitted.preprocessed] + gen.route.preprocessing
         return await self.respond(request, admitted, gen, clock)
 
     def classify(self, request: Request, admitted: Admitted) -> PrivacyPlan | None:
@@ -78,7 +82,7 @@ class RequestPipeline:
             options.on_cloud_unavailable or "fallback",
             lambda: self.defer(admitted, plan),
             plan,
-            RequestHints(tuple(options.tags), options.latency_budget_ms),
+            RequestHints((*options.tags, *request_tags(admitted.preprocessed)), options.latency_budget_ms),
         )
 
     async def defer(self, admitted: Admitted, plan: PrivacyPlan | None) -> JobRecord:
@@ -91,6 +95,8 @@ class RequestPipeline:
             )
         sent = await plan.upstream_prompt_off_loop(background=True) if plan is not None else admitted.prompt
         body = upstream_body(admitted.req, self.node.settings.upstream_model, sent)
+        if plan is not None and plan.upstream_floor == "site-only":  # the next tier must keep it: say so
+            body["edgesplit"] = {"privacy": "site-only"}
         conversation = plan.conversation if plan else None
         return await self.node.defer(admitted.kind, body, admitted.options.callback_url, conversation)
 
@@ -101,10 +107,12 @@ class RequestPipeline:
             where = "on streamed requests" if results is not None else "by this node (use priority batch)"
             raise InvalidRequest(f"idempotency-key is not supported {where}", param="idempotency-key")
         builder = self._builder(admitted)
+        if policy.on_unavailable == "defer":  # a delivery from a lower tier's outbox is deferred already
+            policy = replace(policy, on_unavailable="fallback")
 
         async def run() -> dict[str, Any]:
             gen = await self.node.generate(admitted.prompt, admitted.params, admitted.route, False, policy)
-            assert isinstance(gen, Generation), "a node with a result store does not defer"
+            assert isinstance(gen, Generation), "an idempotent run is never deferred"
             return await collect(gen, builder, TokenClock(self.node))
 
         return await run_idempotent(results, key, admitted.raw, run)

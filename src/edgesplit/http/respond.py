@@ -7,15 +7,18 @@ feeds the time-to-first-token and inter-token histograms of its route.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
+from pydantic import ValidationError
 
 from edgesplit.generation import Finish, TokenEvent
 from edgesplit.http.errors import log_internal, map_error
 from edgesplit.http.openai_format import ResponseBuilder, sse
+from edgesplit.schemas import Hop
 
 if TYPE_CHECKING:
     from edgesplit.http.node import Generation, Node
@@ -27,6 +30,7 @@ class TokenClock:
     """Feeds the time-to-first-token and inter-token histograms for one request."""
 
     def __init__(self, node: Node) -> None:
+        self.node = node
         self.metrics = node.metrics
         self.start = self.last = time.perf_counter()
         self.count = 0
@@ -42,11 +46,39 @@ class TokenClock:
         self.metrics.tokens.labels(route=route).inc()
 
 
+def record_hops(gen: Generation, finish: Finish, clock: TokenClock) -> None:
+    """This tier's hop, then the hops its upstream reported: the response's ``edgesplit.hops``."""
+    settings = clock.node.settings
+    route = gen.route
+    score = route.score if route.score is not None else route.confidence
+    here = Hop(
+        tier=settings.tier,
+        model=settings.served_model,
+        route=route.route,
+        rule=route.rule,
+        score=score,
+        fallback=route.fallback,
+        latency_ms=round((time.perf_counter() - clock.start) * 1000, 1),
+    )
+    above = _valid_hops(finish.upstream_hops) if route.route != "edge" else []
+    here.served = not above and route.route in ("edge", "cloud")  # split and speculative: both tiers worked
+    route.hops = [here, *above]
+
+
+def _valid_hops(reported: tuple[dict[str, Any], ...]) -> list[Hop]:
+    """The upstream's hops that parse; a malformed one is left out rather than failing the answer."""
+    hops = []
+    for hop in reported:
+        with contextlib.suppress(ValidationError):
+            hops.append(Hop.model_validate(hop))
+    return hops
+
+
 def count_route(node: Node, gen: Generation) -> None:
     node.metrics.routed.labels(route=gen.route.route, rule=gen.route.rule).inc()
 
 
-async def collect(gen: Generation, builder: ResponseBuilder, on_token: Callable[[str], None]) -> dict[str, Any]:
+async def collect(gen: Generation, builder: ResponseBuilder, on_token: TokenClock) -> dict[str, Any]:
     """The whole answer as one OpenAI response body."""
     tokens: list[TokenEvent] = []
     finish: Finish | None = None
@@ -57,6 +89,7 @@ async def collect(gen: Generation, builder: ResponseBuilder, on_token: Callable[
             on_token(gen.route.route)
             tokens.append(event)
     assert finish is not None, "a backend ended without Finish"
+    record_hops(gen, finish, on_token)
     return builder.complete(tokens, finish, gen.route)
 
 
@@ -66,13 +99,14 @@ async def stream_sse(
     gen: Generation,
     builder: ResponseBuilder,
     include_usage: bool,
-    on_token: Callable[[str], None],
+    on_token: TokenClock,
 ) -> AsyncIterator[bytes]:
     """The answer as SSE chunks; an error after the status line goes in-band, OpenAI style."""
     first = True
     try:
         async for event in gen.events:
             if isinstance(event, Finish):
+                record_hops(gen, event, on_token)
                 yield sse(builder.final_chunk(event, gen.route))
                 if include_usage:
                     yield sse(builder.usage_chunk(event))

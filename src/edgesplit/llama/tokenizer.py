@@ -54,6 +54,10 @@ class ChatTokenizer:
         # Chat templates spell special tokens out; raw completion prompts get a BOS like llama.cpp does.
         return list(self.llm.tokenize(text.encode("utf-8"), add_bos=not prompt.is_chat, special=prompt.is_chat))
 
+    def tokens(self, text: str) -> list[int]:
+        """Plain text as token ids: no template, no BOS, special tokens spelled out as text."""
+        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
     def piece(self, token: int) -> bytes:
         return bytes(self.llm.detokenize([token]))
 

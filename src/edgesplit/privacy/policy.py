@@ -1,8 +1,9 @@
 """Sensitivity policy: what may leave the edge, decided per request and by configured rules.
 
 Actions, from loosest to strictest: ``allow`` (send as is), ``redact`` (the default: PII
-becomes placeholders before anything leaves), ``local-only`` (never leaves the edge: answered
-by the edge model), ``refuse`` (4xx naming the rule). The request may ask for an action
+becomes placeholders before anything leaves), ``site-only`` (may reach an on-premises upstream,
+one configured with ``upstream_scope = "site"``, as is; never the cloud), ``local-only`` (never
+leaves this tier: answered by its own model), ``refuse`` (4xx naming the rule). The request may ask for an action
 (``x-edgesplit-privacy`` header or ``edgesplit.privacy``); a matching rule can only make it
 stricter, never looser. A future split-inference path must treat hidden states as raw text
 under this policy: ``redact`` cannot apply to them, so only ``allow`` lets them leave.
@@ -13,14 +14,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 from edgesplit.privacy.detectors import Entity
+from edgesplit.schemas import PRIVACY_ACTIONS, PrivacyAction
 
 __all__ = ["ACTIONS", "PolicyDecision", "PolicyRule", "PrivacyAction", "PrivacyPolicy", "stricter"]
 
-PrivacyAction = Literal["allow", "redact", "local-only", "refuse"]
-ACTIONS: tuple[PrivacyAction, ...] = ("allow", "redact", "local-only", "refuse")
+ACTIONS = PRIVACY_ACTIONS
 
 
 def stricter(a: PrivacyAction, b: PrivacyAction) -> PrivacyAction:

@@ -22,6 +22,7 @@ from edgesplit.generation import Prompt
 from edgesplit.privacy.detectors import NER_TYPES, Detector, Entity
 from edgesplit.privacy.policy import PolicyRule, PrivacyAction, PrivacyPolicy
 from edgesplit.privacy.vault import Mapping, Vault, conversation_id
+from edgesplit.schemas import UpstreamScope
 
 if TYPE_CHECKING:
     from edgesplit.config import Settings
@@ -40,6 +41,7 @@ class PrivacyPlan:
     counts: dict[str, int] = field(default_factory=dict)  # entities by type (never values): found, then redacted
     conversation: str = ""
     redact: Callable[[PrivacyPlan], Prompt] | None = None  # builds the upstream prompt on first use
+    upstream_scope: UpstreamScope = "cloud"  # where this tier's upstream is (site: on premises)
     _upstream: Prompt | None = field(default=None, repr=False)
 
     @property
@@ -69,12 +71,25 @@ class PrivacyPlan:
     @property
     def may_leave(self) -> bool:
         """May text derived from this request go upstream (redacted where the action says so)?"""
-        return self.action in ("allow", "redact")
+        return self.action in ("allow", "redact") or self._to_site
+
+    @property
+    def _to_site(self) -> bool:
+        """Site-only data may go, as is, to an on-premises upstream."""
+        return self.action == "site-only" and self.upstream_scope == "site"
+
+    @property
+    def upstream_floor(self) -> PrivacyAction | None:
+        """The action the upstream must keep to (sent as ``x-edgesplit-privacy``), None when it is free.
+
+        ``redact`` and ``site-only`` travel up, so the next hop starts from them and its rules can
+        only tighten them; ``allow`` does not travel, so the next hop applies its own default."""
+        return self.action if self.action in ("redact", "site-only") else None
 
     @property
     def may_leave_raw(self) -> bool:
         """May unredacted data leave? Split inference sends hidden states, which cannot be redacted."""
-        return self.action == "allow"
+        return self.action == "allow" or self._to_site
 
     def info(self) -> dict[str, Any]:
         """For the response: what was redacted from what left; for an answer that stayed, what the cheap
@@ -98,10 +113,17 @@ def redact_text(text: str, entities: list[Entity], mapping: Mapping) -> str:
 class Redactor:
     """Detects, decides by policy, and builds the upstream prompt; raises PolicyViolation for ``refuse``."""
 
-    def __init__(self, detector: Detector, vault: Vault, policy: PrivacyPolicy) -> None:
+    def __init__(
+        self,
+        detector: Detector,
+        vault: Vault,
+        policy: PrivacyPolicy,
+        upstream_scope: UpstreamScope = "cloud",
+    ) -> None:
         self.detector = detector
         self.vault = vault
         self.policy = policy
+        self.upstream_scope: UpstreamScope = upstream_scope
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Redactor:
@@ -116,7 +138,8 @@ class Redactor:
             )
             for r in settings.privacy_rules
         )
-        return cls(detector, Vault(settings.vault_ttl_s), PrivacyPolicy(settings.privacy_default, rules))
+        policy = PrivacyPolicy(settings.privacy_default, rules)
+        return cls(detector, Vault(settings.vault_ttl_s), policy, settings.upstream_scope)
 
     def plan(
         self, prompt: Prompt, requested: PrivacyAction | None, source: str | None, conversation: str | None
@@ -131,11 +154,14 @@ class Redactor:
             raise PolicyViolation(f"refused by privacy rule {decision.rule!r} (found: {kinds})", rule=decision.rule)
         cid = conversation_id(conversation, next((t for t in texts if t), ""))
         counts = dict(Counter(e.type for e in flat))
+        scope = self.upstream_scope
         if decision.action != "redact":
-            return PrivacyPlan(decision.action, decision.rule, prompt, counts=counts, conversation=cid)
+            return PrivacyPlan(
+                decision.action, decision.rule, prompt, counts=counts, conversation=cid, upstream_scope=scope
+            )
         reuse = found if needs_ner or not self.detector.has_ner else None
         return PrivacyPlan(
-            decision.action, decision.rule, prompt, counts=counts, conversation=cid,
+            decision.action, decision.rule, prompt, counts=counts, conversation=cid, upstream_scope=scope,
             redact=lambda plan: self._redact(plan, texts, reuse),
         )  # fmt: skip
 

@@ -19,7 +19,7 @@ from typing import Literal
 from edgesplit.routing.artifact import ArtifactError, RouterArtifact, load_artifact
 from edgesplit.routing.scorer import PromptView
 
-__all__ = ["LearnedDecision", "LearnedRouter", "RequestHints", "RouterHolder"]
+__all__ = ["LearnedDecision", "LearnedRouter", "RequestHints", "RouterHolder", "packaged_router", "router_path"]
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,22 @@ class LearnedRouter:
         if score < self.threshold:
             return LearnedDecision("cloud", "learned-escalated", f"{where} < {self.threshold:.3f}", score)
         return LearnedDecision("edge", "learned-kept", f"{where} >= {self.threshold:.3f}", score)
+
+
+def packaged_router(model: str) -> Path | None:
+    """The router artifact shipped with edgesplit for ``model`` (fit by ``edgesplit calibrate``), if any."""
+    path = Path(__file__).parent.parent / "data" / "routers" / f"{model}.json"
+    return path if path.is_file() else None
+
+
+def router_path(configured: Path | None, model: str, use_packaged: bool) -> Path | None:
+    """The artifact a node routes with: the configured one, else the packaged one for its model."""
+    if configured is not None or not use_packaged:
+        return configured
+    path = packaged_router(model)
+    if path is None:
+        log.warning("no router is packaged for %s and none is configured: routing with the confidence cascade", model)
+    return path
 
 
 class RouterHolder:

@@ -46,7 +46,7 @@ PROFILES: dict[str, LinkProfile] = {
     "4g": LinkProfile("4g", latency_ms=25, jitter_ms=8, bandwidth_mbps=20, loss_pct=0.5),
     "satellite": LinkProfile("satellite", latency_ms=300, jitter_ms=20, bandwidth_mbps=5, loss_pct=1),
     "flaky": LinkProfile("flaky", latency_ms=40, jitter_ms=30, bandwidth_mbps=10, loss_pct=5, loss_penalty_ms=400),
-    "down": LinkProfile("down", outage="refuse"),
+    "down": LinkProfile("down", outage="cut"),  # a link that goes down takes its open connections with it
 }
 
 

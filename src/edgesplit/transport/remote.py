@@ -65,7 +65,7 @@ class RemoteBackend:
         first_deadline = asyncio.get_running_loop().time() + self.timeout_s
         try:
             async with asyncio.timeout_at(first_deadline):
-                response = await self.client.open_stream(path, body)
+                response = await self.client.open_stream(path, body, dict(params.upstream_headers) or None)
         except TimeoutError:
             raise UpstreamTimeout(f"upstream gave no answer within {self.timeout_s:g} s") from None
         except httpx.HTTPError as exc:
@@ -83,7 +83,9 @@ class RemoteBackend:
     ) -> AsyncGenerator[TokenEvent | Finish, None]:
         """Parse the SSE stream: the call's deadline holds until the first token, then a per-chunk stall limit."""
         loop = asyncio.get_running_loop()
+        started = loop.time()
         deadline: float | None = first_deadline
+        report = _HopReport()
         upstream_reason = "length"
         completion_tokens = 0
         prompt_tokens = 0
@@ -105,6 +107,7 @@ class RemoteBackend:
                 await _drain(lines)  # read to the end, so the connection goes back to the pool
                 break
             chunk = json.loads(data)
+            report.read(chunk)
             if "error" in chunk:
                 raise UpstreamError(f"upstream error mid-stream: {chunk['error'].get('message', chunk['error'])}")
             if usage := chunk.get("usage"):
@@ -123,7 +126,28 @@ class RemoteBackend:
             reason=finish_reason(upstream_reason),
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
+            upstream_hops=report.hops((loop.time() - started) * 1000),
         )
+
+
+class _HopReport:
+    """What the upstream says about where it served: an edgesplit tier's ``edgesplit.hops``, else its model."""
+
+    def __init__(self) -> None:
+        self.model: str | None = None
+        self.reported: list[dict[str, Any]] | None = None
+
+    def read(self, chunk: dict[str, Any]) -> None:
+        self.model = chunk.get("model", self.model)
+        meta = chunk.get("edgesplit")
+        if isinstance(meta, dict) and isinstance(meta.get("hops"), list) and meta["hops"]:
+            self.reported = meta["hops"]
+
+    def hops(self, elapsed_ms: float) -> tuple[dict[str, Any], ...]:
+        if self.reported is not None:
+            return tuple(self.reported)
+        # a plain OpenAI-compatible server (vLLM, Ollama, llama.cpp's server): one hop, timed from here
+        return ({"tier": "upstream", "model": self.model, "served": True, "latency_ms": round(elapsed_ms, 1)},)
 
 
 def _choice_event(choice: dict[str, Any]) -> TokenEvent | None:

@@ -94,11 +94,13 @@ class UpstreamClient:
         with contextlib.suppress(UpstreamError):
             await self.call("DELETE", path, what=what)
 
-    async def open_stream(self, path: str, body: dict[str, Any]) -> httpx.Response:
+    async def open_stream(
+        self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         """``POST`` and return the response with its body unread (the caller reads and closes it).
 
         Raises ``httpx`` errors as they are, so the caller can apply its own first-token deadline."""
-        request = self._client.build_request("POST", path, json=body)
+        request = self._client.build_request("POST", path, json=body, headers=headers)
         return await self._client.send(request, stream=True)
 
     async def measure(self, probe_bytes: int) -> LinkSample:
