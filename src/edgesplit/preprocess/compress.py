@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Compressor", "select_lines"]
 
-_LEVEL = re.compile(r"\b(?:ERROR|ERR|FAIL(?:ED|URE)?|FAULT|ALARM|CRIT(?:ICAL)?|WARN(?:ING)?|TRIP(?:PED)?)\b", re.I)
-_ALERT = re.compile(r"\b(?:ERROR|ERR|FAIL(?:ED|URE)?|FAULT|ALARM|CRIT(?:ICAL)?|TRIP(?:PED)?)\b", re.I)
+_ALERT_WORDS = r"ERROR|ERR|FAIL(?:ED|URE)?|FAULT|ALARM|CRIT(?:ICAL)?|TRIP(?:PED)?"
+_ALERT = re.compile(rf"\b(?:{_ALERT_WORDS})\b", re.I)  # earns a line the bonus
+_LEVEL = re.compile(rf"\b(?:{_ALERT_WORDS}|WARN(?:ING)?)\b", re.I)  # makes a line a log line
 
 
 def _is_log_line(line: str) -> bool:
@@ -106,13 +107,10 @@ class Compressor:
         """The tier model's token-embedding table and vocabulary, opened on first use."""
         with self._lock:
             if self._embed is None:
-                from edgesplit.llama.tokenizer import ChatTokenizer
                 from edgesplit.models import locate_model
-                from edgesplit.routing.embedding import TokenEmbeddings
+                from edgesplit.routing.embedding import prompt_embedder
 
-                path = locate_model(self.model, self.model_sha256)
-                tokenizer, table = ChatTokenizer.vocab_only(path), TokenEmbeddings(path)
-                self._embed = lambda text: table.mean(tokenizer.tokens(text))
+                self._embed = prompt_embedder(locate_model(self.model, self.model_sha256), as_chat=False)
             return self._embed
 
 

@@ -46,8 +46,9 @@ class TokenEmbeddings:
         return mean
 
 
-def prompt_embedder(model_path: Path) -> Callable[[str], np.ndarray]:
-    """user text -> mean input embedding of the chat prompt the edge model would see (for eval data)."""
+def prompt_embedder(model_path: Path, as_chat: bool = True) -> Callable[[str], np.ndarray]:
+    """text -> mean input embedding of what the model would see: the chat prompt of a user message
+    (``as_chat``, for eval data), or the text's own tokens (for scoring lines of a message)."""
     from edgesplit.generation import Prompt
     from edgesplit.llama.tokenizer import ChatTokenizer
 
@@ -55,6 +56,7 @@ def prompt_embedder(model_path: Path) -> Callable[[str], np.ndarray]:
     table = TokenEmbeddings(model_path)
 
     def embed(text: str) -> np.ndarray:
-        return table.mean(tokenizer.encode(Prompt(messages=(("user", text),))))
+        tokens = tokenizer.encode(Prompt(messages=(("user", text),))) if as_chat else tokenizer.tokens(text)
+        return table.mean(tokens)
 
     return embed
