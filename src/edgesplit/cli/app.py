@@ -201,6 +201,7 @@ def main() -> None:  # pragma: no cover
 app.command()(demo.demo)
 app.command("eval")(evaluation.eval_)
 app.command()(evaluation.calibrate)
+app.command("calibrate-ladder")(evaluation.calibrate_ladder)
 app.command()(split.profile)
 app.command()(split.plan)
 app.command()(models)

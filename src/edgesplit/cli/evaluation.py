@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 from edgesplit.cli.common import console, offline
 
-__all__ = ["calibrate", "eval_"]
+__all__ = ["calibrate", "calibrate_ladder", "eval_"]
 
 
 def eval_(
@@ -100,12 +100,15 @@ def _print_ladder(items: list[Any], out: Path) -> None:
 
 
 def _embedder(edge_model: str) -> Callable[[str], Any] | None:
-    """Token-embedding features of eval prompts, when the edge model the eval ran is installed here."""
+    """Token-embedding features of eval prompts, when the edge model the eval ran is installed here
+    (memoised per prompt: fitting and cross-validation embed each prompt several times)."""
+    import functools
+
     from edgesplit.models import locate_model
     from edgesplit.routing.embedding import prompt_embedder
 
     try:
-        return prompt_embedder(locate_model(edge_model))
+        return functools.lru_cache(maxsize=4096)(prompt_embedder(locate_model(edge_model)))
     except EdgesplitError as exc:
         console.print(f"[yellow]no token-embedding scorer:[/yellow] {exc}")
         return None
@@ -128,6 +131,7 @@ def calibrate(
         Optional[int],  # noqa: UP045
         typer.Option(help="rule: longer prompts go to the cloud"),
     ] = None,
+    folds: Annotated[int, typer.Option(min=0, help="cross-validation folds for the threshold (<2: none)")] = 5,
 ) -> None:
     """Fit the learned router on the calibration split, pick its threshold, write the artifact."""
     from edgesplit.evaluation.calibrate import calibrate as run_calibration
@@ -145,7 +149,9 @@ def calibrate(
             results.close()
         kind = next(k for k in FEATURE_KINDS if k == features)
         embed = _embedder(edge_model) if kind == "embed+cues" else None
-        done = run_calibration(records, edge_model, kind, target_edge_share, min_quality, max_edge_prompt_tokens, embed)
+        done = run_calibration(
+            records, edge_model, kind, target_edge_share, min_quality, max_edge_prompt_tokens, embed, folds
+        )
     except EdgesplitError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -157,3 +163,53 @@ def calibrate(
         table.add_row(name, str(o.items), f"{o.edge_share:.1%}", f"{o.quality:.1%}", f"{o.oracle_share_at_quality:.1%}")
     console.print(table)
     console.print(f"serve with it: EDGESPLIT_ROUTER_ARTIFACT={out} edgesplit serve --role edge ...")
+
+
+def calibrate_ladder(
+    min_quality: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="end-to-end quality floor, as a fraction of cloud-only")
+    ] = 0.98,
+    db: Annotated[Path, typer.Option(help="results store written by `edgesplit eval`")] = Path("eval/results.db"),
+    out_dir: Annotated[Path, typer.Option(help="where the artifacts go, as <model>.json")] = Path("eval/routers"),
+    report: Annotated[Path, typer.Option(help="report directory")] = Path("eval/report"),
+    features: Annotated[str, typer.Option(help="hidden+cues, embed+cues or cues")] = "embed+cues",
+    folds: Annotated[int, typer.Option(min=0, help="cross-validation folds for the thresholds (<2: none)")] = 5,
+) -> None:
+    """Fit a router per hop (device vs cloud, local vs cloud), calibrate both for one end-to-end quality."""
+    from edgesplit.evaluation.hops import calibrate_ladder as run_ladder
+    from edgesplit.evaluation.hops_report import write_ladder_report
+    from edgesplit.evaluation.results import EvalResults
+    from edgesplit.routing.artifact import save_artifact
+    from edgesplit.routing.scorer import FEATURE_KINDS
+
+    if features not in FEATURE_KINDS:
+        raise typer.BadParameter(f"must be one of {', '.join(FEATURE_KINDS)}", param_hint="--features")
+    kind = next(k for k in FEATURE_KINDS if k == features)
+    try:
+        results = EvalResults(db)
+        try:
+            hops = {tier: results.records(tier=tier) for tier in ("edge", "local")}
+        finally:
+            results.close()
+        if not hops["local"]:
+            raise EdgesplitError(f"no item in {db} is labelled at the local tier: run `edgesplit eval` first")
+        models = {tier: records[0].edge.model for tier, records in hops.items()}
+        embeds = {tier: _embedder(model) if kind == "embed+cues" else None for tier, model in models.items()}
+        ladder = run_ladder(hops, models, embeds, min_quality, kind, folds)
+    except EdgesplitError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    for hop in ladder.hops:
+        save_artifact(hop.artifact, out_dir / f"{hop.artifact.edge_model}.json")
+    write_ladder_report(ladder, hops, report)
+    table = Table(title=f"the ladder at >={min_quality:.0%} end to end -> {report / 'ladder_router.md'}")
+    for column in ("split", "items", "device", "local", "cloud", "quality", "oracle below cloud", "cloud tokens"):
+        table.add_column(column, justify="left" if column == "split" else "right")
+    for o in (ladder.calib, ladder.heldout):
+        shares = [f"{o.shares[t]:.1%}" for t in ("device", "local", "cloud")]
+        table.add_row(
+            o.split, str(o.items), *shares, f"{o.quality:.1%}", f"{o.oracle_below_cloud:.1%}",
+            f"{o.cloud_tokens_ratio:.2f}x",
+        )  # fmt: skip
+    console.print(table)
+    console.print(f"artifacts: {', '.join(str(out_dir / f'{h.artifact.edge_model}.json') for h in ladder.hops)}")

@@ -57,7 +57,9 @@ class Label:
 
 @dataclass(frozen=True)
 class ItemRecord:
-    """Everything stored about one item: what policies are replayed over."""
+    """Everything stored about one item for one hop: what policies are replayed over.
+
+    ``edge`` is the hop's lower tier (the device, or the local server), ``cloud`` the top tier."""
 
     key: str
     set: str
@@ -152,8 +154,11 @@ class EvalResults:
                 (key, tier, label.quality, label.method, label.detail, label.ms),
             )
 
-    def records(self, sets: Iterable[str] | None = None) -> list[ItemRecord]:
-        """Items with both answers and both labels, in key order."""
+    def records(self, sets: Iterable[str] | None = None, tier: str = "edge") -> list[ItemRecord]:
+        """Items with both answers and both labels, in key order: one hop, ``tier`` against the cloud.
+
+        ``tier`` is the hop's lower tier (``edge`` = the device, or ``local``); its answer and label
+        fill the record's ``edge`` fields, which always mean "the tier that may keep the request"."""
         rows = self._db.execute(
             "SELECT key, set_name, split, category, label_kind, prompt FROM items ORDER BY key"
         ).fetchall()
@@ -162,8 +167,8 @@ class EvalResults:
         for key, set_name, split, category, label_kind, prompt in rows:
             if wanted is not None and set_name not in wanted:
                 continue
-            edge, cloud = self.answer(key, "edge"), self.answer(key, "cloud")
-            edge_label, cloud_label = self.label(key, "edge"), self.label(key, "cloud")
+            edge, cloud = self.answer(key, tier), self.answer(key, "cloud")
+            edge_label, cloud_label = self.label(key, tier), self.label(key, "cloud")
             if edge is None or cloud is None or edge_label is None or cloud_label is None:
                 continue
             out.append(

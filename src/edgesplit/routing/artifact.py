@@ -78,6 +78,11 @@ class RouterArtifact(BaseModel):
             self.features, np.asarray(self.mean), np.asarray(self.scale), np.asarray(self.coef), self.intercept
         )
 
+    def rethreshold(self, threshold: float, calibration: dict[str, Any]) -> RouterArtifact:
+        """The same scorer with another threshold (and what it gave), sealed again."""
+        moved = self.model_copy(update={"threshold": threshold, "calibration": calibration})
+        return moved.model_copy(update={"sha256": moved.checksum()})
+
     def checksum(self) -> str:
         payload = self.model_dump(mode="json", exclude={"sha256"})
         return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
