@@ -27,6 +27,7 @@ import os
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,9 @@ METHODS = ["token-by-token", "cloud stream", "speculative exact", "speculative b
 class NoDrafter:
     """Drafts nothing: every verify call returns the cloud's next token (remote token-by-token decoding)."""
 
-    async def draft(self, prompt: Prompt, n: int) -> list[DraftToken]:
+    vocab_fingerprint = None  # text drafts only
+
+    async def draft(self, prompt: Prompt, n: int, after: Sequence[int] = ()) -> list[DraftToken]:
         return []
 
 

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import httpx
 import pytest
 
 from conftest import CLOUD_TOKEN, EDGE_MODEL, EdgeFactory, chat, client_for
+from edgesplit.admission import ModelQueue
 from edgesplit.config import load_settings
 from edgesplit.edge.remote_verifier import RemoteVerifier
 from edgesplit.edge.speculative import SpeculativeBackend, SpeculativeStats
 from edgesplit.generation import GenerationParams, Prompt, TokenEvent
-from edgesplit.llama.backend import DraftToken
+from edgesplit.llama.backend import DraftToken, LocalBackend
+from edgesplit.models import locate_model
 from edgesplit.server import NodeServer, build_node
 from edgesplit.transport.upstream import UpstreamClient
 
@@ -35,6 +37,7 @@ def spec_edge(cloud: NodeServer, tmp_path_factory: pytest.TempPathFactory) -> It
         upstream=cloud.url,
         upstream_token=CLOUD_TOKEN,
         speculative_model=EDGE_MODEL,
+        speculative_verify="exact",  # these tests compare with the cloud's greedy answer token for token
         data_dir=tmp_path_factory.mktemp("spec-edge"),
     )
     with NodeServer(build_node(settings)) as server:
@@ -53,7 +56,7 @@ def test_speculative_answer_is_the_cloud_greedy_answer(spec_edge: NodeServer, cl
     reply = chat(spec_edge, prompt, model="edgesplit/speculative", max_tokens=48)
     meta = reply.model_extra["edgesplit"]
     assert meta["route"] == "speculative" and not meta["fallback"]
-    assert "exact output" in meta["reason"]
+    assert "greedy" in meta["reason"] and "verifies" in meta["reason"]
     assert reply.choices[0].message.content == cloud_greedy(cloud, prompt, 48)
 
 
@@ -98,7 +101,9 @@ def test_skip_mode_says_it_is_not_lossless(spec_edge: NodeServer) -> None:
 class BadDrafter:
     """Test double: a drafter that always proposes the same wrong words, confidently."""
 
-    async def draft(self, prompt: Prompt, n: int) -> list[DraftToken]:
+    vocab_fingerprint = None  # text drafts only
+
+    async def draft(self, prompt: Prompt, n: int, after: Sequence[int] = ()) -> list[DraftToken]:
         return [DraftToken(piece, -0.01) for piece in [b" zebra", b" quantum", b" ###", b" 42"][:n]]
 
 
@@ -108,7 +113,9 @@ class PerfectDrafter:
     def __init__(self, answer: str) -> None:
         self.answer = answer
 
-    async def draft(self, prompt: Prompt, n: int) -> list[DraftToken]:
+    vocab_fingerprint = None  # text drafts only
+
+    async def draft(self, prompt: Prompt, n: int, after: Sequence[int] = ()) -> list[DraftToken]:
         words = re.findall(r"\s*\S+|\s+$", self.answer[len(prompt.continuation) :])
         return [DraftToken(word.encode(), -0.01) for word in words[:n]]
 
@@ -131,7 +138,14 @@ def test_a_bad_draft_costs_speed_not_correctness(cloud: NodeServer) -> None:
     assert stats.accepted == 0 and stats.rounds == stats.tokens + (1 if stats.tokens < 32 else 0)
 
 
-def test_a_lost_session_is_reopened_with_the_answer_so_far(cloud: NodeServer) -> None:
+@pytest.fixture(scope="module")
+def drafter_model() -> Iterator[LocalBackend]:
+    backend = LocalBackend(EDGE_MODEL, locate_model(EDGE_MODEL), ModelQueue(EDGE_MODEL, 4, 1))
+    yield backend
+    backend.close()
+
+
+def test_a_lost_session_is_reopened_with_the_answer_so_far(cloud: NodeServer, drafter_model: LocalBackend) -> None:
     expected = cloud_greedy(cloud, PROMPTS[0], 32)
 
     class ForgetfulVerifier(RemoteVerifier):
@@ -139,19 +153,73 @@ def test_a_lost_session_is_reopened_with_the_answer_so_far(cloud: NodeServer) ->
 
         calls = 0
 
-        async def verify(self, session_id: str, draft: str, commit: str = "") -> dict[str, Any]:
+        async def verify(self, session_id: str, draft: str, commit: str = "", *ids: Any) -> dict[str, Any]:
             ForgetfulVerifier.calls += 1
             if ForgetfulVerifier.calls == 2:
                 await self.close(session_id)
-            return await super().verify(session_id, draft, commit)
+            return await super().verify(session_id, draft, commit, *ids)
 
-    backend = SpeculativeBackend(
-        PerfectDrafter(expected), ForgetfulVerifier(UpstreamClient(cloud.url, CLOUD_TOKEN, 30)), EDGE_MODEL
+    for drafter in (PerfectDrafter(expected), drafter_model):  # text, then token ids
+        ForgetfulVerifier.calls = 0
+        verifier = ForgetfulVerifier(UpstreamClient(cloud.url, CLOUD_TOKEN, 30))
+        backend = SpeculativeBackend(drafter, verifier, EDGE_MODEL)
+        backend.gamma.min_gamma = backend.gamma.max_gamma = 2
+        text, stats = asyncio.run(_generate(backend, PROMPTS[0], 32))
+        assert stats.reopened == 1 and stats.token_ids == (drafter is drafter_model)
+        assert text == expected
+
+
+class TextOnly:
+    """Test double: the real drafter with its token ids hidden, so drafts go up as text."""
+
+    vocab_fingerprint = None
+
+    def __init__(self, inner: LocalBackend) -> None:
+        self.inner = inner
+
+    async def draft(self, prompt: Prompt, n: int, after: Sequence[int] = ()) -> list[DraftToken]:
+        return [DraftToken(t.piece, t.logprob, t.end) for t in await self.inner.draft(prompt, n, after)]
+
+
+@pytest.mark.parametrize("prompt", PROMPTS[1:])
+def test_a_drafter_of_the_same_vocabulary_sends_token_ids_and_gets_the_same_answer(
+    cloud: NodeServer, drafter_model: LocalBackend, prompt: str
+) -> None:
+    expected = cloud_greedy(cloud, prompt, 40)
+    runs = {}
+    for name, drafter in (("ids", drafter_model), ("text", TextOnly(drafter_model))):
+        verifier = RemoteVerifier(UpstreamClient(cloud.url, CLOUD_TOKEN, 30))
+        runs[name] = asyncio.run(_generate(SpeculativeBackend(drafter, verifier, EDGE_MODEL, mode="exact"), prompt, 40))
+    assert runs["ids"][0] == runs["text"][0] == expected
+    assert runs["ids"][1].token_ids and not runs["text"][1].token_ids
+    assert runs["ids"][1].accepted > 0  # the same model drafts for itself: most of each draft is kept
+
+
+def test_auto_verifies_in_blocks_only_for_a_drafter_of_the_same_vocabulary(
+    cloud: NodeServer, drafter_model: LocalBackend
+) -> None:
+    chosen = {}
+    for name, drafter in (("ids", drafter_model), ("text", TextOnly(drafter_model))):
+        verifier = RemoteVerifier(UpstreamClient(cloud.url, CLOUD_TOKEN, 30))
+        _, stats = asyncio.run(_generate(SpeculativeBackend(drafter, verifier, EDGE_MODEL), PROMPTS[0], 16))
+        chosen[name] = (stats.verify, stats.passes, stats.tokens)
+    assert chosen["ids"][0] == "batched" and chosen["text"][0] == "exact"
+    assert chosen["ids"][1] < chosen["ids"][2]  # fewer cloud passes than answer tokens: blocks were checked
+
+
+def test_token_ids_outside_the_vocabulary_are_refused(cloud: NodeServer) -> None:
+    base = f"{cloud.url}/v1/speculative/sessions"
+    opened = httpx.post(base, json={"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}, headers=AUTH)
+    assert opened.status_code == 201 and len(opened.json()["vocab"]) == 64
+    sid = opened.json()["id"]
+    for bad in ([-1], [10**9]):
+        reply = httpx.post(f"{base}/{sid}/verify", json={"draft": "", "draft_ids": bad}, headers=AUTH)
+        assert reply.status_code == 400 and reply.json()["error"]["code"] == "invalid_token_id"
+    reopened = httpx.post(
+        base, json={"messages": [{"role": "user", "content": "hi"}], "continuation_ids": [-5]}, headers=AUTH
     )
-    backend.gamma.min_gamma = backend.gamma.max_gamma = 2
-    text, stats = asyncio.run(_generate(backend, PROMPTS[0], 32))
-    assert stats.reopened == 1
-    assert text == expected
+    assert reopened.status_code == 400 and reopened.json()["error"]["param"] == "continuation_ids"
+    httpx.delete(f"{base}/{sid}", headers=AUTH)
 
 
 def test_cloud_down_falls_back_to_the_edge(make_edge: EdgeFactory) -> None:

@@ -119,7 +119,9 @@ class Settings(BaseSettings):
     split_max_cache_bytes: int = Field(default=2 * 1024**3, ge=1024 * 1024)  # KV cache across split sessions
     split_max_frame_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     speculative_model: str | None = None  # cloud: the model that verifies drafts; edge: enables the route
-    speculative_verify: Literal["exact", "batched"] = "exact"  # exact: bit-identical to plain greedy decoding
+    # auto: batched for a same-vocabulary drafter (token ids), exact otherwise; exact: bit-identical to
+    # plain greedy decoding; batched: equal except at near-ties (cloud/verifier.py TIE_TOLERANCE)
+    speculative_verify: Literal["auto", "exact", "batched"] = "auto"
     speculative_max_draft: int = Field(default=8, ge=1, le=32)  # edge: largest draft per round
     speculative_skip_threshold: float = Field(default=0.9, gt=0, lt=1)  # skip mode's default probability
     speculative_session_ttl_s: float = Field(default=300.0, gt=0)

@@ -28,11 +28,14 @@ __all__ = [
     "RouteName",
     "TextPart",
     "UpstreamScope",
+    "VerifyChoice",
     "VerifyMode",
 ]
 
 RouteName = Literal["edge", "cloud", "split", "speculative", "auto"]
 VerifyMode = Literal["exact", "batched"]  # how the cloud verifies a draft (see cloud/verifier.py)
+# what a session asks for: auto = batched for a drafter of the verifier's own vocabulary, exact otherwise
+VerifyChoice = Literal["auto", "exact", "batched"]
 
 
 class _Strict(BaseModel):

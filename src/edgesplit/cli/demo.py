@@ -119,7 +119,8 @@ def _speculative_line(checks: list[SpeculativeCheck]) -> str:
     cloud_s = sum(c.cloud_s for c in checks)
     speculative_s = sum(c.speculative_s for c in checks)
     return (
-        f"speculative decoding (local drafts, cloud verifies): {same}/{len(checks)} answers identical to the "
-        f"cloud's own; {speculative_s:.1f} s vs {cloud_s:.1f} s cloud-only on loopback (no link delay, where "
-        "drafting cannot pay; see bench/speculative.py)"
+        f"speculative decoding (local drafts token ids, cloud verifies in blocks): {same}/{len(checks)} answers "
+        f"identical to the cloud's own (a difference may only start at a near-tie of the cloud's top two tokens); "
+        f"{speculative_s:.1f} s vs {cloud_s:.1f} s cloud-only on loopback (no link delay, where drafting "
+        "cannot pay; see bench/speculative.py)"
     )

@@ -1,9 +1,11 @@
 """Verify sessions on the cloud: the big model checks the edge's drafts and keeps its KV cache in step.
 
 A session holds one generation's context in the cloud model's own tokens. Drafts arrive as
-**text** (the edge model has another tokenizer); the verifier tokenizes them in context (see
-:mod:`edgesplit.speculation.align`), checks them against its own greedy choice, keeps the longest
-matching prefix, adds its own next token and rolls the cache back past the rejected rest.
+**token ids** when the drafter's vocabulary is this model's (same fingerprint: a smaller version
+of the same model), checked as they are; otherwise as **text** (another tokenizer), which the
+verifier tokenizes in context (see :mod:`edgesplit.speculation.align`). It checks the draft
+against its own greedy choice, keeps the longest matching prefix, adds its own next token
+(returned as text and as ids) and rolls the cache back past the rejected rest.
 
 Two ways to check a draft, both greedy:
 
@@ -50,13 +52,18 @@ from edgesplit.llama.tokenizer import ChatTokenizer, context_budget
 from edgesplit.schemas import VerifyMode
 from edgesplit.speculation.align import align_draft, split_complete_utf8
 
-__all__ = ["Verifier", "VerifyResult", "VerifySession"]
+__all__ = ["TIE_TOLERANCE", "Verifier", "VerifyResult", "VerifySession"]
+
+# The batched contract: a batched answer equals plain greedy decoding except at a position where
+# plain decoding's top-2 logits are closer than this. Measured by bench/verify_ties.py.
+TIE_TOLERANCE = 1.0
 
 
 @dataclass(frozen=True)
 class VerifyResult:
     text: str  # new answer text after the commit (complete UTF-8 only): accepted draft + the cloud's own token
     tokens: int  # new answer tokens (cloud tokenizer)
+    ids: list[int]  # those tokens' ids (commit, accepted draft, the cloud's own token)
     drafted: int  # draft tokens checked
     accepted: int  # draft tokens kept
     committed: int  # tokens appended without checking (skip mode)
@@ -113,6 +120,7 @@ class Verifier:
         # logits_all: a row of logits for every evaluated position, which verification reads.
         self._llm = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, logits_all=True, verbose=False)
         self.tokenizer = ChatTokenizer(self._llm, model_path.name)
+        self.vocab_fingerprint = self.tokenizer.vocab_fingerprint  # at start: sessions answer with it
         self._model_lock = threading.Lock()  # the llama.cpp context
         self._owner: VerifySession | None = None  # the session whose KV cache the context holds
         # One thread runs every forward pass: llama.cpp's OpenMP keeps a thread team per calling
@@ -130,14 +138,17 @@ class Verifier:
         max_tokens: int | None,
         default_max_tokens: int = 256,
         mode: VerifyMode = "exact",
+        continuation_ids: list[int] | None = None,
     ) -> VerifySession:
+        """A session for ``prompt``; ``continuation_ids`` are answer tokens already verified (a re-open
+        in token ids: re-tokenizing their text could number them differently)."""
         if model not in (self.model_name, "default"):
             raise NotFound(
                 f"speculative model {model!r} is not served here; this node serves {self.model_name!r}",
                 param="model",
                 code="model_not_found",
             )
-        tokens = self.tokenizer.encode(prompt)
+        tokens = self.tokenizer.encode(prompt) + self._checked_ids(continuation_ids or [], "continuation_ids")
         budget = context_budget(self.n_ctx, len(tokens), max_tokens, default_max_tokens)
         session = VerifySession(
             id=f"spec_{uuid.uuid4().hex}",
@@ -169,8 +180,24 @@ class Verifier:
 
     # -- verification -----------------------------------------------------------------------
 
-    def verify(self, session: VerifySession, draft: str, commit: str = "") -> VerifyResult:
-        """Append ``commit`` unchecked, keep the longest greedy-matching prefix of ``draft``, add one token."""
+    def _checked_ids(self, ids: list[int], param: str) -> list[int]:
+        size = self.tokenizer.n_vocab
+        if any(not 0 <= t < size for t in ids):
+            raise InvalidRequest(f"{param}: token ids must be in [0, {size})", param=param, code="invalid_token_id")
+        return ids
+
+    def verify(
+        self,
+        session: VerifySession,
+        draft: str,
+        commit: str = "",
+        draft_ids: list[int] | None = None,
+        commit_ids: list[int] | None = None,
+    ) -> VerifyResult:
+        """Append ``commit`` unchecked, keep the longest greedy-matching prefix of ``draft``, add one token.
+
+        With ``draft_ids`` (and ``commit_ids``) the draft is this model's token ids, checked without
+        tokenizing; the text arguments are then only what the edge has shown (for the reply's text)."""
         with session.lock:
             if session.finished:
                 raise InvalidRequest(
@@ -178,7 +205,11 @@ class Verifier:
                     param="session_id",
                     code="session_finished",
                 )
-            commit_ids, draft_ids = self._align(session, commit, draft)
+            if draft_ids is None and commit_ids is None:
+                commit_ids, draft_ids = self._align(session, commit, draft)
+            else:
+                commit_ids = self._checked_ids(commit_ids or [], "commit_ids")
+                draft_ids = self._checked_ids(draft_ids or [], "draft_ids")
             if len(commit_ids) + len(draft_ids) > self.max_draft_tokens:
                 raise InvalidRequest(
                     f"commit + draft is {len(commit_ids) + len(draft_ids)} tokens; the limit is "
@@ -313,6 +344,7 @@ class Verifier:
         return VerifyResult(
             text=text,
             tokens=len(new),
+            ids=new,
             drafted=drafted,
             accepted=len(outcome.accepted),
             committed=len(outcome.commit),

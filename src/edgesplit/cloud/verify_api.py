@@ -12,11 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from edgesplit.cloud.verifier import Verifier
 from edgesplit.generation import Prompt
 from edgesplit.http.admit import parse_body
-from edgesplit.schemas import VerifyMode
+from edgesplit.schemas import VerifyChoice, VerifyMode
 
 __all__ = ["OpenVerifySession", "VerifyRequest", "add_speculative_routes"]
 
 _MAX_TEXT = 64 * 1024
+_MAX_IDS = 4096  # token ids per verify call (the verifier's own max_draft_tokens is lower)
 
 
 class _Message(BaseModel):
@@ -35,8 +36,11 @@ class OpenVerifySession(BaseModel):
     messages: list[_Message] | None = None
     prompt: str | None = Field(default=None, max_length=_MAX_TEXT * 8)
     continuation: str = Field(default="", max_length=_MAX_TEXT * 8)  # answer text already verified (re-open)
+    # answer tokens already verified, as this model's ids (a re-open by a drafter of the same vocabulary)
+    continuation_ids: list[int] | None = Field(default=None, max_length=_MAX_IDS * 8)
     max_tokens: int | None = Field(default=None, ge=1)
-    verify: VerifyMode = "exact"
+    verify: VerifyChoice = "exact"
+    drafter_vocab: str | None = Field(default=None, max_length=128)  # the drafter's vocabulary fingerprint
 
     @model_validator(mode="after")
     def _one_prompt(self) -> OpenVerifySession:
@@ -60,6 +64,10 @@ class VerifyRequest(BaseModel):
 
     draft: str = Field(default="", max_length=_MAX_TEXT)
     commit: str = Field(default="", max_length=_MAX_TEXT)
+    # the same as this model's token ids, from a drafter whose vocabulary fingerprint matches ours:
+    # checked as they are, never tokenized; the text fields are then what the edge has shown
+    draft_ids: list[int] | None = Field(default=None, max_length=_MAX_IDS)
+    commit_ids: list[int] | None = Field(default=None, max_length=_MAX_IDS)
 
 
 def add_speculative_routes(app: FastAPI, verifier: Verifier, default_max_tokens: int) -> None:
@@ -71,13 +79,20 @@ def add_speculative_routes(app: FastAPI, verifier: Verifier, default_max_tokens:
             "max_draft_tokens": verifier.max_draft_tokens,
             "passes": verifier.passes,
             "busy_s": verifier.busy_s,
+            "vocab": verifier.vocab_fingerprint,
         }
 
     @app.post("/v1/speculative/sessions", status_code=201)
     async def open_session(request: Request) -> dict[str, Any]:
         body: OpenVerifySession = parse_body(OpenVerifySession, await request.body(), "speculative session request")
         session = await asyncio.to_thread(
-            verifier.open, body.model, body.as_prompt(), body.max_tokens, default_max_tokens, body.verify
+            verifier.open,
+            body.model,
+            body.as_prompt(),
+            body.max_tokens,
+            default_max_tokens,
+            _mode(body, verifier),
+            body.continuation_ids,
         )
         return {
             "id": session.id,
@@ -86,6 +101,7 @@ def add_speculative_routes(app: FastAPI, verifier: Verifier, default_max_tokens:
             "max_tokens": session.max_tokens,
             "verify": session.mode,
             "ttl_s": verifier.ttl_s,
+            "vocab": verifier.vocab_fingerprint,  # a drafter with this fingerprint may send token ids
         }
 
     @app.post("/v1/speculative/sessions/{session_id}/verify")
@@ -93,10 +109,20 @@ def add_speculative_routes(app: FastAPI, verifier: Verifier, default_max_tokens:
         session = verifier.get(session_id)
         body: VerifyRequest = parse_body(VerifyRequest, await request.body(), "verify request")
         loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(verifier.executor, verifier.verify, session, body.draft, body.commit)
+        result = await loop.run_in_executor(
+            verifier.executor, verifier.verify, session, body.draft, body.commit, body.draft_ids, body.commit_ids
+        )
         return asdict(result)
 
     @app.delete("/v1/speculative/sessions/{session_id}", status_code=204)
     async def close_session(session_id: str) -> Response:
         verifier.close(session_id)
         return Response(status_code=204)
+
+
+def _mode(body: OpenVerifySession, verifier: Verifier) -> VerifyMode:
+    """``auto``: batched when the drafter numbers tokens as this model does (it drafts token ids from
+    a smaller version of this model, so most of each block is kept), exact otherwise."""
+    if body.verify != "auto":
+        return body.verify
+    return "batched" if body.drafter_vocab == verifier.vocab_fingerprint else "exact"

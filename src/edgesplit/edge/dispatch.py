@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from edgesplit.config import Settings
+from edgesplit.edge.speculative import VERIFY_REASONS
 from edgesplit.edge.streams import drain, learned_info, replay, restoring, resume, score_while_evaluating, unscored
 from edgesplit.errors import InvalidRequest, LinkDown, ModelError, UpstreamError
 from edgesplit.generation import Backend, Finish, GenerationParams, Prompt, TokenEvent, mean_logprob
@@ -168,7 +169,7 @@ class Dispatcher:
                 param="route",
             )
         if params.skip_threshold is None:
-            reason = "edge drafts, cloud verifies: greedy, the cloud model's exact output"
+            reason = VERIFY_REASONS[self.settings.speculative_verify]
         else:
             reason = (
                 f"edge drafts, cloud verifies; edge tokens with p >= {params.skip_threshold:g} are not verified, "

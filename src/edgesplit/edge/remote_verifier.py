@@ -20,9 +20,19 @@ class RemoteVerifier:
     async def open(self, body: dict[str, Any]) -> dict[str, Any]:
         return dict((await self.client.call("POST", "/v1/speculative/sessions", what=_WHAT, json=body)).json())
 
-    async def verify(self, session_id: str, draft: str, commit: str = "") -> dict[str, Any]:
+    async def verify(
+        self,
+        session_id: str,
+        draft: str,
+        commit: str = "",
+        draft_ids: list[int] | None = None,
+        commit_ids: list[int] | None = None,
+    ) -> dict[str, Any]:
+        """Check a draft; with ids (same vocabulary as the verifier's) the text is only what was shown."""
         path = f"/v1/speculative/sessions/{session_id}/verify"
-        body = {"draft": draft, "commit": commit}
+        body: dict[str, Any] = {"draft": draft, "commit": commit}
+        if draft_ids is not None:
+            body |= {"draft_ids": draft_ids, "commit_ids": commit_ids or []}
         return dict((await self.client.call("POST", path, what=_WHAT, json=body)).json())
 
     async def close(self, session_id: str) -> None:

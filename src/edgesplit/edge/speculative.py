@@ -12,37 +12,54 @@ next draft (so the verifier's context stays complete); only where the edge is un
 ask. Fewer uploads, not lossless: the verifier reports how many committed tokens it would have
 chosen itself, and the route metadata says the answer may differ from the upstream's.
 
-Drafts and answers are text: the two models need not share a tokenizer. The drafter re-reads
-the answer so far with its own tokenizer each round (llama.cpp keeps the common prefix cached).
-A lost session (expired, upstream restarted) is re-opened with the answer so far as
-continuation and the round is retried once.
+**Token ids or text.** When the drafter's vocabulary fingerprint equals the verifier's (a
+smaller version of the same model: Qwen2.5-Coder-0.5B drafting for 1.5B), drafts go up as token
+ids and the verifier's tokens come back as ids: nothing is re-tokenized on either side, and the
+drafter continues from exactly the verifier's tokens. Otherwise drafts and answers are text, so
+the two models need not share a tokenizer: the drafter re-reads the answer so far with its own
+tokenizer each round (llama.cpp keeps the common prefix cached). A lost session (expired,
+upstream restarted) is re-opened with the answer so far (as ids, or as text) and the round is
+retried once.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from edgesplit.edge.remote_verifier import RemoteVerifier, SessionGone
 from edgesplit.generation import Finish, GenerationParams, Prompt, TokenEvent, finish_reason
 from edgesplit.llama.backend import DraftToken
-from edgesplit.schemas import VerifyMode
+from edgesplit.schemas import VerifyChoice
 from edgesplit.speculation.gamma import GammaController
 from edgesplit.stops import TokenText
 
-__all__ = ["Drafter", "SpeculativeBackend", "SpeculativeStats"]
+__all__ = ["VERIFY_REASONS", "Drafter", "SpeculativeBackend", "SpeculativeStats"]
+
+VERIFY_REASONS = {
+    "exact": "edge drafts, cloud verifies: greedy, the cloud model's exact output",
+    "batched": "edge drafts, cloud verifies in blocks: the cloud model's greedy output except where its top two "
+    "tokens are a near-tie (logits within TIE_TOLERANCE)",
+    "auto": "edge drafts, cloud verifies: the cloud model's exact greedy output, or in blocks for a drafter of the "
+    "cloud's own vocabulary (then equal except at near-ties of its top two logits)",
+}
 
 _SKIP_EXTRA = 4  # skip mode drafts this many tokens past the draft length, to find sure runs
 _MAX_UNVERIFIED = 32  # skip mode: ask the verifier at least this often (edge tokens)
 
 
 class Drafter(Protocol):
-    """Proposes greedy continuations: the edge's :class:`LocalBackend` (or a test double)."""
+    """Proposes greedy continuations: the edge's :class:`LocalBackend` (or a test double).
 
-    async def draft(self, prompt: Prompt, n: int) -> list[DraftToken]: ...
+    ``vocab_fingerprint`` is None for a drafter whose tokens carry no ids (text only)."""
+
+    @property
+    def vocab_fingerprint(self) -> str | None: ...
+
+    async def draft(self, prompt: Prompt, n: int, after: Sequence[int] = ()) -> list[DraftToken]: ...
 
 
 @dataclass
@@ -60,6 +77,8 @@ class SpeculativeStats:
     verify_ms: float = 0.0
     draft_ms: float = 0.0
     reopened: int = 0
+    token_ids: bool = False  # drafts went up as token ids (the drafter shares the verifier's vocabulary)
+    verify: str = ""  # how the verifier checked them: exact or batched
     gammas: list[int] = field(default_factory=list)
 
     @property
@@ -74,6 +93,9 @@ class _Answer:
     unverified_tokens: int = 0
     round_draft_ms: float = 0.0  # edge drafting time since the last verify call
     round_drafted: int = 0  # edge tokens drafted since the last verify call
+    by_id: bool = False  # token-id mode: ``ids`` is the verified answer in the verifier's own tokens
+    ids: list[int] = field(default_factory=list)
+    unverified_ids: list[int] = field(default_factory=list)
 
     @property
     def unverified(self) -> str:
@@ -88,7 +110,7 @@ class SpeculativeBackend:
         drafter: Drafter,
         verifier: RemoteVerifier,
         model: str,
-        mode: VerifyMode = "exact",
+        mode: VerifyChoice = "auto",
         max_gamma: int = 8,
         on_stats: Callable[[SpeculativeStats], None] = lambda _: None,
     ) -> None:
@@ -97,7 +119,7 @@ class SpeculativeBackend:
         self.verifier = verifier
         self.model = model
         self.mode = mode
-        self.gamma = GammaController(max_gamma=max_gamma, batched=mode == "batched")
+        self.gamma = GammaController(max_gamma=max_gamma, batched=mode == "batched")  # auto: set per session
         self.on_stats = on_stats  # each finished generation's stats (the edge feeds /metrics)
 
     async def stream(self, prompt: Prompt, params: GenerationParams) -> AsyncGenerator[TokenEvent | Finish, None]:
@@ -114,7 +136,11 @@ class SpeculativeBackend:
         opened = await self._open(prompt, params, "")
         session, prompt_tokens = str(opened["id"]), int(opened["prompt_tokens"])
         budget = int(opened["max_tokens"])
-        text, answer, reason = TokenText(params.stop), _Answer(), "length"
+        stats.verify = str(opened.get("verify", self.mode))
+        self.gamma.batched = stats.verify == "batched"
+        by_id = self.drafter.vocab_fingerprint is not None and self.drafter.vocab_fingerprint == opened.get("vocab")
+        text, answer, reason = TokenText(params.stop), _Answer(by_id=by_id), "length"
+        stats.token_ids = by_id
         try:
             while stats.tokens + answer.unverified_tokens < budget and not text.stopped:
                 commit, draft, ended = await self._next_draft(prompt, params, answer, stats)
@@ -122,6 +148,7 @@ class SpeculativeBackend:
                     yield TokenEvent(text=text.add(piece.piece), logprob=piece.logprob)
                     answer.unverified_bytes += piece.piece
                     answer.unverified_tokens += 1
+                    answer.unverified_ids.append(piece.id)
                 if ended and not draft:  # skip mode: the edge is sure the answer ends here
                     reason = "stop"
                     break
@@ -130,6 +157,9 @@ class SpeculativeBackend:
                 session, reply = await self._verify(session, prompt, params, answer, draft, stats)
                 answer.verified += answer.unverified + reply["text"]
                 answer.unverified_bytes, answer.unverified_tokens = b"", 0
+                if answer.by_id:
+                    answer.ids.extend(int(t) for t in reply["ids"])  # the commit's ids come back first
+                answer.unverified_ids = []
                 if reply["text"]:
                     yield TokenEvent(text=text.add(reply["text"].encode("utf-8")))
                 if reply["finished"]:
@@ -157,9 +187,11 @@ class SpeculativeBackend:
         gamma = self.gamma.choose()
         skip = params.skip_threshold
         started = time.perf_counter()
-        tokens = await self.drafter.draft(
-            prompt.continued(answer.verified + answer.unverified), gamma + _SKIP_EXTRA if skip is not None else gamma
-        )
+        n = gamma + _SKIP_EXTRA if skip is not None else gamma
+        if answer.by_id:
+            tokens = await self.drafter.draft(prompt, n, after=answer.ids + answer.unverified_ids)
+        else:
+            tokens = await self.drafter.draft(prompt.continued(answer.verified + answer.unverified), n)
         elapsed_ms = (time.perf_counter() - started) * 1000
         stats.draft_ms += elapsed_ms
         answer.round_draft_ms += elapsed_ms
@@ -190,15 +222,16 @@ class SpeculativeBackend:
         stats: SpeculativeStats,
     ) -> tuple[str, dict[str, Any]]:
         draft_text = b"".join(t.piece for t in draft).decode("utf-8", errors="ignore")
+        ids = ([t.id for t in draft], answer.unverified_ids) if answer.by_id else (None, None)
         started = time.perf_counter()
         try:
-            reply = await self.verifier.verify(session, draft_text, answer.unverified)
+            reply = await self.verifier.verify(session, draft_text, answer.unverified, *ids)
         except SessionGone:
             stats.reopened += 1
             await self.verifier.close(session)
-            opened = await self._open(prompt, params, answer.verified, stats.tokens)
+            opened = await self._open(prompt, params, answer.verified, stats.tokens, answer)
             session = str(opened["id"])
-            reply = await self.verifier.verify(session, draft_text, answer.unverified)
+            reply = await self.verifier.verify(session, draft_text, answer.unverified, *ids)
         wall_ms = (time.perf_counter() - started) * 1000
         self._record(reply, stats, answer, wall_ms)
         return session, reply
@@ -223,13 +256,26 @@ class SpeculativeBackend:
             evaluated=int(reply["evaluated"]),
         )
 
-    async def _open(self, prompt: Prompt, params: GenerationParams, continuation: str, used: int = 0) -> dict[str, Any]:
+    async def _open(
+        self,
+        prompt: Prompt,
+        params: GenerationParams,
+        continuation: str,
+        used: int = 0,
+        answer: _Answer | None = None,
+    ) -> dict[str, Any]:
+        """A verify session; a re-open passes the answer so far (``answer``), as ids in token-id mode."""
+        by_id = answer is not None and answer.by_id
         body: dict[str, Any] = {
             "model": self.model,
-            "continuation": prompt.continuation + continuation,
+            "continuation": prompt.continuation + ("" if by_id else continuation),
             "max_tokens": max(1, params.max_tokens - used) if params.max_tokens_explicit else None,
             "verify": self.mode,
+            "drafter_vocab": self.drafter.vocab_fingerprint,
         }
+        if by_id:
+            assert answer is not None
+            body["continuation_ids"] = answer.ids
         if prompt.is_chat:
             body["messages"] = prompt.as_openai_messages()
         else:

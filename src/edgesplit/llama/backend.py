@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -47,6 +47,7 @@ class DraftToken:
     piece: bytes
     logprob: float
     end: bool = False  # the model's end-of-generation token (piece is empty)
+    id: int = -1  # the token id in the drafting model's vocabulary (-1: a test double's text-only draft)
 
 
 class LocalBackend:
@@ -121,14 +122,20 @@ class LocalBackend:
                 cancel.set()
                 await asyncio.shield(worker)
 
-    async def draft(self, prompt: Prompt, n: int) -> list[DraftToken]:
-        """Up to ``n`` greedy tokens continuing ``prompt`` (its continuation is the answer so far).
+    @property
+    def vocab_fingerprint(self) -> str:
+        """Identifies this model's vocabulary (see :attr:`ChatTokenizer.vocab_fingerprint`)."""
+        return self.tokenizer.vocab_fingerprint
+
+    async def draft(self, prompt: Prompt, n: int, after: Sequence[int] = ()) -> list[DraftToken]:
+        """Up to ``n`` greedy tokens continuing ``prompt`` (its continuation is the answer so far),
+        then ``after``: answer tokens given as ids (a verifier with this vocabulary sent them).
 
         Successive drafts of one answer share their prefix, which llama.cpp keeps cached, so a
         draft costs only the tokens that are new since the last one.
         """
         async with self.queue.slot():
-            tokens = self.tokenize(prompt)
+            tokens = self.tokenize(prompt) + list(after)
             room = self.n_ctx - len(tokens)
             if room <= 0:
                 return []
@@ -143,9 +150,9 @@ class LocalBackend:
             logits = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(n_vocab,))
             logprob, _ = _logprobs(logits, token, 0, self._piece)
             if self.tokenizer.is_end(token):
-                out.append(DraftToken(b"", logprob, end=True))
+                out.append(DraftToken(b"", logprob, end=True, id=int(token)))
                 break
-            out.append(DraftToken(self.tokenizer.piece(token), logprob))
+            out.append(DraftToken(self.tokenizer.piece(token), logprob, id=int(token)))
             if len(out) >= n:
                 break
         return out

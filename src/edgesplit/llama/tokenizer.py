@@ -6,6 +6,8 @@ opens the same GGUF in vocab-only mode), so both tokenize identically.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,25 @@ class ChatTokenizer:
     def tokens(self, text: str) -> list[int]:
         """Plain text as token ids: no template, no BOS, special tokens spelled out as text."""
         return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    @functools.cached_property
+    def vocab_fingerprint(self) -> str:
+        """sha256 over the vocabulary (its size and every token's text, in id order).
+
+        Two models with the same fingerprint number their tokens alike, so one's token ids mean
+        the same text to the other (speculative decoding then drafts ids, not text). About 0.7 s
+        for a 152k-token vocabulary, computed once, on first use."""
+        model, size = self.llm._model, int(self.llm.n_vocab())
+        digest = hashlib.sha256(f"{size}\0".encode())
+        for token in range(size):
+            text = model.token_get_text(token)
+            digest.update(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text))
+            digest.update(b"\0")
+        return digest.hexdigest()
+
+    @property
+    def n_vocab(self) -> int:
+        return int(self.llm.n_vocab())
 
     def piece(self, token: int) -> bytes:
         return bytes(self.llm.detokenize([token]))
