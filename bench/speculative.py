@@ -1,22 +1,28 @@
 """Edge drafts, cloud verifies: speculative decoding across the link, against the two ways without it.
 
-Both tiers on this machine: SmolLM2-135M drafts on the edge (llama.cpp), Qwen2.5-Coder-1.5B
-verifies in the cloud node (llama.cpp), edge -> link emulator -> cloud. For each emulated
-round trip, every prompt of a fixed coding / help-desk mix is answered greedily by:
+Both tiers on this machine: Qwen2.5-Coder-1.5B verifies in the cloud node (llama.cpp), edge ->
+link emulator -> cloud. Two drafters: SmolLM2-135M (another model family and tokenizer: drafts
+go up as text) and Qwen2.5-Coder-0.5B (a smaller version of the cloud model, the same
+vocabulary: drafts go up as token ids). For each emulated round trip, every prompt of a fixed
+coding / help-desk mix is answered greedily by:
 
 - ``token-by-token``: remote decoding through a verify session with empty drafts, one round
   trip per token (what split decoding at k = 0 would do);
 - ``cloud stream``: the cloud generates the whole answer and streams it (OpenAI API), the
   baseline when text may leave the edge;
-- ``speculative exact``: the edge drafts, the cloud checks tokens one by one (bit-identical to
+- ``<drafter> exact``: the edge drafts, the cloud checks tokens one by one (bit-identical to
   plain greedy), adaptive draft length;
-- ``speculative batched``: the same, the cloud checks the block in one forward pass;
+- ``<drafter> batched``: the same, the cloud checks the block in one forward pass (equal to
+  plain greedy except at near-ties: bench/verify_ties.py);
 - ``skip p>=X``: uncertainty-skip on top of exact (not lossless), for each ``--skip`` threshold.
 
-Every speculative answer is compared with the cloud-stream answer of the same prompt. Writes
-bench/out/speculative.md and bench/out/speculative.png.
+Every speculative answer is compared with the cloud-stream answer of the same prompt. Cloud
+compute per answer token comes from the verifier's own accounting (``verify_ms``), against
+token-by-token remote decoding, which runs one plain decoding step per token on the same model.
+Writes bench/out/speculative.md and bench/out/speculative.png.
 
     .venv/bin/python bench/speculative.py [--rtts 5 20 50 100] [--max-tokens 64] [--skip 0.9 0.6] [--limit N]
+        [--drafters smollm2-135m-instruct qwen2.5-coder-0.5b-instruct]
 """
 
 from __future__ import annotations
@@ -47,7 +53,9 @@ from edgesplit.transport.remote import RemoteBackend
 from edgesplit.transport.upstream import UpstreamClient
 
 OUT = Path(__file__).parent / "out"
-EDGE, CLOUD = "smollm2-135m-instruct", "qwen2.5-coder-1.5b-instruct"
+EDGE, CLOUD = "smollm2-135m-instruct", "qwen2.5-coder-1.5b-instruct"  # EDGE: the cross-family drafter
+SAME_FAMILY = "qwen2.5-coder-0.5b-instruct"
+LABELS = {EDGE: "135M text", SAME_FAMILY: "0.5B ids"}
 TOKEN = "bench-speculative-token"
 PROMPTS: list[tuple[str, str]] = [
     ("code", "Write a Python function that returns the factorial of n."),
@@ -59,7 +67,12 @@ PROMPTS: list[tuple[str, str]] = [
     ("help-desk", "The printer says it is offline. How do I fix it?"),
     ("help-desk", "How do I set up two-factor authentication for my account?"),
 ]
-METHODS = ["token-by-token", "cloud stream", "speculative exact", "speculative batched"]
+BASELINES = ["token-by-token", "cloud stream"]
+
+
+def drafter_methods(model: str) -> list[str]:
+    label = LABELS.get(model, model)
+    return [f"{label} exact", f"{label} batched"]
 
 
 class NoDrafter:
@@ -97,8 +110,8 @@ def _backend(method: str, drafter: LocalBackend, client: UpstreamClient) -> Spec
         return RemoteBackend(client, CLOUD)
     verifier = RemoteVerifier(client)
     if method == "token-by-token":
-        return SpeculativeBackend(NoDrafter(), verifier, CLOUD)
-    mode = "batched" if method == "speculative batched" else "exact"
+        return SpeculativeBackend(NoDrafter(), verifier, CLOUD, mode="exact")
+    mode = "batched" if method.endswith(" batched") else "exact"
     return SpeculativeBackend(drafter, verifier, CLOUD, mode=mode)
 
 
@@ -139,13 +152,16 @@ def tables(runs: list[Run], rtts: list[float]) -> str:
     methods = list(dict.fromkeys(r.method for r in runs))
     lines = [
         "| RTT ms | method | tok/s | vs token-by-token | vs cloud stream | tokens / cloud pass | acceptance | "
-        "uploads | ms / upload: draft + verify + rest | same as cloud greedy |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---|---:|",
+        "cloud ms / answer token | vs plain decoding | uploads | ms / upload: draft + verify + rest "
+        "| same as cloud greedy |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for rtt in rtts:
         base = _rate(by[("token-by-token", rtt)])
         stream = _rate(by[("cloud stream", rtt)])
         cloud_texts = [r.text for r in by[("cloud stream", rtt)]]
+        plain = by[("token-by-token", rtt)]
+        plain_ms = _sum(plain, "verify_ms") / max(1, sum(r.tokens for r in plain))
         for method in methods:
             group = by[(method, rtt)]
             if not group:
@@ -156,19 +172,21 @@ def tables(runs: list[Run], rtts: list[float]) -> str:
             same = sum(r.text == c for r, c in zip(group, cloud_texts, strict=True))
             per_pass = f"{sum(r.tokens for r in group) / passes:.2f}" if passes else ""
             acceptance = f"{_sum(group, 'accepted') / drafted:.0%}" if drafted else ""
-            uploads, split = "", ""
+            uploads, split, compute, ratio = "", "", "", ""
             if group[0].stats is not None:
+                per_token = _sum(group, "verify_ms") / max(1, sum(r.tokens for r in group))
+                compute, ratio = f"{per_token:.1f}", f"{per_token / plain_ms:.2f}x" if plain_ms else ""
                 rounds = _sum(group, "rounds")
                 draft, verify = _sum(group, "draft_ms") / rounds, _sum(group, "verify_ms") / rounds
                 rest = sum(r.seconds for r in group) * 1000 / rounds - draft - verify
                 uploads, split = f"{rounds:.0f}", f"{draft:.0f} + {verify:.0f} + {rest:.0f}"
             lines.append(
                 f"| {rtt:g} | {method} | {rate:.1f} | {rate / base:.2f}x | {rate / stream:.2f}x | {per_pass} | "
-                f"{acceptance} | {uploads} | {split} | {same}/{len(group)} |"
+                f"{acceptance} | {compute} | {ratio} | {uploads} | {split} | {same}/{len(group)} |"
             )
     lines += ["", "Acceptance by task type (all round trips):", "", "| method | task | acceptance | tokens / round |"]
     lines.append("|---|---|---:|---:|")
-    for method in ("speculative exact", "speculative batched"):
+    for method in [m for m in methods if m not in BASELINES and not m.startswith("skip")]:
         for task in sorted({t for t, _ in PROMPTS}):
             group = [r for r in runs if r.method == method and r.task == task]
             if group and _sum(group, "drafted"):
@@ -176,7 +194,7 @@ def tables(runs: list[Run], rtts: list[float]) -> str:
                     f"| {method} | {task} | {_sum(group, 'accepted') / _sum(group, 'drafted'):.0%} | "
                     f"{sum(r.tokens for r in group) / _sum(group, 'rounds'):.2f} |"
                 )
-    exact = [r for r in runs if r.method == "speculative exact"]
+    exact = [r for r in runs if r.method == f"{LABELS[EDGE]} exact"]
     lines += [
         "",
         "Uncertainty-skip against lossless speculative (exact), all round trips:",
@@ -224,7 +242,7 @@ def plot(runs: list[Run], rtts: list[float], path: Path) -> None:
         ax.plot(rtts, rates, marker="o", label=method)
     ax.set_xlabel("round trip, ms (emulated)")
     ax.set_ylabel("tokens / s")
-    ax.set_title(f"{EDGE} drafts, {CLOUD} verifies")
+    ax.set_title(f"drafters for {CLOUD}")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -232,19 +250,26 @@ def plot(runs: list[Run], rtts: list[float], path: Path) -> None:
 
 
 async def bench(args: argparse.Namespace, cloud_url: str) -> list[Run]:
-    queue = ModelQueue(EDGE, 16, 2)
-    drafter = LocalBackend(EDGE, locate_model(EDGE), queue, n_ctx=2048, n_threads=2)
+    drafters = {
+        model: LocalBackend(model, locate_model(model), ModelQueue(model, 16, 2), n_ctx=2048, n_threads=2)
+        for model in args.drafters
+    }
+    plan = [(method, drafters[args.drafters[0]]) for method in BASELINES]
+    plan += [(method, drafter) for model, drafter in drafters.items() for method in drafter_methods(model)]
+    if EDGE in drafters:
+        plan += [(f"skip p>={p:g}", drafters[EDGE]) for p in args.skip]
     prompts = PROMPTS[: args.limit] if args.limit else PROMPTS
     host, port = cloud_url.removeprefix("http://").split(":")
     runs: list[Run] = []
     with LinkEmulator(host, int(port)) as link:
         for rtt in args.rtts:
             link.set_profile(LinkProfile(f"rtt{rtt:g}", latency_ms=rtt / 2, bandwidth_mbps=100))
-            for method in [*METHODS, *(f"skip p>={p:g}" for p in args.skip)]:
+            for method, drafter in plan:
                 group = await run_method(method, rtt, drafter, link.url, prompts, args.max_tokens)
                 runs += group
                 print(f"RTT {rtt:>4g} ms  {method:<20} {_rate(group):6.1f} tok/s", flush=True)
-    drafter.close()
+    for drafter in drafters.values():
+        drafter.close()
     return runs
 
 
@@ -254,6 +279,7 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--skip", type=float, nargs="*", default=[0.9, 0.6], help="skip-mode thresholds")
     parser.add_argument("--limit", type=int, default=0, help="first N prompts only (quick run)")
+    parser.add_argument("--drafters", nargs="+", default=[EDGE, SAME_FAMILY], help="edge models that draft")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -265,10 +291,10 @@ def main() -> None:
     report = tables(runs, args.rtts)
     print("\n" + report)
     (OUT / "speculative.md").write_text(
-        f"# Speculative decoding: {EDGE} drafts, {CLOUD} verifies\n\n"
+        f"# Speculative decoding: {', '.join(args.drafters)} draft, {CLOUD} verifies\n\n"
         f"Command: `.venv/bin/python bench/speculative.py --rtts {' '.join(f'{r:g}' for r in args.rtts)} "
         f"--max-tokens {args.max_tokens} --skip {' '.join(f'{p:g}' for p in args.skip)}"
-        f"{f' --limit {args.limit}' if args.limit else ''}`\n\n{report}\n"
+        f"{f' --limit {args.limit}' if args.limit else ''} --drafters {' '.join(args.drafters)}`\n\n{report}\n"
     )
     plot(runs, args.rtts, OUT / "speculative.png")
     print(f"\nwrote {OUT / 'speculative.md'} and {OUT / 'speculative.png'}")

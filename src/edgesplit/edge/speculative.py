@@ -254,6 +254,7 @@ class SpeculativeBackend:
             rtt_ms=wall_ms - float(reply["verify_ms"]),
             verify_ms=float(reply["verify_ms"]),
             evaluated=int(reply["evaluated"]),
+            passes=int(reply["passes"]),
         )
 
     async def _open(
