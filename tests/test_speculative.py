@@ -308,3 +308,33 @@ def test_metrics_count_uploads_and_acceptance(spec_edge: NodeServer) -> None:
         if line.startswith("edgesplit_speculative_total{")
     }
     assert values["uploads"] >= 1 and values["tokens"] >= 1 and values["drafted"] >= values["accepted"]
+
+
+@pytest.mark.parametrize("pipeline", [True, False])
+def test_pipelined_drafting_keeps_the_answer_and_counts_what_survives(
+    cloud: NodeServer, drafter_model: LocalBackend, pipeline: bool
+) -> None:
+    expected = cloud_greedy(cloud, PROMPTS[1], 40)
+    verifier = RemoteVerifier(UpstreamClient(cloud.url, CLOUD_TOKEN, 30))
+    backend = SpeculativeBackend(drafter_model, verifier, EDGE_MODEL, mode="exact", pipeline=pipeline)
+    text, stats = asyncio.run(_generate(backend, PROMPTS[1], 40))
+    assert text == expected
+    if pipeline:  # the same model drafts for itself: most pre-drafted blocks are confirmed
+        assert stats.pipelined > 0 and 0 < stats.pipelined_kept <= stats.pipelined
+    else:
+        assert stats.pipelined == 0
+
+
+class EndingDrafter:
+    """Test double: a drafter that always thinks the answer is over."""
+
+    vocab_fingerprint = None
+
+    async def draft(self, prompt: Prompt, n: int, after: Sequence[int] = ()) -> list[DraftToken]:
+        return [DraftToken(b"", -0.01, end=True)]
+
+
+def test_only_the_verifier_ends_a_lossless_answer(cloud: NodeServer) -> None:
+    verifier = RemoteVerifier(UpstreamClient(cloud.url, CLOUD_TOKEN, 30))
+    text, _ = asyncio.run(_generate(SpeculativeBackend(EndingDrafter(), verifier, EDGE_MODEL), PROMPTS[0], 24))
+    assert text == cloud_greedy(cloud, PROMPTS[0], 24)

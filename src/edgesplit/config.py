@@ -123,6 +123,7 @@ class Settings(BaseSettings):
     # plain greedy decoding; batched: equal except at near-ties (cloud/verifier.py TIE_TOLERANCE)
     speculative_verify: Literal["auto", "exact", "batched"] = "auto"
     speculative_max_draft: int = Field(default=8, ge=1, le=32)  # edge: largest draft per round
+    speculative_pipeline: bool = True  # edge: draft the next block while a verify call is in flight
     speculative_skip_threshold: float = Field(default=0.9, gt=0, lt=1)  # skip mode's default probability
     speculative_session_ttl_s: float = Field(default=300.0, gt=0)
     speculative_max_sessions: int = Field(default=64, ge=1)

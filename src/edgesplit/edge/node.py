@@ -142,6 +142,7 @@ class EdgeNode:
                 settings.speculative_verify,
                 settings.speculative_max_draft,
                 on_stats=lambda s: metrics.record_speculative(s.rounds, s.drafted, s.accepted, s.tokens),
+                pipeline=settings.speculative_pipeline,
             )
         redactor = Redactor.from_settings(settings)
         sealed = _sealed_mappings(settings) if outbox is not None else None

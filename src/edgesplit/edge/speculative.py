@@ -6,6 +6,13 @@ verification the answer is exactly what the upstream model would have written al
 only decides how many round trips and verifier passes it takes. g adapts to the measured
 acceptance rate and round trip (:class:`GammaController`).
 
+**Pipelined drafting** (``pipeline``, lossless): while a verify round trip is in flight, the
+drafter goes on as if the whole draft were kept: its first token is its guess of the verifier's
+own next token, the rest the next draft. If the verifier keeps the whole draft and its own token
+is that guess, the next draft is ready when the reply arrives; otherwise it is thrown away and
+the edge drafts from what the verifier sent. ``SpeculativeStats.pipelined`` and
+``pipelined_kept`` count how often the pre-drafted block survives.
+
 **Uncertainty-skip** (``skip_threshold`` p, per request): edge tokens whose probability is at
 least p go to the client at once, unverified, and are sent upstream as ``commit`` text with the
 next draft (so the verifier's context stays complete); only where the edge is unsure does it
@@ -24,6 +31,7 @@ retried once.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
@@ -78,6 +86,8 @@ class SpeculativeStats:
     draft_ms: float = 0.0
     reopened: int = 0
     token_ids: bool = False  # drafts went up as token ids (the drafter shares the verifier's vocabulary)
+    pipelined: int = 0  # rounds whose next draft was drafted while the verify call was in flight
+    pipelined_kept: int = 0  # of those, how many the reply confirmed (used as the next draft)
     verify: str = ""  # how the verifier checked them: exact or batched
     gammas: list[int] = field(default_factory=list)
 
@@ -96,6 +106,7 @@ class _Answer:
     by_id: bool = False  # token-id mode: ``ids`` is the verified answer in the verifier's own tokens
     ids: list[int] = field(default_factory=list)
     unverified_ids: list[int] = field(default_factory=list)
+    ready: list[DraftToken] | None = None  # pipelining: the next draft, confirmed by the last reply
 
     @property
     def unverified(self) -> str:
@@ -113,6 +124,7 @@ class SpeculativeBackend:
         mode: VerifyChoice = "auto",
         max_gamma: int = 8,
         on_stats: Callable[[SpeculativeStats], None] = lambda _: None,
+        pipeline: bool = True,
     ) -> None:
         self.name = "speculative"
         self.drafter = drafter
@@ -121,6 +133,7 @@ class SpeculativeBackend:
         self.mode = mode
         self.gamma = GammaController(max_gamma=max_gamma, batched=mode == "batched")  # auto: set per session
         self.on_stats = on_stats  # each finished generation's stats (the edge feeds /metrics)
+        self.pipeline = pipeline  # draft the next block while a verify call is in flight
 
     async def stream(self, prompt: Prompt, params: GenerationParams) -> AsyncGenerator[TokenEvent | Finish, None]:
         stats = SpeculativeStats()
@@ -154,7 +167,19 @@ class SpeculativeBackend:
                     break
                 if commit and not draft and answer.unverified_tokens < _MAX_UNVERIFIED:
                     continue  # skip mode, all sure so far: keep drafting (the loop ends at the budget)
-                session, reply = await self._verify(session, prompt, params, answer, draft, stats)
+                ahead = self._draft_ahead(prompt, params, answer, draft)
+                try:
+                    session, reply = await self._verify(session, prompt, params, answer, draft, stats)
+                except BaseException:
+                    if ahead is not None:  # let the drafter finish; its error, if any, is not the one to report
+                        await asyncio.gather(ahead, return_exceptions=True)
+                    raise
+                guess = await ahead if ahead is not None else None
+                if guess:
+                    stats.pipelined += 1
+                    if _confirmed(reply, draft, guess[0], answer.by_id):
+                        answer.ready = [t for t in guess[1:] if not t.end]
+                        stats.pipelined_kept += 1
                 answer.verified += answer.unverified + reply["text"]
                 answer.unverified_bytes, answer.unverified_tokens = b"", 0
                 if answer.by_id:
@@ -183,9 +208,13 @@ class SpeculativeBackend:
     async def _next_draft(
         self, prompt: Prompt, params: GenerationParams, answer: _Answer, stats: SpeculativeStats
     ) -> tuple[list[DraftToken], list[DraftToken], bool]:
-        """(unverified tokens to show now, draft to verify, the edge model ended the answer)."""
-        gamma = self.gamma.choose()
+        """(unverified tokens to show now, draft to verify, skip mode: the edge is sure the answer ends)."""
         skip = params.skip_threshold
+        if answer.ready is not None:  # pipelining: drafted during the last round trip, and confirmed
+            tokens, answer.ready = answer.ready, None
+            stats.gammas.append(len(tokens))
+            return [], tokens, False
+        gamma = self.gamma.choose()
         started = time.perf_counter()
         n = gamma + _SKIP_EXTRA if skip is not None else gamma
         if answer.by_id:
@@ -198,9 +227,9 @@ class SpeculativeBackend:
         answer.round_drafted += len(tokens)
         end = tokens[-1] if tokens and tokens[-1].end else None
         tokens = [t for t in tokens if not t.end]
-        if skip is None:
+        if skip is None:  # lossless: only the verifier ends the answer, whatever the drafter thinks
             stats.gammas.append(gamma)
-            return [], tokens, end is not None
+            return [], tokens, False
         floor = math.log(skip)
         room = _MAX_UNVERIFIED - answer.unverified_tokens
         sure = 0
@@ -211,6 +240,19 @@ class SpeculativeBackend:
             stats.gammas.append(gamma)
         sure_of_the_end = end is not None and end.logprob >= floor and sure == len(tokens)
         return tokens[:sure], draft, sure_of_the_end
+
+    def _draft_ahead(
+        self, prompt: Prompt, params: GenerationParams, answer: _Answer, draft: list[DraftToken]
+    ) -> asyncio.Future[list[DraftToken]] | None:
+        """Pipelining: start drafting past ``draft`` (a guess at the verifier's token, then the next draft)."""
+        if not self.pipeline or params.skip_threshold is not None or not draft:
+            return None
+        n = 1 + self.gamma.choose()
+        if answer.by_id:
+            after = answer.ids + [t.id for t in draft]
+            return asyncio.ensure_future(self.drafter.draft(prompt, n, after=after))
+        text = answer.verified + b"".join(t.piece for t in draft).decode("utf-8", errors="ignore")
+        return asyncio.ensure_future(self.drafter.draft(prompt.continued(text), n))
 
     async def _verify(
         self,
@@ -282,3 +324,13 @@ class SpeculativeBackend:
         else:
             body["prompt"] = prompt.text
         return await self.verifier.open(body)
+
+
+def _confirmed(reply: dict[str, Any], draft: list[DraftToken], guess: DraftToken, by_id: bool) -> bool:
+    """Did the verifier keep the whole draft and add exactly the drafter's guess as its own token?"""
+    if guess.end or reply["finished"] or int(reply["accepted"]) != len(draft):
+        return False
+    if by_id:
+        return [int(t) for t in reply["ids"]] == [*(t.id for t in draft), guess.id]
+    expected = b"".join(t.piece for t in draft) + guess.piece
+    return str(reply["text"]).encode("utf-8") == expected
