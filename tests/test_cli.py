@@ -32,7 +32,11 @@ def test_demo_runs_three_tiers_and_reports_where_each_answer_was_written(tmp_pat
     cloud = load_settings(
         role="cloud", port=0, model=small, api_token="demo-token", data_dir=tmp_path / "cloud", speculative_model=small
     )
-    local = load_settings(role="local", port=0, model=small, api_token="local-token", data_dir=tmp_path / "local")
+    # exact verification: this test checks the speculative answer token for token (batched may part at near-ties)
+    local = load_settings(
+        role="local", port=0, model=small, api_token="local-token", data_dir=tmp_path / "local",
+        speculative_verify="exact",
+    )  # fmt: skip
     device = load_settings(role="edge", port=0, cascade_threshold=-0.6, data_dir=tmp_path / "device")
     prompts = [("easy", "Say hi."), ("hard", "Write a Python function that reverses a list.")]
     stages: list[str] = []
