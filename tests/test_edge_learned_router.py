@@ -200,7 +200,8 @@ def test_a_model_without_a_packaged_router_falls_back_to_the_cascade(caplog: pyt
     from edgesplit.routing.learned import packaged_router, router_path
 
     assert packaged_router("smollm2-135m-instruct") is not None
+    assert packaged_router("qwen2.5-coder-0.5b-instruct") is not None  # the local tier's, from calibrate-ladder
     with caplog.at_level("WARNING"):
-        assert router_path(None, "qwen2.5-coder-0.5b-instruct", use_packaged=True) is None
+        assert router_path(None, "qwen2.5-coder-1.5b-instruct", use_packaged=True) is None  # the top tier
     assert "no router is packaged" in caplog.text
     assert router_path(None, "smollm2-135m-instruct", use_packaged=False) is None  # the cascade, asked for

@@ -100,3 +100,5 @@ def test_the_cli_says_when_no_local_tier_was_evaluated(tmp_path: Path) -> None:
     results.close()
     result = CliRunner().invoke(app, ["calibrate-ladder", "--db", str(db), "--features", "cues"])
     assert result.exit_code == 2 and "labelled at the local tier" in result.output
+    bad = CliRunner().invoke(app, ["calibrate-ladder", "--db", str(db), "--local-features", "nope"])
+    assert bad.exit_code == 2 and "--local-features" in bad.output

@@ -174,6 +174,10 @@ def calibrate_ladder(
     report: Annotated[Path, typer.Option(help="report directory")] = Path("eval/report"),
     features: Annotated[str, typer.Option(help="hidden+cues, embed+cues or cues")] = "embed+cues",
     folds: Annotated[int, typer.Option(min=0, help="cross-validation folds for the thresholds (<2: none)")] = 5,
+    local_features: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="the local hop's features, when not --features"),
+    ] = None,
 ) -> None:
     """Fit a router per hop (device vs cloud, local vs cloud), calibrate both for one end-to-end quality."""
     from edgesplit.evaluation.hops import calibrate_ladder as run_ladder
@@ -182,9 +186,11 @@ def calibrate_ladder(
     from edgesplit.routing.artifact import save_artifact
     from edgesplit.routing.scorer import FEATURE_KINDS
 
-    if features not in FEATURE_KINDS:
-        raise typer.BadParameter(f"must be one of {', '.join(FEATURE_KINDS)}", param_hint="--features")
+    for name, value in (("--features", features), ("--local-features", local_features or features)):
+        if value not in FEATURE_KINDS:
+            raise typer.BadParameter(f"must be one of {', '.join(FEATURE_KINDS)}", param_hint=name)
     kind = next(k for k in FEATURE_KINDS if k == features)
+    local_kind = next(k for k in FEATURE_KINDS if k == (local_features or features))
     try:
         results = EvalResults(db)
         try:
@@ -194,8 +200,9 @@ def calibrate_ladder(
         if not hops["local"]:
             raise EdgesplitError(f"no item in {db} is labelled at the local tier: run `edgesplit eval` first")
         models = {tier: records[0].edge.model for tier, records in hops.items()}
-        embeds = {tier: _embedder(model) if kind == "embed+cues" else None for tier, model in models.items()}
-        ladder = run_ladder(hops, models, embeds, min_quality, kind, folds)
+        kinds = {"edge": kind, "local": local_kind}
+        embeds = {tier: _embedder(model) if kinds[tier] == "embed+cues" else None for tier, model in models.items()}
+        ladder = run_ladder(hops, models, embeds, min_quality, kind, folds, local_kind)
     except EdgesplitError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

@@ -159,18 +159,20 @@ def calibrate_ladder(
     target: float = 0.98,
     kind: FeatureKind = "embed+cues",
     folds: int = 5,
+    local_kind: FeatureKind | None = None,
 ) -> LadderCalibration:
     """Fit and calibrate the device and local routers for ``target`` end to end (see the module doc).
 
     ``hops``: the store's records per lower tier (``edge``, ``local``); ``models``: the model of
-    each; ``embeds``: each model's token-embedding summary (``embed+cues`` needs it)."""
+    each; ``embeds``: each model's token-embedding summary (``embed+cues`` needs it); ``local_kind``:
+    the local hop's features when they differ from the device's."""
     if set(hops) != {"edge", "local"}:
         raise ConfigError("the ladder needs records for the device (edge) and the local hop")
     device = _hop("edge", models["edge"], hops["edge"], kind, embeds.get("edge"), 1 - (1 - target) / 2, folds)
     calib, heldout = _aligned(hops, "calib"), _aligned(hops, "heldout")
     if len(calib["edge"]) < 10:
         raise ConfigError(f"only {len(calib['edge'])} calibration items labelled at all three tiers")
-    local = _hop("local", models["local"], hops["local"], kind, embeds.get("local"), target, folds)
+    local = _hop("local", models["local"], hops["local"], local_kind or kind, embeds.get("local"), target, folds)
     scores = {"edge": device.scores, "local": local.scores}
     device_t = device.artifact.threshold
     local_t = _local_threshold(calib, scores, device_t, target)
