@@ -50,6 +50,7 @@ class Calibration:
     artifact: RouterArtifact
     calib: SplitOutcome
     heldout: SplitOutcome
+    calib_scores: tuple[float, ...] = ()  # the scores the threshold was picked on, in calibration-item order
 
 
 def outcome(records: Sequence[ItemRecord], scores: np.ndarray, threshold: float) -> SplitOutcome:
@@ -119,4 +120,4 @@ def calibrate(
         "heldout": vars(heldout_outcome),
     }
     artifact = RouterArtifact.from_scorer(scorer, edge_model, threshold, rules, summary)
-    return Calibration(artifact, calib_outcome, heldout_outcome)
+    return Calibration(artifact, calib_outcome, heldout_outcome, tuple(float(x) for x in calib_scores))

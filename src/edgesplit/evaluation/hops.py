@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from edgesplit.errors import ConfigError
-from edgesplit.evaluation.calibrate import Calibration, calibrate, cross_validated_scores, outcome
+from edgesplit.evaluation.calibrate import Calibration, calibrate, outcome
 from edgesplit.evaluation.ladder import LADDER
 from edgesplit.evaluation.replay import Embed, auroc, edge_good, prompt_views
 from edgesplit.evaluation.results import ItemRecord
@@ -146,7 +146,7 @@ def _hop(
     calib = [r for r in records if r.split == "calib"]
     heldout = [r for r in records if r.split == "heldout"]
     scorer = done.artifact.scorer()
-    scores = dict(zip((r.key for r in calib), cross_validated_scores(calib, kind, embed, folds), strict=True))
+    scores = dict(zip((r.key for r in calib), done.calib_scores, strict=True))  # cross-validated
     held_scores = scorer.score_many(prompt_views(heldout, embed))
     scores.update(zip((r.key for r in heldout), held_scores, strict=True))
     return HopRouter(tier, done, scores, auroc(held_scores, edge_good(heldout)))
@@ -199,4 +199,4 @@ def _rethreshold(hop: HopRouter, records: Sequence[ItemRecord], threshold: float
         "heldout": vars(heldout_o),
     }
     artifact = hop.artifact.rethreshold(threshold, summary)
-    return replace(hop, calibration=Calibration(artifact, calib_o, heldout_o))
+    return replace(hop, calibration=Calibration(artifact, calib_o, heldout_o, hop.calibration.calib_scores))
