@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import openai
 import pytest
@@ -13,10 +14,14 @@ from doubles import RecordingEcho
 from edgesplit.config import Settings, load_settings
 from edgesplit.server import AppServer, NodeServer, build_node
 
+if TYPE_CHECKING:
+    from edgesplit.cloud.repository import SyncRepository
+
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 EDGE_MODEL = "smollm2-135m-instruct"
 CLOUD_TOKEN = "test-cloud-token"
+SYNC_TOKEN = "sync-test-token"
 
 
 @pytest.fixture(autouse=True)
@@ -76,6 +81,39 @@ def echo_upstream() -> Iterator[tuple[RecordingEcho, AppServer]]:
 @pytest.fixture
 def edge(make_edge: EdgeFactory, cloud: NodeServer) -> NodeServer:
     return make_edge(upstream=cloud.url, upstream_token=CLOUD_TOKEN)
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Sync signing keys and the root.json edges trust (``edgesplit keys init``)."""
+    from edgesplit.sync.keys import init_keys
+
+    directory = tmp_path_factory.mktemp("keys")
+    init_keys(directory)
+    return directory
+
+
+@pytest.fixture
+def sync_cloud(tmp_path_factory: pytest.TempPathFactory, keys: Path) -> Iterator[NodeServer]:
+    """A cloud with its own, empty sync repository and the keys to publish into it."""
+    settings = load_settings(
+        role="cloud", port=0, model=EDGE_MODEL, api_token=SYNC_TOKEN, data_dir=tmp_path_factory.mktemp("cloud"),
+        sync_keys_dir=keys,
+    )  # fmt: skip
+    with NodeServer(build_node(settings)) as server:
+        yield server
+
+
+def repository(cloud: NodeServer) -> SyncRepository:
+    """The cloud node's sync repository (publish into it directly)."""
+    return cloud.node.repository  # type: ignore[attr-defined, no-any-return]
+
+
+def start_edge(make_edge: EdgeFactory, cloud: NodeServer, keys: Path, **overrides: Any) -> NodeServer:
+    """An edge that syncs from ``cloud`` on demand only (``POST /v1/sync/pull``)."""
+    return make_edge(
+        upstream=cloud.url, upstream_token=SYNC_TOKEN, sync_root=keys / "root.json", sync_interval_s=0, **overrides
+    )
 
 
 def route_info(reply: Any) -> dict[str, Any]:

@@ -39,6 +39,11 @@ class ModelQueue:
         """Requests waiting for the model (not counting the one running)."""
         return self._waiting
 
+    @property
+    def idle(self) -> bool:
+        """No request is running or waiting."""
+        return not self._slots.locked() and self._waiting == 0
+
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """Hold the model for the duration of the ``async with`` block."""

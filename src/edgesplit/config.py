@@ -134,6 +134,13 @@ class Settings(BaseSettings):
     # with no router_artifact: the router packaged for this node's model, when edgesplit ships one
     router_packaged: bool = True
     router_reload_s: float = Field(default=5.0, ge=0)  # how often the artifact file is checked; 0 = never
+    # sync (edge, local): the TUF root metadata this node trusts (from `edgesplit keys init`); enables
+    # pulling signed bundles of model, router and policy from the upstream
+    sync_root: Path | None = None
+    sync_interval_s: float = Field(default=300.0, ge=0, le=86400 * 7)  # poll period; 0 = only `sync pull`
+    # sync (cloud): where the signing keys are, for `edgesplit publish` and re-signing the timestamp
+    sync_keys_dir: Path | None = None
+    sync_timestamp_expiry_s: float = Field(default=86400.0, ge=60, le=86400 * 365)
     queue_max_waiting: int = Field(default=16, ge=0, le=100_000)  # waiting requests per model before 429
     queue_retry_after_s: int = Field(default=2, ge=1, le=3600)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
@@ -180,6 +187,8 @@ class Settings(BaseSettings):
             raise ValueError("api_token: a local tier serves other tiers and requires a bearer token")
         if self.upstream and not self.upstream.startswith(("http://", "https://")):
             raise ValueError(f"upstream: must be an http(s) URL, got {self.upstream!r}")
+        if self.sync_root is not None and not self.upstream:
+            raise ValueError("sync_root: syncing needs an upstream to pull from")
         if not _is_loopback(self.host) and self.api_token is None:
             raise ValueError(f"api_token: required when binding beyond loopback (host={self.host!r})")
         return self

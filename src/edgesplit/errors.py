@@ -14,6 +14,7 @@
     ├── PolicyViolation        the privacy policy refuses the request; names the rule (HTTP 403)
     ├── QueueFull              the model's queue is full; carries retry_after_s (HTTP 429)
     ├── OutboxFull             the edge's outbox is at its row or byte limit (HTTP 507)
+    ├── BundleRejected         a sync bundle failed verification or its smoke test; names the reason (HTTP 409)
     └── UpstreamError          the next tier failed: unreachable, timed out, or answered an error
         ├── UpstreamTimeout    the upstream did not answer within the configured timeout
         └── LinkDown           the circuit breaker is open: the call was not attempted
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthError",
+    "BundleRejected",
     "ConfigError",
     "ContextOverflow",
     "EdgesplitError",
@@ -91,6 +93,15 @@ class IdempotencyConflict(InvalidRequest):
 
 class OutboxFull(EdgesplitError):
     """The outbox is at its row or byte limit; the request was not stored."""
+
+
+class BundleRejected(EdgesplitError):
+    """A sync bundle was refused and the node kept serving its current one; ``reason`` says why:
+    corrupt, bad_signature, expired, rollback, download, disk_full, invalid, smoke."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class AuthError(EdgesplitError):

@@ -47,6 +47,12 @@ class NodeMetrics:
             ["what"],
             registry=reg,
         )
+        self.sync_version = Gauge(
+            "edgesplit_sync_version", "Bundle versions: current, previous, pending (0 = none)", ["which"], registry=reg
+        )
+        self.sync_last_check = Gauge("edgesplit_sync_last_check_timestamp_seconds", "Last pull", registry=reg)
+        self.sync_rejected = Counter("edgesplit_sync_rejected", "Bundles refused, by reason", ["reason"], registry=reg)
+        self.sync_bytes = Counter("edgesplit_sync_bytes", "Sync target bytes: wire, reused", ["kind"], registry=reg)
         self.info = Gauge("edgesplit_node_info", "Node role", ["role"], registry=reg)
         self.info.labels(role=role).set(1)
 

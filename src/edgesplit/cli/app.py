@@ -19,7 +19,7 @@ from edgesplit.transport.netem import LinkEmulator
 if TYPE_CHECKING:
     pass
 
-from edgesplit.cli import demo, evaluation, split
+from edgesplit.cli import demo, evaluation, split, sync
 from edgesplit.cli.common import ConfigOpt, console, offline
 from edgesplit.cli.models import models
 
@@ -205,3 +205,6 @@ app.command("calibrate-ladder")(evaluation.calibrate_ladder)
 app.command()(split.profile)
 app.command()(split.plan)
 app.command()(models)
+app.command()(sync.publish)
+app.add_typer(sync.keys_app, name="keys")
+app.add_typer(sync.sync_app, name="sync")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from edgesplit.cloud.repository import SyncRepository
 from edgesplit.config import Settings
 from edgesplit.errors import ConfigError, InvalidRequest, UnknownModel
 from edgesplit.generation import Backend, GenerationParams, Prompt
@@ -54,6 +56,12 @@ class CloudNode:
         self.redactor: Redactor | None = None  # the cloud is the last tier: nothing to redact for
         self.outbox: Outbox | None = None  # and nothing to defer to
         self.preprocessors: Sequence[Preprocessor] = _before_routing(settings)
+        self.repository = SyncRepository(
+            settings.resolved_data_dir() / "sync",
+            settings.sync_keys_dir or settings.resolved_data_dir() / "keys",
+            settings.sync_timestamp_expiry_s,
+        )  # bundles published for the edges (`edgesplit publish`), served under /v1/sync
+        self._timestamp_task: asyncio.Task[None] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CloudNode:
@@ -99,10 +107,16 @@ class CloudNode:
         return "cloud"
 
     async def start(self) -> None:
-        pass
+        if (self.repository.keys_dir / "timestamp.pem").is_file():
+            from edgesplit.cloud.sync_api import keep_timestamp_fresh
+
+            self._timestamp_task = asyncio.create_task(keep_timestamp_fresh(self.repository), name="edgesplit-tuf")
 
     def add_routes(self, app: FastAPI) -> None:
-        """Split sessions and verify sessions, when their models are configured."""
+        """Split sessions and verify sessions, when their models are configured; the sync repository."""
+        from edgesplit.cloud.sync_api import add_sync_routes
+
+        add_sync_routes(app, self.repository)
         if self.verifier is not None:
             from edgesplit.cloud.verify_api import add_speculative_routes
 
@@ -135,6 +149,9 @@ class CloudNode:
         )
 
     async def aclose(self) -> None:
+        if self._timestamp_task is not None:
+            self._timestamp_task.cancel()
+            await asyncio.gather(self._timestamp_task, return_exceptions=True)
         if self.results is not None:
             self.results.close()
         if self.verifier is not None:

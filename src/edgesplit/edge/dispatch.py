@@ -266,6 +266,10 @@ class Dispatcher:
             return await self._local(prompt, params, info)
         return await self._upstream_else_edge(prompt, params, info, policy, "cloud unavailable, answered on the edge")
 
+    def reset_embeddings(self) -> None:
+        """Forget the cached token embeddings (the edge model was replaced)."""
+        self._embeddings = None
+
     async def token_embeddings(self) -> TokenEmbeddings:
         """The edge model's input embedding table, opened on first use (memory-mapped)."""
         if self._embeddings is None:

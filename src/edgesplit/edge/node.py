@@ -44,7 +44,9 @@ from edgesplit.transport.upstream import UpstreamClient
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from edgesplit.edge.bundles import BundleStore
     from edgesplit.edge.replan import Replanner
+    from edgesplit.edge.sync_service import SyncService
     from edgesplit.http.results import ResultStore
 
 __all__ = ["EdgeNode"]
@@ -78,6 +80,7 @@ class EdgeNode:
         self.split = split  # the SplitBackend, when a split model is configured
         self.speculative = speculative  # the SpeculativeBackend, when the upstream verifies drafts
         self.replanner: Replanner | None = None
+        self.sync: SyncService | None = None  # pulls signed bundles from the upstream (sync_root)
         self._replan_task: asyncio.Task[None] | None = None
         self.metrics = metrics
         self.local = local
@@ -120,6 +123,19 @@ class EdgeNode:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EdgeNode:
+        """The node a configuration describes; with ``sync_root``, serving the synced bundle it has."""
+        if settings.sync_root is None:
+            return cls._build(settings)
+        from edgesplit.edge.sync_service import sync_service
+
+        base = settings
+        store, settings, version = _synced_settings(base)
+        node = cls._build(settings)
+        node.sync = sync_service(node, base, store, version)
+        return node
+
+    @classmethod
+    def _build(cls, settings: Settings) -> EdgeNode:
         metrics = NodeMetrics(settings.role)
         local = LocalBackend.for_node(settings, metrics)
         upstream, outbox, client = None, None, None
@@ -161,6 +177,8 @@ class EdgeNode:
             self._router_task = asyncio.create_task(watch, name="edgesplit-router-reload")
         if self.worker is not None:
             self.worker.start()
+        if self.sync is not None:
+            self.sync.start(self.settings.sync_interval_s)
         if self.prober is not None:
             self.prober.start()
             if self.split is not None:
@@ -190,7 +208,13 @@ class EdgeNode:
                 log.warning("re-planning failed; keeping the current split point", exc_info=True)
 
     def add_routes(self, app: FastAPI) -> None:
-        """``GET /v1/split/plan``: the current split plan, re-planned now if the link moved."""
+        """``GET /v1/split/plan``: the current split plan, re-planned now if the link moved; the sync routes."""
+        if self.sync is not None:
+            self.sync.add_routes(app)
+        if self.settings.role == "local" and self.client is not None:
+            from edgesplit.edge.sync_mirror import add_sync_mirror_routes
+
+            add_sync_mirror_routes(app, self.client)  # its devices sync through it
 
         @app.get("/v1/split/plan")
         async def split_plan() -> dict[str, Any]:
@@ -265,6 +289,8 @@ class EdgeNode:
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
+        if self.sync is not None:
+            await self.sync.stop()
         for backend in (self.split, self.speculative):
             close = getattr(backend, "aclose", None)
             if close is not None:
@@ -306,6 +332,15 @@ def _split_backend(settings: Settings, metrics: NodeMetrics, client: UpstreamCli
     queue = ModelQueue(name, settings.queue_max_waiting, settings.queue_retry_after_s, metrics.set_queue_depth)
     tokenizer = ChatTokenizer.vocab_only(path)
     return SplitBackend(settings.split_model, model, tokenizer, segment, k, settings.split_codec, queue, settings.n_ctx)
+
+
+def _synced_settings(base: Settings) -> tuple[BundleStore, Settings, int | None]:
+    from edgesplit.edge.bundles import BundleStore
+    from edgesplit.edge.swap import settings_at_start
+
+    store = BundleStore(base.resolved_data_dir() / "sync")
+    settings, version = settings_at_start(base, store)
+    return store, settings, version
 
 
 def _sealed_mappings(settings: Settings) -> SealedMappings:

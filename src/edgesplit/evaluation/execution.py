@@ -9,6 +9,7 @@ sandbox against deliberately hostile code.
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -81,5 +82,7 @@ def run_program(program: str, timeout_s: float = 10.0) -> ExecutionResult:
             return ExecutionResult(False, "timeout")
     if done.returncode == 0:
         return ExecutionResult(True, "passed")
+    if done.returncode in (-signal.SIGXCPU, -signal.SIGKILL):  # its CPU seconds ran out before the wall clock did
+        return ExecutionResult(False, "timeout")
     lines = done.stderr.decode("utf-8", errors="replace").strip().splitlines()
     return ExecutionResult(False, (lines[-1] if lines else f"exit status {done.returncode}")[:300])

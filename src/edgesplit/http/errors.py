@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from edgesplit.errors import (
     AuthError,
+    BundleRejected,
     EdgesplitError,
     IdempotencyConflict,
     InvalidRequest,
@@ -72,6 +73,8 @@ def map_error(exc: Exception) -> JSONResponse:
         return error_response(507, str(exc), "server_error", None, "outbox_full", {"retry-after": "60"})
     if isinstance(exc, LinkDown):
         return error_response(503, str(exc), "upstream_error", None, "link_down", {"retry-after": "5"})
+    if isinstance(exc, BundleRejected):
+        return error_response(409, str(exc), "invalid_request_error", exc.reason, "bundle_rejected")
     if isinstance(exc, InvalidRequest):
         return error_response(400, str(exc), "invalid_request_error", exc.param, exc.code)
     if isinstance(exc, PolicyViolation):

@@ -137,6 +137,17 @@ class RouterHolder:
         log.info("router %s loaded from %s (threshold %.3f)", artifact.version, self.path, artifact.threshold)
         return True
 
+    def switch(self, path: Path | None, edge_model: str, hidden_dim: int | None) -> None:
+        """Route with the artifact at ``path`` for ``edge_model`` from now on (a synced bundle)."""
+        if (path, edge_model, hidden_dim) == (self.path, self.edge_model, self.hidden_dim):
+            return
+        self.path, self.edge_model, self.hidden_dim = path, edge_model, hidden_dim
+        self._seen = None
+        if path is None:
+            self.current = None
+            return
+        self.reload_if_changed()
+
     def _version(self) -> str:
         return self.current.version if self.current is not None else "none (confidence cascade)"
 

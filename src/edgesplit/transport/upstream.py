@@ -100,7 +100,13 @@ class UpstreamClient:
         """``POST`` and return the response with its body unread (the caller reads and closes it).
 
         Raises ``httpx`` errors as they are, so the caller can apply its own first-token deadline."""
-        request = self._client.build_request("POST", path, json=body, headers=headers)
+        return await self.send_streaming("POST", path, headers, json=body)
+
+    async def send_streaming(
+        self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """Any request, returned with its body unread; ``httpx`` errors are raised as they are."""
+        request = self._client.build_request(method, path, headers=headers, **kwargs)
         return await self._client.send(request, stream=True)
 
     async def measure(self, probe_bytes: int) -> LinkSample:

@@ -1,0 +1,50 @@
+"""The local tier as its devices' sync repository: ``/v1/sync/metadata`` and ``/v1/sync/targets``
+relayed to the cloud through the local tier's one upstream client.
+
+Devices behind a local server cannot reach the cloud, so the local tier passes their TUF requests
+up, ``Range`` included, and streams the answers back unchanged. Nothing is trusted here: each
+device verifies every signature, length and hash against its own root, exactly as it would
+talking to the cloud.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import httpx
+from fastapi import Request
+from starlette.responses import StreamingResponse
+
+from edgesplit.errors import UpstreamError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from edgesplit.transport.upstream import UpstreamClient
+
+__all__ = ["add_sync_mirror_routes"]
+
+_REQUEST_HEADERS = ("range", "if-range")
+_ANSWER_HEADERS = ("content-length", "content-range", "accept-ranges", "content-type", "etag", "last-modified")
+
+
+def add_sync_mirror_routes(app: FastAPI, client: UpstreamClient) -> None:
+
+    async def relay(request: Request) -> StreamingResponse:
+        return await _relay(client, request)
+
+    app.add_api_route("/v1/sync/metadata/{name}", relay, methods=["GET"])
+    app.add_api_route("/v1/sync/targets/{path:path}", relay, methods=["GET"])
+
+
+async def _relay(client: UpstreamClient, request: Request) -> StreamingResponse:
+    from starlette.background import BackgroundTask
+
+    headers = {name: value for name in _REQUEST_HEADERS if (value := request.headers.get(name))}
+    try:
+        upstream = await client.send_streaming("GET", request.url.path, headers)
+    except httpx.HTTPError as exc:
+        raise UpstreamError(f"sync repository upstream unreachable: {type(exc).__name__}") from None
+    answer = {name: value for name in _ANSWER_HEADERS if (value := upstream.headers.get(name))}
+    done = BackgroundTask(upstream.aclose)
+    return StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code, headers=answer, background=done)

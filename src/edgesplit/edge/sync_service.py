@@ -1,0 +1,154 @@
+"""SyncService: the edge's sync loop, its routes and its status.
+
+``POST /v1/sync/pull`` (and the poll every ``sync_interval_s``) pulls, verifies, swaps in and only
+then records the new version as current; ``POST /v1/sync/rollback`` swaps the previous version
+back; ``GET /v1/sync/status`` says what runs, what is pending, when the last check was and why
+the last bundle was refused. One pull or rollback runs at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from edgesplit.edge.bundles import BundleStore, SyncState
+from edgesplit.edge.swap import BundleFiles, bundle_settings, swap_bundle
+from edgesplit.edge.sync import SyncClient, SyncStatus
+from edgesplit.errors import BundleRejected, InvalidRequest
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from edgesplit.config import Settings
+    from edgesplit.edge.node import EdgeNode
+
+__all__ = ["SyncService", "sync_service"]
+
+log = logging.getLogger("edgesplit.edge.sync")
+
+
+class SyncService:
+    def __init__(self, node: EdgeNode, base: Settings, store: BundleStore, client: SyncClient, serving: int | None):
+        self.node = node
+        self.base = base  # the node's own configuration; bundles apply on top of it
+        self.store = store
+        self.client = client
+        state = store.state()
+        previous = state.previous if serving == state.current else None
+        self.status = SyncStatus(current=serving, previous=previous, fetch=client.fetcher.stats)
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._publish_metrics()
+
+    def start(self, interval_s: float) -> None:
+        if interval_s > 0:
+            self._task = asyncio.create_task(self._poll(interval_s), name="edgesplit-sync")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self.client.close()
+
+    async def pull(self) -> SyncStatus:
+        """Pull once; a refused bundle raises BundleRejected and leaves the current one serving."""
+        async with self._lock:
+            self.status.last_check = time.time()
+            wire, reused = self.client.fetcher.stats.wire_bytes, self.client.fetcher.stats.reused_bytes
+            try:
+                manifest = await asyncio.to_thread(self.client.pull, self.store.state().floor)
+                if manifest is not None:
+                    self.status.pending = manifest.version
+                    self._publish_metrics()
+                    await self._swap_in(manifest.version)
+                self.status.last_error = self.status.last_reason = None
+            except BundleRejected as exc:
+                self._reject(exc)
+                raise
+            finally:
+                self.status.pending = None
+                stats = self.client.fetcher.stats
+                self.node.metrics.sync_bytes.labels(kind="wire").inc(stats.wire_bytes - wire)
+                self.node.metrics.sync_bytes.labels(kind="reused").inc(stats.reused_bytes - reused)
+                self._publish_metrics()
+            return self.status
+
+    async def rollback(self) -> SyncStatus:
+        """Serve the previous version again. The version rolled back from is not pulled again;
+        a newer publish is."""
+        async with self._lock:
+            previous, current = self.status.previous, self.status.current
+            if previous is None or not self.store.is_complete(previous):
+                raise InvalidRequest("no previous bundle version to roll back to", code="no_previous_version")
+            await self._swap_to(previous)
+            self._record(SyncState(previous, None, current))
+            log.warning("sync: rolled back from bundle %s to %d", current, previous)
+            return self.status
+
+    async def _swap_in(self, version: int) -> None:
+        """Swap a freshly pulled version in; one that fails to load or smoke-test is not retried."""
+        state = self.store.state()
+        try:
+            await self._swap_to(version)
+        except BundleRejected:
+            self.store.set_state(SyncState(state.current, state.previous, max(version, state.skip_through or 0)))
+            raise
+        self._record(SyncState(version, self.status.current, state.skip_through))
+
+    async def _swap_to(self, version: int) -> None:
+        files = BundleFiles.load(self.store, version, self.base.tier)
+        await swap_bundle(self.node, bundle_settings(self.base, files))
+        log.info("sync: now serving bundle %d", version)
+
+    def _record(self, state: SyncState) -> None:
+        self.store.set_state(state)
+        self.store.prune()
+        self.status.current, self.status.previous = state.current, state.previous
+
+    def _reject(self, exc: BundleRejected) -> None:
+        self.status.last_error, self.status.last_reason = str(exc), exc.reason
+        self.status.rejected[exc.reason] = self.status.rejected.get(exc.reason, 0) + 1
+        self.node.metrics.sync_rejected.labels(reason=exc.reason).inc()
+        log.error("sync: bundle refused (%s); still serving version %s: %s", exc.reason, self.status.current, exc)
+
+    def _publish_metrics(self) -> None:
+        gauge = self.node.metrics.sync_version
+        for which in ("current", "previous", "pending"):
+            gauge.labels(which=which).set(getattr(self.status, which) or 0)
+        if self.status.last_check is not None:
+            self.node.metrics.sync_last_check.set(self.status.last_check)
+
+    async def _poll(self, interval_s: float) -> None:
+        while True:
+            try:
+                await self.pull()
+            except BundleRejected:
+                pass  # logged and counted; try again next interval
+            except Exception:
+                log.exception("sync: pull failed")
+            await asyncio.sleep(interval_s)
+
+    def add_routes(self, app: FastAPI) -> None:
+        @app.get("/v1/sync/status")
+        async def sync_status() -> dict[str, Any]:
+            return self.status.as_dict()
+
+        @app.post("/v1/sync/pull")
+        async def sync_pull() -> dict[str, Any]:
+            return (await self.pull()).as_dict()
+
+        @app.post("/v1/sync/rollback")
+        async def sync_rollback() -> dict[str, Any]:
+            return (await self.rollback()).as_dict()
+
+
+def sync_service(node: EdgeNode, base: Settings, store: BundleStore, serving: int | None) -> SyncService:
+    """The sync loop for ``node``: pulling from its upstream, trusting ``base.sync_root``."""
+    from edgesplit.sync.keys import trusted_root
+
+    assert base.upstream is not None and base.sync_root is not None
+    root = trusted_root(base.sync_root)
+    client = SyncClient(store, base.upstream, base.upstream_secret(), root, base.tier, base.upstream_timeout_s)
+    return SyncService(node, base, store, client, serving)
