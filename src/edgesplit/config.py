@@ -141,6 +141,11 @@ class Settings(BaseSettings):
     # sync (cloud): where the signing keys are, for `edgesplit publish` and re-signing the timestamp
     sync_keys_dir: Path | None = None
     sync_timestamp_expiry_s: float = Field(default=86400.0, ge=60, le=86400 * 365)
+    # feedback (edge, local): hard cases recorded (redacted) and sent up through the outbox
+    feedback: bool = True
+    feedback_shadow_rate: float = Field(default=0.02, ge=0, le=1)  # share of kept requests sent up as shadows
+    feedback_batch: int = Field(default=16, ge=1, le=10_000)  # candidates per outbox job
+    feedback_flush_s: float = Field(default=60.0, ge=0)  # a partial batch is stored this often; 0 = only when full
     queue_max_waiting: int = Field(default=16, ge=0, le=100_000)  # waiting requests per model before 429
     queue_retry_after_s: int = Field(default=2, ge=1, le=3600)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)

@@ -18,6 +18,7 @@ __all__ = [
     "ChatMessage",
     "CompletionRequest",
     "EdgesplitOptions",
+    "FeedbackMark",
     "Hop",
     "JobRecord",
     "JobStatus",
@@ -68,6 +69,13 @@ UpstreamScope = Literal["site", "cloud"]  # where a tier's upstream runs: on pre
 OnUnavailable = Literal["fallback", "defer", "error"]
 
 
+class FeedbackMark(_Strict):
+    """A user's verdict on an earlier answer of this node (``edgesplit.feedback`` or ``POST /v1/feedback``)."""
+
+    response_id: str = Field(min_length=1, max_length=100)
+    rating: Literal["good", "bad"]
+
+
 class EdgesplitOptions(_Strict):
     """Per-request edgesplit controls, sent as ``extra_body={"edgesplit": {...}}``."""
 
@@ -84,6 +92,7 @@ class EdgesplitOptions(_Strict):
     # learned router hints: tags its rules act on, and the time the client can wait for an answer
     tags: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list, max_length=16)
     latency_budget_ms: float | None = Field(default=None, gt=0)
+    feedback: FeedbackMark | None = None  # the verdict on an earlier local answer (a hard case if bad)
 
     @field_validator("speculative_skip")
     @classmethod
@@ -214,7 +223,7 @@ class JobRecord(BaseModel):
     id: str
     object: Literal["edgesplit.job"] = "edgesplit.job"
     status: JobStatus
-    kind: Literal["chat", "text"]
+    kind: Literal["chat", "text", "feedback"]
     created: float  # unix seconds
     completed: float | None = None
     attempts: int = 0

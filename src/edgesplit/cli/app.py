@@ -19,7 +19,7 @@ from edgesplit.transport.netem import LinkEmulator
 if TYPE_CHECKING:
     pass
 
-from edgesplit.cli import demo, evaluation, split, sync
+from edgesplit.cli import demo, evaluation, feedback, split, sync
 from edgesplit.cli.common import ConfigOpt, console, offline
 from edgesplit.cli.models import models
 
@@ -208,3 +208,4 @@ app.command()(models)
 app.command()(sync.publish)
 app.add_typer(sync.keys_app, name="keys")
 app.add_typer(sync.sync_app, name="sync")
+app.add_typer(feedback.feedback_app, name="feedback")

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from edgesplit.cloud.feedback import FeedbackStore
 from edgesplit.cloud.repository import SyncRepository
 from edgesplit.config import Settings
 from edgesplit.errors import ConfigError, InvalidRequest, UnknownModel
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
     from edgesplit.cloud.split_sessions import SessionStore
     from edgesplit.cloud.verifier import Verifier
+    from edgesplit.edge.feedback import FeedbackRecorder
     from edgesplit.edge.outbox import Outbox
     from edgesplit.privacy.redactor import Redactor
 
@@ -62,6 +64,8 @@ class CloudNode:
             settings.sync_timestamp_expiry_s,
         )  # bundles published for the edges (`edgesplit publish`), served under /v1/sync
         self._timestamp_task: asyncio.Task[None] | None = None
+        self.feedback: FeedbackRecorder | None = None  # the cloud records no candidates; it stores the edges':
+        self.feedback_store = FeedbackStore(settings.resolved_data_dir() / "feedback.sqlite")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CloudNode:
@@ -114,9 +118,11 @@ class CloudNode:
 
     def add_routes(self, app: FastAPI) -> None:
         """Split sessions and verify sessions, when their models are configured; the sync repository."""
+        from edgesplit.cloud.feedback import add_feedback_routes
         from edgesplit.cloud.sync_api import add_sync_routes
 
         add_sync_routes(app, self.repository)
+        add_feedback_routes(app, self.feedback_store, self.settings.max_body_bytes)
         if self.verifier is not None:
             from edgesplit.cloud.verify_api import add_speculative_routes
 
@@ -152,6 +158,7 @@ class CloudNode:
         if self._timestamp_task is not None:
             self._timestamp_task.cancel()
             await asyncio.gather(self._timestamp_task, return_exceptions=True)
+        self.feedback_store.close()
         if self.results is not None:
             self.results.close()
         if self.verifier is not None:

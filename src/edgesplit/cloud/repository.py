@@ -82,6 +82,27 @@ class SyncRepository:
         self.refresh_timestamp()
         return manifest
 
+    def current_spec(self) -> BundleSpec:
+        """The current bundle as a spec over the repository's own files, to republish with a change."""
+        manifest = self.current()
+        if manifest is None:
+            return BundleSpec()
+        targets = self._latest("targets").signed.targets
+
+        def stored(path: str | None) -> Path | None:
+            return self._target_file(path, targets[path].hashes["sha256"]) if path else None
+
+        tiers: dict[str, TierSpec] = {
+            tier: TierSpec(stored(files.model), files.model_name, stored(files.router))
+            for tier, files in manifest.tiers.items()
+        }
+        return BundleSpec(tiers, stored(manifest.policy), stored(manifest.preprocess))
+
+    def current_router(self, tier: str) -> Path | None:
+        """The router file the current bundle gives ``tier``, if it gives one."""
+        spec = self.current_spec().tiers.get(tier)
+        return spec.router if spec is not None else None
+
     def current(self) -> BundleManifest | None:
         """The manifest of the last published bundle, if any."""
         if not self.initialised:

@@ -37,6 +37,7 @@ __all__ = ["DeliveryWorker"]
 log = logging.getLogger("edgesplit.edge.delivery")
 _RETRYABLE_4XX = frozenset({408, 409, 425, 429})
 _IDLE_POLL_S = 1.0
+_PATHS = {"chat": "/v1/chat/completions", "text": "/v1/completions", "feedback": "/v1/feedback/batch"}
 
 
 class DeliveryWorker:
@@ -110,7 +111,7 @@ class DeliveryWorker:
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
 
     async def _deliver(self, job_id: str, key: str, kind: str, request: dict[str, Any]) -> None:
-        path = "/v1/chat/completions" if kind == "chat" else "/v1/completions"
+        path = _PATHS.get(kind, "/v1/completions")
         start = time.perf_counter()
         try:
             response = await self.client.request(

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from edgesplit.edge.bundles import BundleStore
+    from edgesplit.edge.feedback import FeedbackRecorder
     from edgesplit.edge.replan import Replanner
     from edgesplit.edge.sync_service import SyncService
     from edgesplit.http.results import ResultStore
@@ -107,6 +108,13 @@ class EdgeNode:
         if client is not None and settings.link_probe_interval_s > 0:
             self.prober = LinkProber(self.link, client, settings.link_probe_interval_s, settings.link_probe_bytes)
         self.outbox = outbox
+        self.feedback: FeedbackRecorder | None = None
+        if outbox is not None and settings.feedback:
+            from edgesplit.edge.feedback import FeedbackRecorder
+
+            self.feedback = FeedbackRecorder(
+                self, settings.feedback_shadow_rate, settings.feedback_batch, settings.feedback_flush_s
+            )
         self.results = results  # a local tier runs its devices' deliveries once per key, as the cloud does
         self.worker: DeliveryWorker | None = None
         if outbox is not None and client is not None:
@@ -179,6 +187,8 @@ class EdgeNode:
             self.worker.start()
         if self.sync is not None:
             self.sync.start(self.settings.sync_interval_s)
+        if self.feedback is not None:
+            self.feedback.start()
         if self.prober is not None:
             self.prober.start()
             if self.split is not None:
@@ -211,10 +221,14 @@ class EdgeNode:
         """``GET /v1/split/plan``: the current split plan, re-planned now if the link moved; the sync routes."""
         if self.sync is not None:
             self.sync.add_routes(app)
+        if self.feedback is not None:
+            from edgesplit.edge.feedback_api import add_feedback_mark_route
+
+            add_feedback_mark_route(app, self.feedback)
         if self.settings.role == "local" and self.client is not None:
             from edgesplit.edge.sync_mirror import add_sync_mirror_routes
 
-            add_sync_mirror_routes(app, self.client)  # its devices sync through it
+            add_sync_mirror_routes(app, self.client)  # its devices sync and send feedback through it
 
         @app.get("/v1/split/plan")
         async def split_plan() -> dict[str, Any]:
@@ -291,6 +305,8 @@ class EdgeNode:
                 await asyncio.gather(task, return_exceptions=True)
         if self.sync is not None:
             await self.sync.stop()
+        if self.feedback is not None:
+            await self.feedback.stop()  # a partial batch goes into the outbox before it closes
         for backend in (self.split, self.speculative):
             close = getattr(backend, "aclose", None)
             if close is not None:

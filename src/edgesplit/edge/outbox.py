@@ -69,7 +69,7 @@ class Outbox:
 
     def enqueue(
         self,
-        kind: Literal["chat", "text"],
+        kind: Literal["chat", "text", "feedback"],
         request: dict[str, Any],
         callback_url: str | None = None,
         conversation: str | None = None,

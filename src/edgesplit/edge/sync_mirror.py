@@ -1,10 +1,11 @@
-"""The local tier as its devices' sync repository: ``/v1/sync/metadata`` and ``/v1/sync/targets``
-relayed to the cloud through the local tier's one upstream client.
+"""The local tier as its devices' way to the cloud for sync and feedback: ``/v1/sync/metadata``,
+``/v1/sync/targets`` and ``/v1/feedback/batch`` relayed through the local tier's one upstream client.
 
 Devices behind a local server cannot reach the cloud, so the local tier passes their TUF requests
 up, ``Range`` included, and streams the answers back unchanged. Nothing is trusted here: each
 device verifies every signature, length and hash against its own root, exactly as it would
-talking to the cloud.
+talking to the cloud. A feedback batch keeps its idempotency key, so the cloud stores it once
+however often a device retries it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 from fastapi import Request
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from edgesplit.errors import UpstreamError
 
@@ -33,8 +34,15 @@ def add_sync_mirror_routes(app: FastAPI, client: UpstreamClient) -> None:
     async def relay(request: Request) -> StreamingResponse:
         return await _relay(client, request)
 
+    async def relay_feedback(request: Request) -> Response:
+        headers = {"idempotency-key": request.headers.get("idempotency-key", ""), "content-type": "application/json"}
+        answer = await client.request("POST", "/v1/feedback/batch", what="feedback relay", content=await request.body(),
+                                      headers=headers)  # fmt: skip
+        return Response(answer.content, status_code=answer.status_code, media_type="application/json")
+
     app.add_api_route("/v1/sync/metadata/{name}", relay, methods=["GET"])
     app.add_api_route("/v1/sync/targets/{path:path}", relay, methods=["GET"])
+    app.add_api_route("/v1/feedback/batch", relay_feedback, methods=["POST"])
 
 
 async def _relay(client: UpstreamClient, request: Request) -> StreamingResponse:

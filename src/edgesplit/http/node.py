@@ -16,6 +16,7 @@ from edgesplit.schemas import JobRecord, OnUnavailable, RouteInfo, RouteName
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from edgesplit.edge.feedback import FeedbackRecorder
     from edgesplit.edge.outbox import Outbox
     from edgesplit.http.results import ResultStore
     from edgesplit.preprocess.base import Preprocessor
@@ -61,6 +62,7 @@ class Node(Protocol):
     outbox: Outbox | None  # deferred work (the edge, with an upstream)
     results: ResultStore | None  # idempotent results (the cloud)
     preprocessors: Sequence[Preprocessor]  # before routing, in order (edgesplit.preprocess)
+    feedback: FeedbackRecorder | None  # hard cases sent up (the edge, with an outbox)
 
     def model_ids(self) -> list[str]: ...
 

@@ -6,6 +6,8 @@
     route     the tier asked for (model alias, header, body option; admit resolves it)
     dispatch  ``node.generate``: the node routes, falls back, restores (edge/node.py), or the
               request is deferred to the outbox (202 + job)
+    learn     an escalated request, a sample of kept ones, a kept answer a user marks bad: noted,
+              redacted, for the router's next fit (edge/feedback.py)
     respond   OpenAI JSON or SSE (http/respond.py)
     record    route counts, token timings; the privacy summary goes into the response
 
@@ -50,6 +52,10 @@ class RequestPipeline:
             if admitted.req.stream:
                 raise InvalidRequest("batch requests are not streamed: poll GET /v1/jobs/{id}", param="stream")
             return accepted(await self.defer(admitted, plan))
+        if admitted.options.feedback is not None and self.node.feedback is not None:
+            from edgesplit.edge.feedback_api import apply_mark
+
+            await apply_mark(self.node.feedback, admitted.options.feedback)
         policy = self.cloud_policy(admitted, plan)
         key = request.headers.get("idempotency-key")
         if key is not None:
@@ -63,7 +69,10 @@ class RequestPipeline:
         if plan is not None:
             gen.route.privacy = plan.info()
         gen.route.preprocessing = [a.info() for a in admitted.preprocessed] + gen.route.preprocessing
-        return await self.respond(request, admitted, gen, clock)
+        builder = self._builder(admitted)
+        if self.node.feedback is not None:  # learn: a hard case (or a kept answer a user may mark) is noted
+            gen = self.node.feedback.observe(gen, plan, builder.id)
+        return await self.respond(request, admitted, gen, clock, builder)
 
     def classify(self, request: Request, admitted: Admitted) -> PrivacyPlan | None:
         """The privacy plan: the cheap detectors now, NER only when text is about to leave."""
@@ -117,8 +126,9 @@ class RequestPipeline:
 
         return await run_idempotent(results, key, admitted.raw, run)
 
-    async def respond(self, request: Request, admitted: Admitted, gen: Generation, clock: TokenClock) -> Response:
-        builder = self._builder(admitted)
+    async def respond(
+        self, request: Request, admitted: Admitted, gen: Generation, clock: TokenClock, builder: ResponseBuilder
+    ) -> Response:
         if admitted.req.stream:
             options = admitted.req.stream_options
             body = stream_sse(self.node, request, gen, builder, bool(options and options.include_usage), clock)

@@ -1,0 +1,42 @@
+"""``POST /v1/feedback``: a user's verdict on an edge answer, by the response's ``id``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+
+from edgesplit.errors import NotFound
+from edgesplit.schemas import FeedbackMark
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from edgesplit.edge.feedback import FeedbackRecorder
+
+__all__ = ["add_feedback_mark_route", "apply_mark"]
+
+
+async def apply_mark(recorder: FeedbackRecorder, mark: FeedbackMark) -> None:
+    """Record the verdict; NotFound when this node does not (or no longer) remember the answer."""
+    if not await recorder.mark(mark.response_id, mark.rating):
+        raise NotFound(
+            f"no recent local answer {mark.response_id!r} on this node (only answers kept on the edge are remembered)",
+            param="response_id",
+            code="response_not_found",
+        )
+
+
+def add_feedback_mark_route(app: FastAPI, recorder: FeedbackRecorder) -> None:
+    async def feedback(request: Request) -> dict[str, Any]:
+        from edgesplit.http.admit import parse_body, read_body
+
+        mark = parse_body(FeedbackMark, await read_body(request, 64 * 1024), "feedback")
+        await apply_mark(recorder, mark)
+        return {"object": "feedback", "response_id": mark.response_id, "rating": mark.rating}
+
+    async def stats() -> dict[str, Any]:
+        return recorder.stats()
+
+    app.add_api_route("/v1/feedback", feedback, methods=["POST"])
+    app.add_api_route("/v1/feedback/recorded", stats, methods=["GET"])
