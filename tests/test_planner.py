@@ -120,9 +120,14 @@ def test_speculative_options_follow_acceptance_and_round_trip() -> None:
     assert not any(o.name.startswith("speculative") for o in refused.options)  # text may not leave
 
 
-def test_plan_cli_adds_speculative_options(cloud: NodeServer) -> None:
+def test_plan_cli_adds_speculative_options(cloud: NodeServer, tmp_path: Path) -> None:
     args = ["plan", "--upstream", cloud.url, "--token", CLOUD_TOKEN, "--rtt-ms", "100", "--bandwidth-mbps", "10"]
-    result = CliRunner().invoke(app, [*args, "--acceptance", "0.7"], env={"COLUMNS": "200"})
+    result = CliRunner().invoke(app, [*args, "--acceptance", "0.7"], env={"COLUMNS": "200"})  # profiles this node
     assert result.exit_code == 0, result.output
     assert "speculative@" in result.output
-    assert "speculative@" not in CliRunner().invoke(app, args, env={"COLUMNS": "200"}).output
+    auth = {"authorization": f"Bearer {CLOUD_TOKEN}"}
+    profile = tmp_path / "edge.json"  # the same model on the same machine: no need to profile it twice
+    profile.write_text(httpx.get(f"{cloud.url}/v1/split/profile", headers=auth, timeout=600).text)
+    without = CliRunner().invoke(app, [*args, "--edge-profile", str(profile)], env={"COLUMNS": "200"})
+    assert without.exit_code == 0, without.output
+    assert "speculative@" not in without.output

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -38,11 +39,14 @@ def _client(store: BundleStore, url: str, keys: Path) -> SyncClient:
     return SyncClient(store, url, SYNC_TOKEN, (keys / "root.json").read_bytes(), "device")
 
 
-def _cut_at_half(link: LinkEmulator, partial_dir: Path, length: int) -> threading.Thread:
+def _cut_at_half(link: LinkEmulator, client: SyncClient, length: int, seen: list[Any]) -> threading.Thread:
+    """Cut the link once half the file is on disk; note what the client said it was downloading."""
+
     def watch() -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if sum(p.stat().st_size for p in partial_dir.glob("*.part")) >= length // 2:
+            if sum(p.stat().st_size for p in client.store.partial_dir.glob("*.part")) >= length // 2:
+                seen.append(client.downloading())
                 link.outage("cut")
                 return
             time.sleep(0.005)
@@ -60,11 +64,14 @@ def test_a_cut_download_resumes_from_where_it_stopped(sync_cloud: NodeServer, ke
     with LinkEmulator(host, int(port), flaky) as link:
         store = BundleStore(tmp_path / "sync")
         client = _client(store, link.url, keys)
-        watcher = _cut_at_half(link, store.partial_dir, length)
+        seen: list[Any] = []
+        watcher = _cut_at_half(link, client, length, seen)
         with pytest.raises(BundleRejected) as cut:
             client.pull(None)
         watcher.join()
         assert cut.value.reason == "download"
+        assert seen[0]["target"].endswith(".gguf") and seen[0]["length"] == length  # what a progress bar shows
+        assert length // 2 <= seen[0]["bytes"] <= length
         assert store.state().current is None
         link.restore()
         manifest = client.pull(None)

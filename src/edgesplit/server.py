@@ -38,7 +38,10 @@ class AppServer:
     """An ASGI app served by uvicorn on a background thread; ``port=0`` picks a free port."""
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, name: str = "app") -> None:
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+        # a connection still open after 5 s of shutdown (a test double that never answers) is dropped
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=5
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name=f"edgesplit-{name}", daemon=True)
         self._error: BaseException | None = None

@@ -8,12 +8,15 @@ which holds the models in memory and does the swap itself.
 from __future__ import annotations
 
 import os
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import httpx
 import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
 from edgesplit.cli.common import ConfigOpt, console
@@ -94,8 +97,25 @@ def sync_status(url: UrlOpt = "http://127.0.0.1:8000", token: TokenOpt = None) -
 @sync_app.command("pull")
 def sync_pull(url: UrlOpt = "http://127.0.0.1:8000", token: TokenOpt = None) -> None:
     """Pull now: verify, download, smoke-test and swap in a newer bundle if there is one."""
-    with console.status("pulling, verifying and swapping in…"):
-        _show(_call("POST", f"{url}/v1/sync/pull", token))
+    with ThreadPoolExecutor(1) as pool:
+        pulling = pool.submit(_call, "POST", f"{url}/v1/sync/pull", token)
+        _follow(pulling, url, token)
+        _show(pulling.result())
+
+
+def _follow(pulling: Future[dict[str, Any]], url: str, token: str | None) -> None:
+    """A progress bar per file the node downloads, read from its status while the pull runs."""
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("checking for a newer bundle", total=None)
+        while not pulling.done():
+            time.sleep(0.5)
+            try:
+                file = _call("GET", f"{url}/v1/sync/status", token, quiet=True).get("downloading")
+            except typer.Exit:
+                continue
+            if file:
+                bar.update(task, description=file["target"], total=file["length"], completed=file["bytes"])
 
 
 @sync_app.command("rollback")
@@ -104,13 +124,14 @@ def sync_rollback(url: UrlOpt = "http://127.0.0.1:8000", token: TokenOpt = None)
     _show(_call("POST", f"{url}/v1/sync/rollback", token))
 
 
-def _call(method: str, url: str, token: str | None) -> dict[str, Any]:
+def _call(method: str, url: str, token: str | None, quiet: bool = False) -> dict[str, Any]:
     headers = {"authorization": f"Bearer {token}"} if token else {}
     timeout_s = float(os.environ.get("EDGESPLIT_SYNC_CLI_TIMEOUT_S", "3600"))  # a pull may download a model
     try:
         response = httpx.request(method, url, headers=headers, timeout=timeout_s)
     except httpx.HTTPError as exc:
-        console.print(f"[red]error:[/red] cannot reach {url}: {exc}")
+        if not quiet:
+            console.print(f"[red]error:[/red] cannot reach {url}: {exc}")
         raise typer.Exit(1) from None
     body: dict[str, Any] = response.json()
     if response.status_code >= 400:

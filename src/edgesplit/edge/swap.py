@@ -97,20 +97,26 @@ def settings_at_start(base: Settings, store: BundleStore) -> tuple[Settings, int
     return base, None
 
 
-async def swap_bundle(node: EdgeNode, settings: Settings) -> None:
-    """Load what changed beside what runs, check it, then switch new requests over at once."""
+def _prepare(settings: Settings, hidden_dim: int | None) -> tuple[Any, list[Any]]:
+    """The router checked against its model, the redactor and pre-processors built (off the loop)."""
     from edgesplit.preprocess.base import load_preprocessors
     from edgesplit.privacy.redactor import Redactor
-    from edgesplit.routing.artifact import ArtifactError, load_artifact
+    from edgesplit.routing.artifact import load_artifact
+
+    if settings.router_artifact is not None:
+        load_artifact(settings.router_artifact, settings.served_model, hidden_dim)
+    return Redactor.from_settings(settings), list(load_preprocessors(settings.preprocessors, settings))
+
+
+async def swap_bundle(node: EdgeNode, settings: Settings) -> None:
+    """Load what changed beside what runs, check it, then switch new requests over at once."""
+    from edgesplit.routing.artifact import ArtifactError
 
     new_local = await _load_model(node, settings) if settings.model != node.settings.model else None
     local = new_local if new_local is not None else node.local
     hidden_dim = getattr(local, "hidden_dim", None)
     try:
-        if settings.router_artifact is not None:
-            load_artifact(settings.router_artifact, settings.served_model, hidden_dim)
-        redactor = Redactor.from_settings(settings)
-        steps = load_preprocessors(settings.preprocessors, settings)
+        redactor, steps = await asyncio.to_thread(_prepare, settings, hidden_dim)
     except (ArtifactError, EdgesplitError) as exc:
         if new_local is not None:
             await asyncio.to_thread(new_local.close)

@@ -80,6 +80,15 @@ class SyncClient:
         self.tier = tier
         self.fetcher = ResumingFetcher(token, store.partial_dir, timeout_s, transport=transport)
         self.progress = progress  # (target path, length) before each download
+        self._downloading: tuple[str, int, int] | None = None  # target, length, wire bytes when it started
+
+    def downloading(self) -> dict[str, Any] | None:
+        """The target being downloaded now: its path, length and bytes so far (for progress bars)."""
+        if self._downloading is None:
+            return None
+        path, length, start = self._downloading
+        done = self.fetcher.stats.wire_bytes - start
+        return {"target": path, "length": length, "bytes": min(done, length)}
 
     def close(self) -> None:
         self.fetcher.close()
@@ -159,7 +168,11 @@ class SyncClient:
                 return
         if self.progress is not None:
             self.progress(target.path, target.length)
-        updater.download_target(target, str(destination))
+        self._downloading = (target.path, target.length, self.fetcher.stats.wire_bytes)
+        try:
+            updater.download_target(target, str(destination))
+        finally:
+            self._downloading = None
 
 
 def rejection_reason(exc: BaseException) -> str:

@@ -36,8 +36,10 @@ class SyncService:
         self.store = store
         self.client = client
         state = store.state()
-        previous = state.previous if serving == state.current else None
-        self.status = SyncStatus(current=serving, previous=previous, fetch=client.fetcher.stats)
+        if serving != state.current:  # the recorded version was damaged on disk: pull it again
+            state = SyncState(serving, None, state.skip_through)
+            store.set_state(state)
+        self.status = SyncStatus(current=serving, previous=state.previous, fetch=client.fetcher.stats)
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._publish_metrics()
@@ -80,10 +82,10 @@ class SyncService:
         a newer publish is."""
         async with self._lock:
             previous, current = self.status.previous, self.status.current
-            if previous is None or not self.store.is_complete(previous):
+            if previous is None or not await asyncio.to_thread(self.store.is_complete, previous):
                 raise InvalidRequest("no previous bundle version to roll back to", code="no_previous_version")
             await self._swap_to(previous)
-            self._record(SyncState(previous, None, current))
+            await self._record(SyncState(previous, None, current))
             log.warning("sync: rolled back from bundle %s to %d", current, previous)
             return self.status
 
@@ -93,19 +95,21 @@ class SyncService:
         try:
             await self._swap_to(version)
         except BundleRejected:
-            self.store.set_state(SyncState(state.current, state.previous, max(version, state.skip_through or 0)))
+            refused = SyncState(state.current, state.previous, max(version, state.skip_through or 0))
+            await asyncio.to_thread(self.store.set_state, refused)
             raise
-        self._record(SyncState(version, self.status.current, state.skip_through))
+        await self._record(SyncState(version, self.status.current, state.skip_through))
 
     async def _swap_to(self, version: int) -> None:
         files = BundleFiles.load(self.store, version, self.base.tier)
         await swap_bundle(self.node, bundle_settings(self.base, files))
         log.info("sync: now serving bundle %d", version)
 
-    def _record(self, state: SyncState) -> None:
-        self.store.set_state(state)
-        self.store.prune()
+    async def _record(self, state: SyncState) -> None:
+        """Make ``state`` the one a restart serves (fsync'd), then drop versions no longer kept."""
+        await asyncio.to_thread(self.store.set_state, state)
         self.status.current, self.status.previous = state.current, state.previous
+        await asyncio.to_thread(self.store.prune)
 
     def _reject(self, exc: BundleRejected) -> None:
         self.status.last_error, self.status.last_reason = str(exc), exc.reason
@@ -133,7 +137,7 @@ class SyncService:
     def add_routes(self, app: FastAPI) -> None:
         @app.get("/v1/sync/status")
         async def sync_status() -> dict[str, Any]:
-            return self.status.as_dict()
+            return {**self.status.as_dict(), "downloading": self.client.downloading()}
 
         @app.post("/v1/sync/pull")
         async def sync_pull() -> dict[str, Any]:
