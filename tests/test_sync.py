@@ -236,3 +236,18 @@ def test_a_device_syncs_through_its_local_tier(
     assert reply.json()["current"] == 1
     assert redacts(device, "Project Falcon")
     assert httpx.get(f"{local.url}/v1/sync/metadata/timestamp.json").status_code == 401  # the local tier's token
+
+
+def test_a_model_that_fails_its_smoke_test_is_refused_and_not_retried(
+    sync_cloud: NodeServer, keys: Path, make_edge: EdgeFactory, tmp_path: Path
+) -> None:
+    edge = serving_first_bundle(make_edge, sync_cloud, keys, tmp_path)
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + bytes(4096))  # signed and intact, but not a model llama.cpp can load
+    repository(sync_cloud).publish(BundleSpec(tiers={"device": TierSpec(model=broken, model_name=EDGE_MODEL)}))
+    reply = pull(edge)
+    assert reply.status_code == 409 and reply.json()["error"]["param"] == "smoke"
+    assert redacts(edge, "Project Falcon")  # version 1's policy still applies
+    assert_serves(edge, 1)
+    again = pull(edge)  # the refused version is not downloaded and tried again
+    assert again.status_code == 200 and again.json()["current"] == 1
