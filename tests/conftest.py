@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import openai
 import pytest
 
@@ -114,6 +118,26 @@ def start_edge(make_edge: EdgeFactory, cloud: NodeServer, keys: Path, **override
     return make_edge(
         upstream=cloud.url, upstream_token=SYNC_TOKEN, sync_root=keys / "root.json", sync_interval_s=0, **overrides
     )
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (for an unreachable upstream or a child process)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    """Wait for a node started as a child process to answer ``/healthz``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the node exited during start-up"
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not become healthy")
 
 
 def route_info(reply: Any) -> dict[str, Any]:

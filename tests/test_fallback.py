@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,19 +14,13 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from conftest import CLOUD_TOKEN, EDGE_MODEL, EdgeFactory, ask_cloud, chat, client_for
+from conftest import CLOUD_TOKEN, EDGE_MODEL, EdgeFactory, ask_cloud, chat, client_for, free_port, wait_healthy
 from doubles import breaking_upstream, failing_upstream, hanging_upstream, silent_stream_upstream
 from edgesplit.server import AppServer
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_unreachable_cloud_falls_back(make_edge: EdgeFactory) -> None:
-    edge = make_edge(upstream=f"http://127.0.0.1:{_free_port()}", upstream_timeout_s=5)
+    edge = make_edge(upstream=f"http://127.0.0.1:{free_port()}", upstream_timeout_s=5)
     meta = chat(edge, "Hi", model="edgesplit/cloud").model_extra["edgesplit"]
     assert meta["route"] == "edge" and meta["fallback"] is True
     assert "unreachable" in meta["upstream_error"]
@@ -100,13 +93,13 @@ def test_stream_broken_mid_way_is_finished_on_edge(make_edge: EdgeFactory, strea
 
 
 def test_cloud_killed_mid_run_falls_back(make_edge: EdgeFactory, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "EDGESPLIT_API_TOKEN": CLOUD_TOKEN, "EDGESPLIT_DATA_DIR": str(tmp_path)}
     cmd = [sys.executable, "-m", "edgesplit", "serve", "--role", "cloud", "--model", EDGE_MODEL, "--port", str(port)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}"
-        _wait_healthy(url, proc)
+        wait_healthy(url, proc)
         # a freshly started cloud on a loaded machine may take seconds to answer; the kill below is a refusal
         edge = make_edge(upstream=url, upstream_token=CLOUD_TOKEN, upstream_timeout_s=30)
         before = chat(edge, "Hi", model="edgesplit/cloud").model_extra["edgesplit"]
@@ -118,15 +111,3 @@ def test_cloud_killed_mid_run_falls_back(make_edge: EdgeFactory, tmp_path: Path)
     finally:
         proc.kill()
         proc.wait(timeout=10)
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "cloud process exited during start-up"
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise AssertionError("cloud did not become healthy")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import EdgeFactory, ask_cloud, client_for
+from conftest import EdgeFactory, ask_cloud, client_for, free_port
 from doubles import RecordingEcho, breaking_upstream
 from edgesplit.server import AppServer, NodeServer
 
@@ -185,7 +184,7 @@ def test_a_deferred_job_answered_after_an_edge_restart_comes_back_restored(
     on the same data dir delivers the job and restores the answer from the sealed mapping."""
     echo, server = echo_upstream
     text = CORPUS[0][0]
-    first = make_edge(upstream=f"http://127.0.0.1:{_free_port()}", data_dir=tmp_path)
+    first = make_edge(upstream=f"http://127.0.0.1:{free_port()}", data_dir=tmp_path)
     job = httpx.post(
         f"{first.url}/v1/chat/completions",
         json={"model": "edgesplit/auto", "messages": [{"role": "user", "content": text}]},
@@ -207,12 +206,6 @@ def _when_done(edge: NodeServer, job_id: str, timeout_s: float = 30.0) -> dict[s
         assert time.monotonic() < deadline, record
         time.sleep(0.05)
     return record  # type: ignore[no-any-return]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 STRUCTURED = {

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import EDGE_MODEL, SYNC_TOKEN, EdgeFactory, repository, start_edge
+from conftest import EDGE_MODEL, SYNC_TOKEN, EdgeFactory, free_port, repository, start_edge, wait_healthy
 from edgesplit.cloud.repository import BundleSpec, TierSpec
 from edgesplit.edge.bundles import BundleStore
 from edgesplit.edge.sync import SyncClient
@@ -111,14 +110,8 @@ def test_a_disk_too_small_for_staging_keeps_the_current_version(
     assert not list((small_disk / "sync" / "partial").glob("*.part"))  # nothing was started
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _serve_edge(cloud: NodeServer, keys: Path, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "EDGESPLIT_UPSTREAM": cloud.url,
@@ -132,16 +125,12 @@ def _serve_edge(cloud: NodeServer, keys: Path, data_dir: Path) -> tuple[subproce
     cmd = [sys.executable, "-m", "edgesplit", "serve", "--role", "edge", "--model", EDGE_MODEL, "--port", str(port)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "edge exited during start-up"
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("edge did not become healthy")
+    try:
+        wait_healthy(url, proc)
+    except AssertionError:
+        proc.kill()
+        raise
+    return proc, url
 
 
 @pytest.mark.parametrize("kill_after_s", [0.4, 1.2])

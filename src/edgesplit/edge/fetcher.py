@@ -85,12 +85,13 @@ class ResumingFetcher(FetcherInterface):
         return response
 
     def _chunks(self, response: httpx.Response, sink: Path | None) -> Iterator[bytes]:
+        handle = open(sink, "ab") if sink is not None else None  # noqa: SIM115  (closed in finally)
         try:
             for chunk in response.iter_bytes(_CHUNK_BYTES):
                 self.stats.wire_bytes += len(chunk)
-                if sink is not None:
-                    with open(sink, "ab") as handle:
-                        handle.write(chunk)
+                if handle is not None:
+                    handle.write(chunk)
+                    handle.flush()  # what is on disk is what a resume starts from
                 yield chunk
         except httpx.TimeoutException as exc:
             raise exceptions.SlowRetrievalError(f"download from {response.url} stalled") from exc
@@ -98,11 +99,15 @@ class ResumingFetcher(FetcherInterface):
             raise exceptions.DownloadError(f"download from {response.url} broke: {type(exc).__name__}") from exc
         finally:
             response.close()
+            if handle is not None:
+                handle.close()
 
     def _resumable(self, url: str, partial: Path, have: int, response: httpx.Response) -> Iterator[bytes]:
         if have:
             self.stats.reused_bytes += have
-            yield partial.read_bytes()
+            with open(partial, "rb") as kept:  # in blocks: a partial model can be hundreds of MB
+                while block := kept.read(1024 * 1024):
+                    yield block
         attempts = 0
         while True:
             try:
