@@ -118,3 +118,42 @@ def test_a_phone_inside_a_validated_identifier_is_not_a_phone(detector: Detector
 
 def test_text_without_digits_finds_no_numbers(detector: Detector) -> None:
     assert detector.detect("call me on the usual line about the visit, my friend") == []
+
+
+def test_skipping_windows_other_detectors_cover_changes_no_entity(detector: Detector) -> None:
+    """Every other detector outranks NER, so NER need not read the words they took (detect_many)."""
+    from edgesplit.evaluation.pii_corpus import holdout_corpus, unseen_corpus
+
+    texts = [m.text for m in unseen_corpus(60)] + [m.text for m in holdout_corpus(60)]
+    assert detector._ner is not None
+    every_window = detector._ner.entities_many(texts)  # no span skipped
+    full = [detector._entities(t, *detector._cheap(t), names) for t, names in zip(texts, every_window, strict=True)]
+    assert detector.detect_many(texts) == full
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Claim #HSP-2231145 was filed after the accident.", "HSP-2231145"),
+        ("Please quote case no. 4471123 in your reply.", "4471123"),
+        ("Policy number 99812345 covers the pump.", "99812345"),
+        ("Sinistro 2024118876 aberto ontem.", "2024118876"),
+        ("Anote o protocolo 20231234567 do atendimento.", "20231234567"),
+    ],
+)
+def test_case_numbers_tied_to_a_person(detector: Detector, text: str, value: str) -> None:
+    assert _found(detector, text).get(value) == "CASE_NUMBER"
+
+
+def test_tickets_and_cases_in_prose_are_not_case_numbers(detector: Detector) -> None:
+    assert "CASE_NUMBER" not in _found(detector, "Ticket #4471: in case 12345 units fail, apply policy 7.").values()
+
+
+def test_a_place_in_a_general_question_stays_and_a_patients_town_goes(detector: Detector) -> None:
+    assert _found(detector, "Quais são as regras de rodízio de veículos em São Paulo?") == {}
+    found = _found(detector, "Paciente Maria Souza, de São Paulo, prontuário 12345678.")
+    assert found.get("São Paulo") == "LOCATION" and found.get("Maria Souza") == "PERSON"
+
+
+def test_portuguese_cues_match_the_english_ones(detector: Detector) -> None:
+    assert _found(detector, "Sinistro aberto por Sophie Sousa em 22/09/2025.").get("Sophie Sousa") == "PERSON"

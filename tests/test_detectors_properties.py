@@ -111,7 +111,9 @@ def test_date_policy(text: str, policy: str, found: str | None) -> None:
 
 MRN_LABELS = ["MRN-", "MRN ", "MRN: ", "MRN#", "MRN # ", "Medical Record No. ", "medical record number ",
               "Med. Rec. #: ", "prontuário nº ", "Prontuário: ", "patient ID "]  # fmt: skip
-SERIAL_LABELS = ["S/N: ", "Serial No. ", "serial number ", "SN# ", "número de série "]
+SERIAL_LABELS = ["S/N: ", "Serial No. ", "serial number ", "número de série "]
+CASE_LABELS = ["Claim #", "claim no. ", "Claim: ", "case no. ", "Case #", "case number ", "policy number ",
+               "Policy # ", "sinistro nº ", "apólice ", "protocolo: "]  # fmt: skip
 
 
 @st.composite
@@ -128,10 +130,17 @@ def test_medical_record_numbers_as_sites_write_them(before: str, item: tuple[str
 
 
 @PROPERTY
-@given(FILLER, labelled(["S/N: ", "Serial No. ", "serial number ", "número de série "]), FILLER)
+@given(FILLER, labelled(SERIAL_LABELS), FILLER)
 def test_device_serials_are_found(before: str, item: tuple[str, str], after: str) -> None:
     label, value = item
     _check(f"{before} {label}".strip(), value, after, {"DEVICE_SERIAL"})
+
+
+@PROPERTY
+@given(FILLER, labelled(CASE_LABELS), FILLER)
+def test_case_numbers_are_found(before: str, item: tuple[str, str], after: str) -> None:
+    label, value = item
+    _check(f"{before} {label}".strip(), value, after, {"CASE_NUMBER"})
 
 
 # -- validated numbers -------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edgesplit.evaluation.pii_corpus import holdout_corpus, tuning_corpus, unseen_corpus
+from edgesplit.privacy.gazetteer import known_place
 from edgesplit.privacy.ner import NerModel, ner_windows
 
 
@@ -44,3 +45,29 @@ def test_windows_find_exactly_what_the_whole_text_gives(model: NerModel, corpus)
     whole = [model.entities_whole(t) for t in texts]
     assert windowed == whole
     assert sum(map(len, whole)) > 60  # the corpora are full of names: the check compares real entities
+
+
+def test_a_well_known_place_is_a_location_whatever_the_model_says(model: NerModel) -> None:
+    text = "Quais são as regras de rodízio de veículos em São Paulo?"  # the model reads "São Paulo" as PERSON
+    assert [(s.type, s.value) for s in model.entities_many([text])[0]] == [("LOCATION", "São Paulo")]
+    assert known_place("Edinburgh") and known_place("Rio de Janeiro")
+    assert not known_place("Charlotte") and not known_place("Austin")  # given names stay names
+
+
+def test_a_one_word_everyday_word_is_no_person(model: NerModel) -> None:
+    text = "Entrega para Davi Luiz da Costa no endereço indicado."  # "Entrega" alone was tagged PERSON
+    assert "Entrega" not in {s.value for s in model.entities_many([text])[0]}
+
+
+def test_a_name_is_widened_over_the_name_words_beside_it(model: NerModel) -> None:
+    text = "Entrega para Luiz Otávio Vieira no endereço Loteamento Dante da Rocha, 650."
+    names = {s.value for s in model.entities_many([text])[0] if s.type == "PERSON"}
+    assert "Luiz Otávio Vieira" in names  # the model alone tags "Otávio Vieira"
+
+
+def test_words_other_detectors_took_open_no_window() -> None:
+    text = "a b c d e f Maria Souza g h i j k l m n o p q Recife r s"
+    start = text.index("Maria Souza")
+    spans = ner_windows(text, words_each_side=1, taken=[(start, start + len("Maria Souza"))])
+    assert [text[s:e] for s, e in spans] == ["q Recife r"]
+    assert ner_windows("The CPF and the MRN are on file.") == []  # ID labels are no candidates

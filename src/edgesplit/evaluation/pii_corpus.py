@@ -15,7 +15,12 @@ generated with Faker from fixed seeds, so a run is reproducible.
 
 - :func:`holdout_corpus`: templates written after the detectors' last change for the unseen
   corpus (whose misses were read once, to pick the street-type lists and role cues), measured
-  once and never looked into: insurance claims, pharmacy, logistics, field service, HR.
+  once: insurance claims, pharmacy, logistics, field service, HR. Its misses were then read (the
+  gazetteer and the everyday-word rule of ``privacy/ner.py`` and the claim label came from them),
+  so it is no longer blind.
+- :func:`blind_corpus`: templates written after those changes, before any detector ran on them,
+  measured once: telehealth, utility billing, aircraft maintenance, payroll, school and
+  vaccination messages, and general questions that name public places, people and companies.
 
 Label types are the detector's entity types; ``DATE`` is any date tied to a person that is not
 a birth date (HIPAA Safe Harbor treats every such date element as an identifier).
@@ -30,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Message", "Span", "fill", "holdout_corpus", "tuning_corpus", "unseen_corpus"]
+__all__ = ["Message", "Span", "blind_corpus", "fill", "holdout_corpus", "tuning_corpus", "unseen_corpus"]
 
 _SLOT = re.compile(r"\{([A-Z_0-9]+)\}")
 # Slot names that carry a format variant but label the same type.
@@ -258,6 +263,7 @@ def _unseen_values(locale: str, rng: random.Random) -> dict[str, Callable[[], st
         "DOB_PLAIN": date(start_date="-90y", end_date="-18y"),
         "NONPERSONAL_DATE": date(start_date="-2y", end_date="today"),
         "MEDICAL_RECORD": mrn,
+        "CASE_NUMBER": mrn,
         "ADDRESS": lambda: fake.street_address(),
         "IP_ADDRESS": lambda: rng.choice([fake.ipv4_public, fake.ipv4_private, fake.ipv6])(),
         "CREDIT_CARD": lambda: _card(us, rng),
@@ -319,7 +325,7 @@ def _from_templates(templates: dict[str, list[str]], n: int, seed: int) -> list[
 
 HOLDOUT_TEMPLATES: dict[str, list[str]] = {
     "en_US": [
-        "Claim #{MEDICAL_RECORD} was filed by {PERSON} after the accident on {DATE}. Policyholder lives at "
+        "Claim #{CASE_NUMBER} was filed by {PERSON} after the accident on {DATE}. Policyholder lives at "
         "{ADDRESS}; best number {PHONE_NUMBER}.",
         "Rx refill for {PERSON}, DOB {DOB_PLAIN}: pharmacy called {PHONE_NUMBER} on {DATE}. Pay with {CREDIT_CARD}.",
         "Driver {PERSON} picked up pallet 7 at dock 4; delivery confirmation went to {EMAIL_ADDRESS}.",
@@ -343,3 +349,40 @@ HOLDOUT_TEMPLATES: dict[str, list[str]] = {
 def holdout_corpus(n: int = 150, seed: int = 31337) -> list[Message]:
     """Messages from templates written after the detectors' last change (see the module docstring)."""
     return _from_templates(HOLDOUT_TEMPLATES, n, seed)
+
+
+BLIND_TEMPLATES: dict[str, list[str]] = {
+    "en_US": [
+        "Telehealth note: spoke with {PERSON} on {DATE} about home blood pressure readings. Callback number "
+        "{PHONE_NUMBER}, chart MRN {MEDICAL_RECORD}.",
+        "{PERSON} disputes a charge of $84.10 on card {CREDIT_CARD} made on {DATE}; reply to {EMAIL_ADDRESS}.",
+        "Maintenance log: mechanic {PERSON} signed off the hydraulic pump swap on {DATE}. The avionics box at "
+        "{IP_ADDRESS} logged the fault code.",
+        "Please mail the W-2 for {PERSON}, SSN {US_SSN}, to {ADDRESS}.",
+        "Visit {DATE}: {PERSON} (dob {DOB_PLAIN}) reports knee pain after running; next visit {DATE2}.",
+        "How did Apple and Samsung compete in the smartphone market after 2010?",
+        "Summarize the history of the Golden Gate Bridge in San Francisco.",
+    ],
+    "en_GB": [
+        "Dear {PERSON}, your appointment at the clinic is confirmed for {DATE}. Ring {PHONE_NUMBER} to rearrange. "
+        "Hospital No: {MEDICAL_RECORD}.",
+        "Boiler fault reported by {PERSON} at {ADDRESS}; engineer visit on {DATE}. Contact {EMAIL_ADDRESS}.",
+        "Salary for {PERSON} is to be paid into {IBAN} from {DATE}.",
+        "The school office wrote to {PERSON} about a pupil born {DOB_PLAIN}; reply to {EMAIL_ADDRESS}.",
+        "Is Manchester or Birmingham larger, and which has the older university?",
+    ],
+    "pt_BR": [
+        "Teleconsulta: {PERSON} relatou febre desde {DATE}. Celular {PHONE_NUMBER}, prontuário {MEDICAL_RECORD}.",
+        "Conta de luz em atraso: cliente {PERSON}, CPF {BR_CPF}, endereço {ADDRESS}.",
+        "Manutenção da aeronave concluída em {DATE} pelo mecânico {PERSON}; relatório enviado para {EMAIL_ADDRESS}.",
+        "O boleto da empresa {BR_CNPJ} vence em {DATE}; dúvidas com {PERSON} pelo {PHONE_NUMBER}.",
+        "Meu filho {PERSON} nasceu em {DOB_PLAIN} e precisa tomar a vacina da gripe.",
+        "Quem foi Santos Dumont e o que ele inventou?",
+        "Qual é a distância entre Curitiba e Florianópolis de carro?",
+    ],
+}
+
+
+def blind_corpus(n: int = 150, seed: int = 4242) -> list[Message]:
+    """Messages from templates written after the holdout's misses were read (see the module docstring)."""
+    return _from_templates(BLIND_TEMPLATES, n, seed)

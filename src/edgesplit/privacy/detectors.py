@@ -9,7 +9,8 @@ validated detectors. Dates follow a date policy (``privacy/dates.py``), labelled
 (medical records, serials) and street addresses come from ``privacy/identifiers.py``. Names,
 places and organisations come from the offline spaCy model with only its NER running;
 Portuguese and English cue phrases ("my name is", "meu nome é", "Sra.") catch names the English
-model misses in Portuguese text. Deny-list terms and custom regexes come from config.
+model misses in Portuguese text; well-known places come from a gazetteer (``privacy/gazetteer.py``)
+where NER runs. Deny-list terms and custom regexes come from config.
 
 **Context rule.** A place or an organisation that NER finds is personal data only in a text
 about a person: one that also holds a personal identifier, or a cue such as "I live in",
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from edgesplit.privacy.dates import DatePolicy, FoundDate, find_dates, redacts
+from edgesplit.privacy.gazetteer import find_places
 from edgesplit.privacy.identifiers import ADDRESS, DEFAULT_IDENTIFIERS, compile_identifiers
 from edgesplit.privacy.ner import NER_TYPES, NerModel, NerSpan
 from edgesplit.privacy.phrases import word_alternation
@@ -62,6 +64,7 @@ ENTITY_TYPES = (
     "DATE_OF_BIRTH",
     "DATE",
     "MEDICAL_RECORD",
+    "CASE_NUMBER",
     "DEVICE_SERIAL",
     "CUSTOM",
 )
@@ -71,7 +74,7 @@ _PERSONAL = frozenset(ENTITY_TYPES) - {"LOCATION", "ORGANIZATION", "DATE", "CUST
 # Validated detectors outrank NER and cue phrases when spans overlap.
 # Configured detectors (a labelled identifier, a custom pattern) are explicit and outrank the rest:
 # "MRN 2125550143" is a record number, whatever phonenumbers says.
-_RANK = {"config": 4, "pattern": 3, "shape": 2, "cue": 1, "ner": 0, "mention": -1}  # mention: fills gaps only
+_RANK = {"config": 4, "pattern": 3, "shape": 2, "cue": 1, "ner": 0, "place": 0, "mention": -1}  # mention: gaps only
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ class Entity:
     start: int
     end: int
     value: str
-    source: str  # pattern | shape | config | cue | ner | mention (another occurrence of a name found)
+    source: str  # pattern | shape | config | cue | ner | place | mention (another occurrence of a name found)
 
 
 # (type, regex, validator, group, gate): group is the capture that holds the value (0 = whole match);
@@ -120,7 +123,7 @@ _CUE_PHRASES = (
     "my name is", "i am", "i'm", "this is", "meu nome é", "me chamo", "chamo-me", "sou (?:o|a)", "em nome de",
     "in the name of", "patient", "paciente", "technician", "engineer", "técnic[oa]", "engenheir[oa]", "cardholder",
     "account holder", "titular", "contact", "contato", "responsável", "solicitante", "requester", "reported by",
-    "opened by", "signed by", "assinado por",
+    "opened by", "signed by", "assinado por", "aberto por", "aberta por", "relatado por", "informado por",
 )  # fmt: skip
 _TITLES = ("Mr", "Mrs", "Ms", "Dr", "Dra", "Sr", "Sra", "Srta", "Prof")
 _CUES = re.compile(
@@ -191,21 +194,33 @@ class Detector:
         return self.detect_many([text], ner)[0]
 
     def detect_many(self, texts: Sequence[str], ner: bool = True) -> list[list[Entity]]:
-        """:meth:`detect` for each text; NER runs on them as one batch (``nlp.pipe``: about half the cost)."""
+        """:meth:`detect` for each text; NER runs on them as one batch (``nlp.pipe``: about half the cost).
+
+        The cheap detectors run first. A word they already cover (a name after a cue, a street, a
+        month in a date) is not a reason for NER to read its window: every other detector
+        outranks NER, so an entity NER found there would lose the overlap anyway."""
+        cheap = [self._cheap(text) for text in texts]
         names: Sequence[Sequence[NerSpan] | None] = [None] * len(texts)
         if ner and self._ner is not None:
-            names = self._ner.entities_many(texts)
-        return [self._entities(text, spans) for text, spans in zip(texts, names, strict=True)]
+            taken = [[(e.start, e.end) for e in found] + [(d.start, d.end) for d in dates] for found, dates in cheap]
+            names = self._ner.entities_many(texts, taken)
+        return [self._entities(text, *c, spans) for text, c, spans in zip(texts, cheap, names, strict=True)]
 
-    def _entities(self, text: str, names: Sequence[NerSpan] | None) -> list[Entity]:
+    def _cheap(self, text: str) -> tuple[list[Entity], list[FoundDate]]:
+        """What the pattern, label, cue and phone detectors find, and the dates in ``text``."""
         digits = _DIGIT.search(text) is not None  # every number-shaped detector needs one
         found = [*self._patterns(text, digits), *self._configured(text), *self._cues(text)]
         if digits:
             found.extend(self._phones(text, found))
-        if names is not None:
-            found.extend(Entity(n.type, n.start, n.end, n.value, "ner") for n in names)
-        dates = list(find_dates(text)) if digits else []
-        context = [e for e in found if e.source == "ner" and e.type in self.context_types]
+        return found, list(find_dates(text)) if digits else []
+
+    def _entities(
+        self, text: str, found: list[Entity], dates: list[FoundDate], names: Sequence[NerSpan] | None
+    ) -> list[Entity]:
+        if names is not None:  # NER ran: names, places and organisations, and the well-known places
+            found = [*found, *(Entity(n.type, n.start, n.end, n.value, "ner") for n in names)]
+            found += [Entity("LOCATION", start, end, text[start:end], "place") for start, end in find_places(text)]
+        context = [e for e in found if e.source in ("ner", "place") and e.type in self.context_types]
         personal = bool(dates or context) and _is_personal(found, text)  # only these two depend on it
         found.extend(self._dates(text, dates, personal))
         if context and not personal:

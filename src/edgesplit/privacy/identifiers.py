@@ -7,7 +7,9 @@ but they are written after a label: ``MRN-1234567``, ``MRN 1234567``, ``MRN: 123
 that takes any of those separators between the label and the value; the value is the capture
 group: an optional letter prefix (``HSP-``, ``A``) and 5 to 12 digits. The labels per type are
 configuration (``privacy_identifiers``); :data:`DEFAULT_IDENTIFIERS` covers English and
-Portuguese medical records and device serial numbers.
+Portuguese medical records, device serial numbers, and case numbers tied to a person (insurance
+claims and policies, case files, service protocols: HIPAA lists health plan and account numbers
+as identifiers). A ticket or a work order names a job, not a person, and is not among them.
 
 **Street addresses** (type ``LOCATION``): a house number and a street name ending in a street
 word (``221B Baker Street``, ``12 High Rd``, ``Flat 3, 14 Mill Lane``), or a Portuguese street word
@@ -32,6 +34,14 @@ DEFAULT_IDENTIFIERS: dict[str, list[str]] = {
         r"patient (?:id|number)",
         r"prontu[áa]rio",
         r"registro (?:hospitalar|do paciente)",
+    ],
+    "CASE_NUMBER": [
+        r"claim",
+        r"case(?= ?(?:#|no\.|number|n[º°]|id\b))(?: id)?",
+        r"policy(?= ?(?:#|no\.|number))",
+        r"sinistro",
+        r"ap[óo]lice",
+        r"protocolo",
     ],
     "DEVICE_SERIAL": [
         r"S/N",

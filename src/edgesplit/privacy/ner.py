@@ -9,6 +9,16 @@ merged. Lowercase prose, code and numbers around them are skipped. On the three 
 ``bench/redact.py`` the windows give exactly the entities of the whole text (checked by
 ``tests/test_ner.py`` against whole-text NER) while the model reads 60 to 90% of the characters;
 on an everyday coding question it reads a few words or nothing.
+
+**Well-known places.** The English model calls some places people ("São Paulo" in a Portuguese
+question). An entity whose whole text is a well-known place (``privacy/gazetteer.py``) is a
+LOCATION, whatever label the model gave it. The detector's context
+rule then decides: "rodízio em São Paulo" keeps it, "paciente de São Paulo" redacts it.
+
+**Everyday words.** Reading Portuguese, the model also calls a capitalised everyday word a person
+("Entrega para ..." at the start of a sentence). A one-word PERSON that is one of the most common
+English or Portuguese words (``privacy/gazetteer.py``, given names and surnames left out) is
+dropped. Names of two words or more, and names after a cue ("Sr. Rocha"), are kept.
 """
 
 from __future__ import annotations
@@ -18,6 +28,8 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from edgesplit.privacy.gazetteer import everyday_word, known_place
 
 __all__ = ["NER_TYPES", "WINDOW_WORDS", "NerModel", "NerSpan", "ner_windows"]
 
@@ -41,14 +53,21 @@ class NerSpan:
     value: str
 
 
-def ner_windows(text: str, words_each_side: int = WINDOW_WORDS) -> list[tuple[int, int]]:
-    """Character spans of ``text`` the model must read: capitalised non-stop words with their neighbours."""
+def ner_windows(
+    text: str, words_each_side: int = WINDOW_WORDS, taken: Sequence[tuple[int, int]] = ()
+) -> list[tuple[int, int]]:
+    """Character spans of ``text`` the model must read: capitalised non-stop words with their neighbours.
+
+    A word inside a ``taken`` span (found by a detector that outranks NER) or an ID label ("MRN")
+    is no candidate; it is still read as a neighbour of one."""
     words = [m.span() for m in _WORD.finditer(text)]
     stop_words = _stop_words()
     merged: list[list[int]] = []
     for i, (start, end) in enumerate(words):
         word = text[start:end].strip(_EDGE_PUNCT)
-        if not word[:1].isupper() or word.lower() in stop_words:
+        if not word[:1].isupper() or word.lower() in stop_words or word in _NOT_NAMES:
+            continue
+        if any(lo <= start and end <= hi for lo, hi in taken):
             continue
         lo, hi = max(0, i - words_each_side), min(len(words) - 1, i + words_each_side)
         if merged and lo <= merged[-1][1] + 1:
@@ -64,31 +83,77 @@ class NerModel:
     def __init__(self) -> None:
         self._nlp = _load_spacy()
 
-    def entities_many(self, texts: Sequence[str]) -> list[list[NerSpan]]:
-        """The entities of each text, from one ``nlp.pipe`` over all their windows."""
-        pieces = [(i, start, end) for i, text in enumerate(texts) for start, end in ner_windows(text)]
+    def entities_many(
+        self, texts: Sequence[str], taken: Sequence[Sequence[tuple[int, int]]] | None = None
+    ) -> list[list[NerSpan]]:
+        """The entities of each text, from one ``nlp.pipe`` over all their windows.
+
+        ``taken[i]``: spans of ``texts[i]`` that other detectors cover (see :func:`ner_windows`)."""
+        covered = taken if taken is not None else [()] * len(texts)
+        pieces = [
+            (i, start, end)
+            for i, (text, spans) in enumerate(zip(texts, covered, strict=True))
+            for start, end in ner_windows(text, taken=spans)
+        ]
         found: list[list[NerSpan]] = [[] for _ in texts]
         docs = self._nlp.pipe((texts[i][start:end] for i, start, end in pieces), batch_size=_BATCH)
         for (i, offset, _), doc in zip(pieces, docs, strict=True):
-            found[i].extend(_spans(doc, offset))
+            found[i].extend(_spans(doc, offset, texts[i]))
         return found
 
     def entities_whole(self, text: str) -> list[NerSpan]:
         """The entities from the whole text in one doc (the reference the windows are checked against)."""
-        return list(_spans(self._nlp(text), 0))
+        return list(_spans(self._nlp(text), 0, text))
 
 
-def _spans(doc: Any, offset: int) -> Iterator[NerSpan]:
-    """spaCy's entities that can be personal data: proper nouns of a kind we redact, not ID labels."""
+def _spans(doc: Any, offset: int, text: str) -> Iterator[NerSpan]:
+    """spaCy's entities that can be personal data: proper nouns of a kind we redact, not ID labels.
+
+    ``doc`` reads ``text[offset:]``; a person's name is widened over the name words beside it."""
     stop_words = _stop_words()
     for ent in doc.ents:
         kind = _LABELS.get(ent.label_)
         words = ent.text.split()
-        if kind is None or not words or ent.text in _NOT_NAMES or not words[0][:1].isupper():
-            continue  # proper nouns start with a capital; ID labels are not organisations
+        if kind is None or not words or words[0] in _NOT_NAMES or not words[0][:1].isupper():
+            continue  # proper nouns start with a capital; ID labels ("CNPJ 73.270...") are not names
         if len(words) == 1 and words[0].lower() in stop_words:
             continue  # a capitalised function word ("Já", "Olá") that the English model took for a name
-        yield NerSpan(kind, ent.start_char + offset, ent.end_char + offset, ent.text)
+        start, end = ent.start_char + offset, ent.end_char + offset
+        if kind == "PERSON":
+            start, end = _widen(text, start, end)
+        value = text[start:end]
+        if known_place(value):
+            kind = "LOCATION"
+        elif kind == "PERSON" and " " not in value and everyday_word(value):
+            continue  # an everyday word ("Entrega"), not a name
+        yield NerSpan(kind, start, end, value)
+
+
+_PARTICLE = r"(?:(?:da|de|do|dos|das|di|del|du|van|von|der) )?"
+_LEFT_WORD = re.compile(rf"([A-ZÀ-Ý][\wÀ-ÿ'\u2019-]*) {_PARTICLE}$")
+_RIGHT_WORD = re.compile(rf" {_PARTICLE}([A-ZÀ-Ý][\wÀ-ÿ'\u2019-]*)")
+_WIDEN_WORDS = 3  # at most this many words added on each side
+
+
+def _widen(text: str, start: int, end: int) -> tuple[int, int]:
+    """``start, end`` widened over capitalised name words right beside it: the model reading Portuguese
+    often tags "Otávio Vieira" of "Luiz Otávio Vieira". Everyday words, stop words and ID labels stop it."""
+    for _ in range(_WIDEN_WORDS):
+        m = _LEFT_WORD.search(text, max(0, start - 40), start)
+        if m is None or m.end() != start or not _name_word(m.group(1)):
+            break
+        start = m.start(1)
+    for _ in range(_WIDEN_WORDS):
+        m = _RIGHT_WORD.match(text, end)
+        if m is None or not _name_word(m.group(1)):
+            break
+        end = m.end(1)
+    return start, end
+
+
+def _name_word(word: str) -> bool:
+    lower = word.lower()
+    return not (word in _NOT_NAMES or word.isupper() or lower in _stop_words() or everyday_word(word))
 
 
 @functools.cache
