@@ -290,7 +290,7 @@ def main() -> None:
         "tuning (seed 1234, tuned on)": tuning_corpus(args.messages, seed=1234),
         "unseen (seed 2026, never tuned on)": unseen_corpus(args.messages, seed=2026),
         "holdout (seed 31337, its misses read once)": holdout_corpus(args.messages // 2, seed=31337),
-        "blind (seed 4242, written after the last change)": blind_corpus(args.messages // 2, seed=4242),
+        "blind (seed 4242, measured once, then its misses read)": blind_corpus(args.messages // 2, seed=4242),
     }
     corpora = {name: corpus for name, corpus in corpora.items() if name.split()[0] in args.corpora}
     # first, in a process that holds what an edge holds (spaCy, no Presidio)

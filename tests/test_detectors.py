@@ -157,3 +157,45 @@ def test_a_place_in_a_general_question_stays_and_a_patients_town_goes(detector: 
 
 def test_portuguese_cues_match_the_english_ones(detector: Detector) -> None:
     assert _found(detector, "Sinistro aberto por Sophie Sousa em 22/09/2025.").get("Sophie Sousa") == "PERSON"
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Dear Heather Williams, your appointment is confirmed.", "Heather Williams"),
+        ("Meu filho Lucca Porto nasceu em 2019.", "Lucca Porto"),
+        ("My daughter Emma Stone has a fever.", "Emma Stone"),
+        ("Conta em atraso: cliente Ísis da Rosa, sem pagamento.", "Ísis da Rosa"),
+        ("The mechanic Joshua H. White signed off the pump.", "Joshua H. White"),
+    ],
+)
+def test_salutations_relations_and_roles_are_name_cues(text: str, name: str) -> None:
+    assert _found(Detector(ner=False), text).get(name) == "PERSON"
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("Mail it to 435 Mitchell Port Suite 833 by Friday.", "435 Mitchell Port Suite 833"),  # not "Port S"
+        ("Ship to 12 High St S, then call.", "12 High St S"),
+        ("Endereço: Praia Camargo, 129, perto do porto.", "Praia Camargo, 129"),
+    ],
+)
+def test_street_addresses_with_suites_directions_and_beaches(text: str, address: str) -> None:
+    assert _found(Detector(ner=False), text).get(address) == "LOCATION"
+
+
+def test_a_name_made_only_of_everyday_words_is_no_person() -> None:
+    """A test double for spaCy's doc: the rule is about what the model says, whatever model runs."""
+    from types import SimpleNamespace
+
+    from edgesplit.privacy.ner import _spans
+
+    text = "Conta de energia em atraso: cliente Ana Rosa."
+
+    def ent(value: str) -> SimpleNamespace:
+        start = text.index(value)
+        return SimpleNamespace(label_="PERSON", text=value, start_char=start, end_char=start + len(value))
+
+    doc = SimpleNamespace(ents=[ent("Conta de energia"), ent("Ana Rosa")])
+    assert [s.value for s in _spans(doc, 0, text)] == ["Ana Rosa"]

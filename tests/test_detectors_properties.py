@@ -110,7 +110,8 @@ def test_date_policy(text: str, policy: str, found: str | None) -> None:
 # -- labelled identifiers ----------------------------------------------------------------------
 
 MRN_LABELS = ["MRN-", "MRN ", "MRN: ", "MRN#", "MRN # ", "Medical Record No. ", "medical record number ",
-              "Med. Rec. #: ", "prontuário nº ", "Prontuário: ", "patient ID "]  # fmt: skip
+              "Med. Rec. #: ", "prontuário nº ", "Prontuário: ", "patient ID ", "Hospital No: ", "hospital number ",
+              "NHS number "]  # fmt: skip
 SERIAL_LABELS = ["S/N: ", "Serial No. ", "serial number ", "número de série "]
 CASE_LABELS = ["Claim #", "claim no. ", "Claim: ", "case no. ", "Case #", "case number ", "policy number ",
                "Policy # ", "sinistro nº ", "apólice ", "protocolo: "]  # fmt: skip

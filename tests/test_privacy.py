@@ -210,21 +210,21 @@ def _when_done(edge: NodeServer, job_id: str, timeout_s: float = 30.0) -> dict[s
 
 STRUCTURED = {
     "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN", "US_SSN", "BR_CPF", "BR_CNPJ", "IP_ADDRESS",
-    "DATE_OF_BIRTH", "DATE", "MEDICAL_RECORD",
+    "DATE_OF_BIRTH", "DATE", "MEDICAL_RECORD", "CASE_NUMBER",
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("corpus", ["tuning", "unseen"])
+@pytest.mark.parametrize("corpus", ["tuning", "unseen", "holdout", "blind"])
 @pytest.mark.parametrize("stream", [False, True])
 def test_no_structured_value_of_either_corpus_reaches_upstream(
     echo_edge: tuple[NodeServer, RecordingEcho], corpus: str, stream: bool
 ) -> None:
     """40 messages of each labelled corpus through the edge to a recording upstream: not one structured
     value arrives there, and every answer comes back restored exactly."""
-    from edgesplit.evaluation.pii_corpus import tuning_corpus, unseen_corpus
+    from edgesplit.evaluation import pii_corpus
 
     edge, echo = echo_edge
-    messages = (tuning_corpus if corpus == "tuning" else unseen_corpus)(40)
+    messages = getattr(pii_corpus, f"{corpus}_corpus")(40)
     for message in messages:
         answer, _ = ask_cloud(edge, message.text, stream)
         assert answer == message.text

@@ -18,9 +18,11 @@ generated with Faker from fixed seeds, so a run is reproducible.
   once: insurance claims, pharmacy, logistics, field service, HR. Its misses were then read (the
   gazetteer and the everyday-word rule of ``privacy/ner.py`` and the claim label came from them),
   so it is no longer blind.
-- :func:`blind_corpus`: templates written after those changes, before any detector ran on them,
-  measured once: telehealth, utility billing, aircraft maintenance, payroll, school and
-  vaccination messages, and general questions that name public places, people and companies.
+- :func:`blind_corpus`: templates written after those changes, before any detector ran on them:
+  telehealth, utility billing, aircraft maintenance, payroll, school and vaccination messages,
+  and general questions that name public places, people and companies. Measured once (overall
+  P/R 0.94/0.93, 23 of 416 values leaked); its misses were then read, and the cues, the
+  "Hospital No" label, the street fix and the everyday-words rule came from them.
 
 Label types are the detector's entity types; ``DATE`` is any date tied to a person that is not
 a birth date (HIPAA Safe Harbor treats every such date element as an identifier).

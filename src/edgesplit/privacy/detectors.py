@@ -124,6 +124,9 @@ _CUE_PHRASES = (
     "in the name of", "patient", "paciente", "technician", "engineer", "técnic[oa]", "engenheir[oa]", "cardholder",
     "account holder", "titular", "contact", "contato", "responsável", "solicitante", "requester", "reported by",
     "opened by", "signed by", "assinado por", "aberto por", "aberta por", "relatado por", "informado por",
+    "dear", "prezad[oa]", "car[oa]", "customer", "client", "cliente", "mechanic", "mecânic[oa]", "driver",
+    "motorista", "nurse", "enfermeir[oa]", "my (?:son|daughter|wife|husband|mother|father|brother|sister)",
+    "meu (?:filho|marido|pai|irmão)", "minha (?:filha|esposa|mulher|mãe|irmã)",
 )  # fmt: skip
 _TITLES = ("Mr", "Mrs", "Ms", "Dr", "Dra", "Sr", "Sra", "Srta", "Prof")
 _CUES = re.compile(

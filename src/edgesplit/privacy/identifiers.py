@@ -32,6 +32,8 @@ DEFAULT_IDENTIFIERS: dict[str, list[str]] = {
         r"medical record(?: number| no\.?| nr\.?)?",
         r"med\.? rec\.?(?: no\.?)?",
         r"patient (?:id|number)",
+        r"hospital (?:no\.?|number|nr\.?)",
+        r"NHS (?:no\.?|number)",
         r"prontu[áa]rio",
         r"registro (?:hospitalar|do paciente)",
     ],
@@ -81,7 +83,7 @@ _EN_STREET = (
 )
 # Logradouro types of the Brazilian postal address directory (Correios), with common abbreviations.
 _PT_STREET = (
-    r"Rua|R\.|Avenida|Av\.|Travessa|Tv\.|Alameda|Al\.|Praça|Pça\.|Rodovia|Rod\.|Estrada|Estr\.|Largo|Viela"
+    r"Rua|R\.|Avenida|Av\.|Praia|Travessa|Tv\.|Alameda|Al\.|Praça|Pça\.|Rodovia|Rod\.|Estrada|Estr\.|Largo|Viela"
     r"|Ladeira|Vila|Quadra|Setor|Parque|Jardim|Conjunto|Condomínio|Residencial|Loteamento|Via|Vereda|Aeroporto"
     r"|Área|Campo|Chácara|Colônia|Distrito|Esplanada|Estação|Favela|Fazenda|Feira|Lago|Lagoa|Morro|Núcleo"
     r"|Passarela|Pátio|Recanto|Sítio|Trecho|Trevo|Vale|Viaduto"
@@ -93,7 +95,7 @@ ADDRESS = re.compile(
     rf"(?=[FAUS\d])"  # the first letters below: re skips other positions at once
     rf"(?:(?:Flat|Apt\.?|Apartment|Unit|Suite|Studio) \w+,?\s(?:\d{{1,5}}[A-Za-z]?\s)?|\b\d{{1,5}}[A-Za-z]?\s)"
     rf"(?:{_NAME_WORD}\s){{1,4}}"
-    rf"(?i:{_EN_STREET})\b\.?(?: [NS]?[EW]| [NS])?(?:,? (?:Apt\.?|Suite|Ste\.?|Unit|#) ?\w+)?"
+    rf"(?i:{_EN_STREET})\b\.?(?: (?:[NS]?[EW]|[NS])\b)?(?:,? (?:Apt\.?|Suite|Ste\.?|Unit|#) ?\w+)?"
     # Rua das Flores, 123 / Av. Paulista, 1578, apto 42
     rf"|{word_alternation(_PT_STREET.split('|'))} "
     rf"(?:(?:d[aeo]s?|de|e) |{_NAME_WORD} ){{0,6}}?{_NAME_WORD},? (?:n[º°]\.? ?)?\d{{1,5}}"

@@ -18,7 +18,8 @@ rule then decides: "rodízio em São Paulo" keeps it, "paciente de São Paulo" r
 **Everyday words.** Reading Portuguese, the model also calls a capitalised everyday word a person
 ("Entrega para ..." at the start of a sentence). A one-word PERSON that is one of the most common
 English or Portuguese words (``privacy/gazetteer.py``, given names and surnames left out) is
-dropped. Names of two words or more, and names after a cue ("Sr. Rocha"), are kept.
+dropped, and so is a longer one made only of such words and stop words ("Conta de luz"). A name
+after a cue ("Sr. Rocha") comes from the cue detector and is kept.
 """
 
 from __future__ import annotations
@@ -124,8 +125,8 @@ def _spans(doc: Any, offset: int, text: str) -> Iterator[NerSpan]:
         value = text[start:end]
         if known_place(value):
             kind = "LOCATION"
-        elif kind == "PERSON" and " " not in value and everyday_word(value):
-            continue  # an everyday word ("Entrega"), not a name
+        elif kind == "PERSON" and all(everyday_word(w) or w.lower() in stop_words for w in value.split()):
+            continue  # everyday words ("Entrega", "Conta de luz"), not a name
         yield NerSpan(kind, start, end, value)
 
 
