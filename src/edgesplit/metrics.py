@@ -34,6 +34,15 @@ class NodeMetrics:
             "edgesplit_inter_token_seconds", "Time between tokens", ["route"], buckets=_TOKEN_BUCKETS_S, registry=reg
         )
         self.tokens = Counter("edgesplit_tokens_generated", "Completion tokens generated", ["route"], registry=reg)
+        self.served = Counter(
+            "edgesplit_served",
+            "Answers by the tier that served them (split, speculative: both)",
+            ["tier"],
+            registry=reg,
+        )
+        self.redacted = Counter(
+            "edgesplit_redacted", "Values redacted from text that left this tier, by type", ["type"], registry=reg
+        )
         self.queue_depth = Gauge("edgesplit_queue_depth", "Requests waiting per model", ["model"], registry=reg)
         self.upstream_errors = Counter("edgesplit_upstream_errors", "Upstream failures by kind", ["kind"], registry=reg)
         self.link_state = EnumMetric(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from edgesplit.cloud.feedback import FeedbackStore
 from edgesplit.cloud.repository import SyncRepository
@@ -101,6 +101,11 @@ class CloudNode:
 
     def model_ids(self) -> list[str]:
         return [self.settings.served_model, *_CLOUD_ALIASES]
+
+    def describe(self) -> dict[str, Any]:
+        """What runs here, for the dashboard (the cloud has no router, policy or bundle of its own)."""
+        settings = self.settings
+        return {"role": settings.role, "tier": settings.tier, "model": settings.served_model, "upstream": False}
 
     def resolve(self, model: str, header: str | None, body_route: RouteName | None) -> RouteName:
         if model not in self.model_ids():

@@ -284,6 +284,18 @@ class EdgeNode:
     def model_ids(self) -> list[str]:
         return [*EDGE_ALIASES, self.settings.served_model]
 
+    def describe(self) -> dict[str, Any]:
+        """What runs here, for the dashboard: model, router, privacy policy, bundle and sync state."""
+        settings = self.settings
+        status = self.sync.status.as_dict() if self.sync is not None else None
+        return {
+            "role": settings.role, "tier": settings.tier, "model": settings.served_model,
+            "upstream": settings.upstream is not None, "link": self.link.state.value,
+            "router": self.router.describe(),
+            "policy": f"{settings.privacy_default} ({settings.privacy_preset}, {len(settings.privacy_rules)} rules)",
+            "bundle": status["current"] if status else None, "sync": status,
+        }  # fmt: skip
+
     def resolve(self, model: str, header: str | None, body_route: RouteName | None) -> RouteName:
         return resolve_route(model, self.settings.served_model, header, body_route)
 

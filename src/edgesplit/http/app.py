@@ -21,10 +21,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edgesplit.errors import AuthError, InvalidRequest
+from edgesplit.http.dashboard import DASHBOARD_PREFIX, add_dashboard_routes
 from edgesplit.http.errors import error_response, log_internal, map_error
 from edgesplit.http.jobs import add_job_routes
 from edgesplit.http.node import Node
 from edgesplit.http.pipeline import RequestPipeline
+from edgesplit.http.stats import StatsHistory
 from edgesplit.schemas import ChatCompletionRequest, CompletionRequest
 
 __all__ = ["create_app", "error_response"]
@@ -39,8 +41,14 @@ def _probe_fill() -> bytes:
     return bytes(range(256)) * (_MAX_PROBE_BYTES // 256)
 
 
+def _dashboard_page(path: str) -> bool:
+    """The dashboard's page and assets hold no data; /v1/stats, which they read, needs the token."""
+    return path == DASHBOARD_PREFIX or path.startswith(DASHBOARD_PREFIX + "/")
+
+
 def _check_auth(request: Request, token: str | None) -> None:
-    if token is None or request.url.path in _UNAUTHENTICATED_PATHS:
+    path = request.url.path
+    if token is None or path in _UNAUTHENTICATED_PATHS or _dashboard_page(path):
         return
     header = request.headers.get("authorization", "")
     scheme, _, presented = header.partition(" ")
@@ -92,10 +100,14 @@ class Guard:
 def create_app(node: Node) -> FastAPI:
     """The ASGI app for a node: OpenAI routes, health, metrics, auth and error mapping."""
 
+    history = StatsHistory(node)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await node.start()
+        history.start()
         yield
+        await history.stop()
         await node.aclose()
 
     app = FastAPI(title=f"edgesplit {node.settings.role}", docs_url=None, redoc_url=None, lifespan=lifespan)
@@ -111,6 +123,7 @@ def create_app(node: Node) -> FastAPI:
     node.add_routes(app)
     _add_openai_routes(app, node, RequestPipeline(node))
     _add_node_routes(app, node)
+    add_dashboard_routes(app, history)
     return app
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from edgesplit.config import Settings
 from edgesplit.generation import Finish, GenerationParams, Prompt, TokenEvent
@@ -65,6 +65,8 @@ class Node(Protocol):
     feedback: FeedbackRecorder | None  # hard cases sent up (the edge, with an outbox)
 
     def model_ids(self) -> list[str]: ...
+
+    def describe(self) -> dict[str, Any]: ...  # role, tier, model and versions, for GET /v1/stats
 
     def resolve(self, model: str, header: str | None, body_route: RouteName | None) -> RouteName: ...
 

@@ -68,6 +68,9 @@ class RequestPipeline:
             return accepted(gen)
         if plan is not None:
             gen.route.privacy = plan.info()
+            if plan.redacted:  # by type only: never a value
+                for kind, n in plan.counts.items():
+                    self.node.metrics.redacted.labels(type=kind).inc(n)
         gen.route.preprocessing = [a.info() for a in admitted.preprocessed] + gen.route.preprocessing
         builder = self._builder(admitted)
         if self.node.feedback is not None:  # learn: a hard case (or a kept answer a user may mark) is noted

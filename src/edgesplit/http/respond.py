@@ -63,6 +63,17 @@ def record_hops(gen: Generation, finish: Finish, clock: TokenClock) -> None:
     above = _valid_hops(finish.upstream_hops) if route.route != "edge" else []
     here.served = not above and route.route in ("edge", "cloud")  # split and speculative: both tiers worked
     route.hops = [here, *above]
+    clock.metrics.served.labels(tier=_served_by(route.route, settings.tier, above)).inc()
+
+
+def _served_by(route: str, tier: str, above: list[Hop]) -> str:
+    """The tier that answered: this one, the one upstream that says so, ``upstream`` for a plain
+    OpenAI-compatible server, or the route itself when two tiers worked together (split, speculative)."""
+    if route == "edge":
+        return tier
+    if route != "cloud":
+        return route
+    return next((hop.tier for hop in above if hop.served), "upstream")
 
 
 def _valid_hops(reported: tuple[dict[str, Any], ...]) -> list[Hop]:

@@ -151,6 +151,10 @@ class RouterHolder:
     def _version(self) -> str:
         return self.current.version if self.current is not None else "none (confidence cascade)"
 
+    def describe(self) -> str:
+        """The router in use, as the dashboard shows it."""
+        return self._version()
+
     async def watch(self, interval_s: float) -> None:
         """Poll the file every ``interval_s`` seconds (cancel the task to stop)."""
         while True:
