@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     preprocessors: list[str] = []
     compress_min_lines: int = Field(default=40, ge=2)  # compress: only user messages at least this long
     compress_keep_lines: int = Field(default=24, ge=1)  # compress: log lines sent up
+    # traces (OpenTelemetry, edgesplit/tracing.py): none, console, or otlp (the otlp extra) to the endpoint
+    trace_exporter: Literal["none", "console", "otlp"] = "none"
+    trace_otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"
     privacy_default: PrivacyAction = "redact"  # for requests that ask for nothing and match no rule
     privacy_ner: bool = True  # spaCy names/places/orgs (about 10 ms per 500 characters); patterns always run
     privacy_rules: list[PrivacyRuleConfig] = []

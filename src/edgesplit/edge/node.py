@@ -36,6 +36,7 @@ from edgesplit.privacy.sealed import SealedMappings, load_key
 from edgesplit.routing.learned import RouterHolder, router_path
 from edgesplit.routing.router import EDGE_ALIASES, resolve_route
 from edgesplit.schemas import JobRecord, RouteName
+from edgesplit.tracing import stage
 from edgesplit.transport.link import LinkMonitor
 from edgesplit.transport.probe import LinkProber
 from edgesplit.transport.remote import RemoteBackend
@@ -308,7 +309,11 @@ class EdgeNode:
         policy: CloudPolicy = FALLBACK,
     ) -> Generation | JobRecord:
         """Dispatch: the route strategies live in :class:`~edgesplit.edge.dispatch.Dispatcher`."""
-        return await self.dispatch.generate(prompt, params, route, stream, policy)
+        with stage("route") as span:
+            gen = await self.dispatch.generate(prompt, params, route, stream, policy)
+            if isinstance(gen, Generation):
+                span.set_attributes({"edgesplit.route": gen.route.route, "edgesplit.rule": gen.route.rule})
+            return gen
 
     async def aclose(self) -> None:
         for task in (self._replan_task, self._router_task):

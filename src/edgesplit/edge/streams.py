@@ -13,6 +13,7 @@ from edgesplit.privacy.restore import StreamRestorer
 from edgesplit.routing.learned import LearnedDecision, LearnedRouter
 from edgesplit.routing.scorer import PromptView
 from edgesplit.schemas import RouteInfo
+from edgesplit.tracing import open_span
 
 __all__ = ["drain", "learned_info", "replay", "restoring", "resume", "score_while_evaluating"]
 
@@ -94,6 +95,7 @@ async def restoring(events: Events, restorer: StreamRestorer) -> Events:
     If the upstream breaks, what was held back is released before the error, so the edge's
     continuation starts from every character the upstream sent.
     """
+    span = open_span("restore")
     try:
         async for event in events:
             if isinstance(event, Finish):
@@ -107,4 +109,5 @@ async def restoring(events: Events, restorer: StreamRestorer) -> Events:
             yield TokenEvent(text=tail)
         raise
     finally:
+        span.end()
         await events.aclose()

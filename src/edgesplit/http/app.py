@@ -8,6 +8,7 @@ and a node adds its tier's own routes (split and verify sessions, the split plan
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hmac
 import time
@@ -28,10 +29,12 @@ from edgesplit.http.node import Node
 from edgesplit.http.pipeline import RequestPipeline
 from edgesplit.http.stats import StatsHistory
 from edgesplit.schemas import ChatCompletionRequest, CompletionRequest
+from edgesplit.tracing import server_span, setup_tracing
 
 __all__ = ["create_app", "error_response"]
 
 _UNAUTHENTICATED_PATHS = ("/healthz", "/metrics")
+_UNTRACED_PATHS = (*_UNAUTHENTICATED_PATHS, "/v1/stats", "/v1/link/probe")  # polled: no trace of their own
 _MAX_PROBE_BYTES = 8 * 1024 * 1024
 
 
@@ -83,23 +86,50 @@ class Guard:
                 status, started = message["status"], True
             await send(message)
 
-        try:
-            _check_auth(request, self.token)
-            await self.app(scope, receive, send_noting_status)
-        except Exception as exc:
-            log_internal(exc, request)
-            if started:  # the status line is gone; nothing better to send
-                raise
-            response = map_error(exc)
-            status = response.status_code
-            await response(scope, receive, send)
-        finally:
-            self.node.metrics.requests.labels(path=request.url.path, status=str(status)).inc()
+        path = request.url.path
+        traced = not (path in _UNTRACED_PATHS or _dashboard_page(path))
+        span = (
+            server_span("edgesplit.http", request.headers, **self._span_attributes(request))
+            if traced
+            else contextlib.nullcontext()
+        )
+        with span as current:
+            try:
+                _check_auth(request, self.token)
+                await self.app(scope, receive, send_noting_status)
+            except Exception as exc:
+                log_internal(exc, request)
+                if started:  # the status line is gone; nothing better to send
+                    raise
+                response = map_error(exc)
+                status = response.status_code
+                await response(scope, receive, send)
+            finally:
+                self.node.metrics.requests.labels(path=path, status=str(status)).inc()
+                if current is not None:
+                    current.set_attribute("http.response.status_code", status)
+
+    def _span_attributes(self, request: Request) -> dict[str, Any]:
+        settings = self.node.settings
+        return {
+            "http.request.method": request.method, "url.path": path_kind(request.url.path),
+            "edgesplit.tier": settings.tier, "edgesplit.role": settings.role,
+        }  # fmt: skip
+
+
+def path_kind(path: str) -> str:
+    """``path`` with its ids left out (``/v1/split/sessions/{id}``): span names and attributes stay few."""
+    parts = [
+        "{id}" if (len(part) > 3 and any(c.isdigit() for c in part)) or len(part) > 24 else part
+        for part in path.split("/")
+    ]  # "v1" stays
+    return "/".join(parts)
 
 
 def create_app(node: Node) -> FastAPI:
     """The ASGI app for a node: OpenAI routes, health, metrics, auth and error mapping."""
 
+    setup_tracing(node.settings)
     history = StatsHistory(node)
 
     @asynccontextmanager

@@ -31,6 +31,7 @@ from edgesplit.http.preprocess import preprocess, request_tags
 from edgesplit.http.respond import TokenClock, collect, count_route, stream_sse
 from edgesplit.routing.learned import RequestHints
 from edgesplit.schemas import JobRecord
+from edgesplit.tracing import stage
 
 if TYPE_CHECKING:
     from edgesplit.http.node import Node
@@ -46,8 +47,12 @@ class RequestPipeline:
         self.node = node
 
     async def run(self, request: Request, model: type[OpenAIRequest]) -> Response:
-        admitted = preprocess(await admit(self.node, request, model), self.node.preprocessors)
-        plan = self.classify(request, admitted)  # may raise PolicyViolation (refuse)
+        with stage("admit"):
+            admitted = preprocess(await admit(self.node, request, model), self.node.preprocessors)
+        with stage("classify") as span:
+            plan = self.classify(request, admitted)  # may raise PolicyViolation (refuse)
+            if plan is not None:
+                span.set_attributes({"edgesplit.privacy.action": plan.action, "edgesplit.privacy.rule": plan.rule})
         if admitted.options.priority == "batch":
             if admitted.req.stream:
                 raise InvalidRequest("batch requests are not streamed: poll GET /v1/jobs/{id}", param="stream")
@@ -61,9 +66,10 @@ class RequestPipeline:
         if key is not None:
             return await self.run_once(key, admitted, policy)
         clock = TokenClock(self.node)
-        gen = await self.node.generate(
-            admitted.prompt, admitted.params, admitted.route, stream=admitted.req.stream, policy=policy
-        )
+        with stage("dispatch", **{"edgesplit.requested": admitted.route, "edgesplit.stream": admitted.req.stream}):
+            gen = await self.node.generate(
+                admitted.prompt, admitted.params, admitted.route, stream=admitted.req.stream, policy=policy
+            )
         if isinstance(gen, JobRecord):
             return accepted(gen)
         if plan is not None:
@@ -136,8 +142,10 @@ class RequestPipeline:
             options = admitted.req.stream_options
             body = stream_sse(self.node, request, gen, builder, bool(options and options.include_usage), clock)
             return StreamingResponse(body, media_type="text/event-stream", headers=gen.route.headers())
-        payload = await collect(gen, builder, clock)
-        count_route(self.node, gen)
+        with stage("respond", **{"edgesplit.route": gen.route.route}):
+            payload = await collect(gen, builder, clock)
+        with stage("record"):
+            count_route(self.node, gen)
         return JSONResponse(payload, headers=gen.route.headers())
 
     def _builder(self, admitted: Admitted) -> ResponseBuilder:

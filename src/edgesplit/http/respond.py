@@ -19,6 +19,7 @@ from edgesplit.generation import Finish, TokenEvent
 from edgesplit.http.errors import log_internal, map_error
 from edgesplit.http.openai_format import ResponseBuilder, sse
 from edgesplit.schemas import Hop
+from edgesplit.tracing import open_span
 
 if TYPE_CHECKING:
     from edgesplit.http.node import Generation, Node
@@ -114,6 +115,7 @@ async def stream_sse(
 ) -> AsyncIterator[bytes]:
     """The answer as SSE chunks; an error after the status line goes in-band, OpenAI style."""
     first = True
+    span = open_span("respond", **{"edgesplit.route": gen.route.route, "edgesplit.stream": True})
     try:
         async for event in gen.events:
             if isinstance(event, Finish):
@@ -129,6 +131,8 @@ async def stream_sse(
         log_internal(exc, request)
         yield sse(bytes(map_error(exc).body).decode())
     finally:
+        span.end()
         await gen.events.aclose()  # stops generation if the client left
+    open_span("record").end()  # as a stage of its own, as in the plain answer
     count_route(node, gen)
     yield sse("[DONE]")

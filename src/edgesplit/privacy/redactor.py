@@ -23,6 +23,7 @@ from edgesplit.privacy.detectors import NER_TYPES, Detector, Entity
 from edgesplit.privacy.policy import PolicyRule, PrivacyAction, PrivacyPolicy
 from edgesplit.privacy.vault import Mapping, Vault, conversation_id
 from edgesplit.schemas import UpstreamScope
+from edgesplit.tracing import stage
 
 if TYPE_CHECKING:
     from edgesplit.config import Settings
@@ -47,8 +48,12 @@ class PrivacyPlan:
     @property
     def upstream_prompt(self) -> Prompt:
         """The prompt the upstream may see: redacted (NER included) on first use, or as is for allow."""
-        if self._upstream is None:
-            self._upstream = self.redact(self) if self.redact is not None else self.prompt
+        if self._upstream is None and self.redact is not None:
+            with stage("redact") as span:
+                self._upstream = self.redact(self)
+                span.set_attribute("edgesplit.redacted", sum(self.counts.values()))  # a count, never a value
+        elif self._upstream is None:
+            self._upstream = self.prompt
         return self._upstream
 
     async def upstream_prompt_off_loop(self, background: bool = False) -> Prompt:

@@ -26,6 +26,7 @@ import httpx
 
 from edgesplit.errors import UpstreamError, UpstreamTimeout
 from edgesplit.http.auth import bearer_headers
+from edgesplit.tracing import inject_traceparent
 
 __all__ = ["LinkSample", "SessionGone", "UpstreamClient", "error_message"]
 
@@ -62,6 +63,7 @@ class UpstreamClient:
             timeout=httpx.Timeout(timeout_s),
             limits=httpx.Limits(max_connections=_MAX_CONNECTIONS, max_keepalive_connections=32),
             transport=transport,
+            event_hooks={"request": [inject_traceparent]},  # one trace across tiers (edgesplit/tracing.py)
         )
 
     async def request(
