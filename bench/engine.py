@@ -30,6 +30,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from edgesplit.admission import ModelQueue
+from edgesplit.evaluation.bench_report import write_result
 from edgesplit.generation import GenerationParams, Prompt, TokenEvent
 from edgesplit.llama.backend import LocalBackend
 from edgesplit.models import locate_model
@@ -282,9 +283,8 @@ def main() -> None:
         plot(results, OUT / "engine.png")
     print()
     print(report)
-    (OUT / "engine.md").write_text(report + "\n")
     runtimes = {m: {k: asdict(v) for k, v in by.items()} for m, by in results.items()}
-    (OUT / "engine.json").write_text(json.dumps({"builds": build_rows, "runtimes": runtimes}, indent=2))
+    write_result(OUT, "engine", report, {"builds": build_rows, "runtimes": runtimes})
     print(f"\nwrote {OUT / 'engine.md'}, engine.json" + (" and engine.png" if results else ""))
 
 

@@ -35,6 +35,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from edgesplit.cloud.repository import BundleSpec, TierSpec
 from edgesplit.config import load_settings
+from edgesplit.evaluation.bench_report import write_result
 from edgesplit.evaluation.datasets import load_sharegpt
 from edgesplit.evaluation.feedback import compare, label_candidates, refit
 from edgesplit.evaluation.harness import EvalConfig
@@ -173,7 +174,7 @@ def main() -> None:
             edge.stop()
             cloud.stop()
     text = report(base, rounds)
-    (OUT / "feedback.md").write_text(text + "\n")
+    write_result(OUT, "feedback", text, {"baseline": base, "rounds": rounds})
     print(text)
 
 

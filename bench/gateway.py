@@ -25,6 +25,8 @@ from pathlib import Path
 
 import httpx
 
+from edgesplit.evaluation.bench_report import write_result
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 OUT = Path(__file__).parent / "out"
@@ -195,8 +197,7 @@ def main() -> int:
     text, rows = report(times)
     print(text)
     OUT.mkdir(exist_ok=True)
-    (OUT / "gateway.md").write_text(text + "\n")
-    (OUT / "gateway.json").write_text(json.dumps(rows, indent=2))
+    write_result(OUT, "gateway", text, rows)
     plot(rows, OUT / "gateway.png")
     print(f"\nwrote {OUT / 'gateway.md'}, gateway.json and gateway.png")
     return 0

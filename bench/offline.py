@@ -38,6 +38,7 @@ import httpx
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from edgesplit.config import load_settings
+from edgesplit.evaluation.bench_report import write_result
 from edgesplit.server import NodeServer, build_node
 from edgesplit.transport.netem import LinkEmulator
 
@@ -370,9 +371,8 @@ def main() -> int:
     print()
     print(text)
     OUT.mkdir(exist_ok=True)
-    (OUT / f"offline{'' if parts >= {'fault', 'latency', 'gaps'} else '-' + '-'.join(sorted(parts))}.md").write_text(
-        text + "\n"
-    )
+    stem = f"offline{'' if parts >= {'fault', 'latency', 'gaps'} else '-' + '-'.join(sorted(parts))}"
+    write_result(OUT, stem, text, {"fault": fault, "latency": lat, "gaps": gaps})
     if lat is not None and not args.no_plot:
         plot(lat, OUT / "offline.png")
     ok = fault is None or fault.ok

@@ -28,6 +28,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from edgesplit.admission import ModelQueue
+from edgesplit.evaluation.bench_report import write_result
 from edgesplit.evaluation.device_logs import load
 from edgesplit.generation import GenerationParams, Prompt, TokenEvent
 from edgesplit.llama.backend import LocalBackend
@@ -133,9 +134,8 @@ def main() -> int:
     rows = asyncio.run(run(args.limit, args.keep))
     result = summary(rows)
     OUT.mkdir(exist_ok=True)
-    (OUT / "preprocess.json").write_text(json.dumps({"keep": args.keep, "summary": result, "rows": rows}, indent=2))
     text = f"# compress on {len(rows) // 2} device logs (keep {args.keep} lines)\n\n{table(result)}\n"
-    (OUT / "preprocess.md").write_text(text)
+    write_result(OUT, "preprocess", text, {"keep": args.keep, "summary": result, "rows": rows})
     plot(rows, OUT / "preprocess.png")
     print(text)
     return 0

@@ -17,7 +17,6 @@ bench/out/redact.md, redact.json and redact.png.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -29,6 +28,7 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from edgesplit.evaluation.bench_report import write_result
 from edgesplit.evaluation.pii_corpus import Message, Span, blind_corpus, holdout_corpus, tuning_corpus, unseen_corpus
 from edgesplit.privacy.detectors import ENTITY_TYPES, Detector
 
@@ -324,11 +324,10 @@ def main() -> None:
     print()
     print(text)
     OUT.mkdir(exist_ok=True)
-    (OUT / "redact.md").write_text(text + "\n")
     payload = {c: {n: summary(s) for n, s in by.items()} for c, by in results.items()}
     payload["request_path_ms"] = paths
     payload["batched_messages_per_s"] = batched
-    (OUT / "redact.json").write_text(json.dumps(payload, indent=2))
+    write_result(OUT, "redact", text, payload)
     plot(results, OUT / "redact.png")
     print(f"\nwrote {OUT / 'redact.md'}, redact.json and redact.png")
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 from collections import Counter
@@ -26,6 +25,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from edgesplit.admission import ModelQueue
+from edgesplit.evaluation.bench_report import write_result
 from edgesplit.evaluation.datasets import EvalItem, load_set
 from edgesplit.evaluation.judge import Judge
 from edgesplit.generation import GenerationParams, Prompt, TokenEvent
@@ -147,8 +147,7 @@ def main() -> None:
     print()
     print(text)
     OUT.mkdir(exist_ok=True)
-    (OUT / "redact_quality.md").write_text(text + "\n")
-    (OUT / "redact_quality.json").write_text(json.dumps({"rows": rows}, indent=2))
+    write_result(OUT, "redact_quality", text, {"rows": rows})
     if rows:
         plot(rows, OUT / "redact_quality.png")
     print(f"\nwrote {OUT / 'redact_quality.md'}, .json" + (" and .png" if rows else ""))

@@ -36,6 +36,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 
 from edgesplit.admission import ModelQueue
+from edgesplit.evaluation.bench_report import write_result
 from edgesplit.evaluation.datasets import load_set
 from edgesplit.generation import Finish, GenerationParams, Prompt, PromptState
 from edgesplit.llama.backend import Gate, LocalBackend
@@ -189,7 +190,7 @@ def main() -> None:
     table = _table(result, args.max_tokens)
     print(table)
     OUT.mkdir(exist_ok=True)
-    (OUT / "router.md").write_text("# Router overhead (`.venv/bin/python bench/router.py`)\n\n" + table + "\n")
+    write_result(OUT, "router", "# Router overhead (`.venv/bin/python bench/router.py`)\n\n" + table, result)
     plot(result, OUT / "router.png")
     print(f"\nwrote {OUT / 'router.md'} and {OUT / 'router.png'}")
 

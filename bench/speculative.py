@@ -44,6 +44,7 @@ from edgesplit.admission import ModelQueue
 from edgesplit.config import load_settings
 from edgesplit.edge.remote_verifier import RemoteVerifier
 from edgesplit.edge.speculative import SpeculativeBackend, SpeculativeStats
+from edgesplit.evaluation.bench_report import write_result
 from edgesplit.generation import Finish, GenerationParams, Prompt, TokenEvent
 from edgesplit.llama.backend import DraftToken, LocalBackend
 from edgesplit.models import locate_model
@@ -290,12 +291,8 @@ def main() -> None:
             runs = asyncio.run(bench(args, cloud.url))
     report = tables(runs, args.rtts)
     print("\n" + report)
-    (OUT / "speculative.md").write_text(
-        f"# Speculative decoding: {', '.join(args.drafters)} draft, {CLOUD} verifies\n\n"
-        f"Command: `.venv/bin/python bench/speculative.py --rtts {' '.join(f'{r:g}' for r in args.rtts)} "
-        f"--max-tokens {args.max_tokens} --skip {' '.join(f'{p:g}' for p in args.skip)}"
-        f"{f' --limit {args.limit}' if args.limit else ''} --drafters {' '.join(args.drafters)}`\n\n{report}\n"
-    )
+    title = f"# Speculative decoding: {', '.join(args.drafters)} draft, {CLOUD} verifies\n\n"
+    write_result(OUT, "speculative", title + report, {"args": vars(args), "runs": runs})
     plot(runs, args.rtts, OUT / "speculative.png")
     print(f"\nwrote {OUT / 'speculative.md'} and {OUT / 'speculative.png'}")
 

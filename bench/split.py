@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import tempfile
@@ -45,6 +44,7 @@ from edgesplit.config import load_settings
 from edgesplit.engine.codec import CODECS, Codec, decode_frame, encode_frame, frame_bytes
 from edgesplit.engine.model import new_caches
 from edgesplit.engine.weights import load_gguf
+from edgesplit.evaluation.bench_report import write_result
 from edgesplit.generation import Prompt
 from edgesplit.llama.tokenizer import ChatTokenizer
 from edgesplit.models import locate_model
@@ -338,8 +338,7 @@ def main() -> None:
     print()
     print(text)
     OUT.mkdir(exist_ok=True)
-    (OUT / "split.md").write_text(text + "\n")
-    (OUT / "split_runs.json").write_text(json.dumps({"codecs": codecs, "runs": runs, "capacity": cap}, indent=1))
+    write_result(OUT, "split", text, {"codecs": codecs, "runs": runs, "capacity": cap})
     plot(runs, OUT / "split.png")
     print(f"\nwrote {OUT / 'split.md'} and {OUT / 'split.png'}")
 

@@ -17,7 +17,6 @@ Writes bench/out/sync.md, sync.json and sync.png.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
@@ -37,6 +36,7 @@ from edgesplit.config import load_settings
 from edgesplit.edge.bundles import BundleStore
 from edgesplit.edge.sync import SyncClient
 from edgesplit.errors import BundleRejected
+from edgesplit.evaluation.bench_report import write_result
 from edgesplit.models import locate_model
 from edgesplit.routing.learned import packaged_router
 from edgesplit.server import NodeServer, build_node
@@ -281,9 +281,8 @@ def main() -> None:
                 results["swap"] = swap_under_load(work, keys, cloud, args.swaps)
         finally:
             cloud.stop()
-    (OUT / "sync.json").write_text(json.dumps(results, indent=1))
     text = report(results)
-    (OUT / "sync.md").write_text(text + "\n")
+    write_result(OUT, "sync", text, results)
     plot(results, OUT / "sync.png")
     print(text)
 

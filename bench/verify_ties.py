@@ -22,7 +22,6 @@ Writes bench/out/verify_ties.md and .json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ import numpy as np
 
 from edgesplit.cloud.ties import divergence
 from edgesplit.cloud.verifier import TIE_TOLERANCE, Verifier
+from edgesplit.evaluation.bench_report import write_result
 from edgesplit.generation import Prompt
 from edgesplit.models import locate_model
 
@@ -113,8 +113,7 @@ def main() -> None:
     report = "\n".join(lines) + "\n"
     print(report)
     OUT.mkdir(exist_ok=True)
-    (OUT / "verify_ties.md").write_text(report)
-    (OUT / "verify_ties.json").write_text(json.dumps({"args": vars(args), "results": results}, indent=2))
+    write_result(OUT, "verify_ties", report, {"args": vars(args), "results": results})
 
 
 if __name__ == "__main__":
