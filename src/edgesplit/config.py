@@ -72,6 +72,15 @@ class Settings(BaseSettings):
     n_ctx: int = Field(default=2048, ge=256, le=32768)  # context window, tokens
     n_threads: int = Field(default=2, ge=1, le=256)  # llama.cpp compute threads
     api_token: SecretStr | None = None  # bearer token this node requires from its callers
+    # more accepted tokens, for rotation: old and new overlap; the file (one per line) is re-read when it changes
+    api_tokens: list[SecretStr] = []
+    api_tokens_file: Path | None = None
+    rate_limit_rps: float = Field(default=0.0, ge=0)  # requests per second per client (token or address); 0 = off
+    rate_limit_burst: int = Field(default=20, ge=1)  # requests a client may send at once before the rate applies
+    # TLS on this node's listener (both or neither), and the CA bundle that the upstream's certificate must chain to
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    upstream_ca: Path | None = None
     upstream: str | None = None  # base URL of the next tier, e.g. http://127.0.0.1:8001
     upstream_token: SecretStr | None = None  # bearer token sent to the upstream
     upstream_model: str = "default"  # model name sent to the upstream
@@ -191,14 +200,20 @@ class Settings(BaseSettings):
         _check_model_reference(self.model)
         if self.role == "cloud" and self.upstream:
             raise ValueError("upstream: the cloud tier has no upstream")
-        if self.role == "local" and self.api_token is None:
+        if self.role == "local" and not self.requires_token:
             raise ValueError("api_token: a local tier serves other tiers and requires a bearer token")
         if self.upstream and not self.upstream.startswith(("http://", "https://")):
             raise ValueError(f"upstream: must be an http(s) URL, got {self.upstream!r}")
         if self.sync_root is not None and not self.upstream:
             raise ValueError("sync_root: syncing needs an upstream to pull from")
-        if not _is_loopback(self.host) and self.api_token is None:
+        if not _is_loopback(self.host) and not self.requires_token:
             raise ValueError(f"api_token: required when binding beyond loopback (host={self.host!r})")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert, tls_key: TLS needs both the certificate and its key")
+        for key in ("tls_cert", "tls_key", "upstream_ca", "api_tokens_file"):
+            path = getattr(self, key)
+            if path is not None and not Path(path).is_file():
+                raise ValueError(f"{key}: no such file: {path}")
         return self
 
     @field_validator("role", mode="before")
@@ -217,6 +232,11 @@ class Settings(BaseSettings):
         from edgesplit.models import model_id
 
         return model_id(self.model)
+
+    @property
+    def requires_token(self) -> bool:
+        """Does this node require a bearer token (``api_token``, ``api_tokens`` or ``api_tokens_file``)?"""
+        return self.api_token is not None or bool(self.api_tokens) or self.api_tokens_file is not None
 
     def upstream_secret(self) -> str | None:
         """The bearer token for the upstream, unwrapped (None when unset)."""

@@ -13,6 +13,7 @@
     ├── AuthError              missing or wrong bearer token (HTTP 401)
     ├── PolicyViolation        the privacy policy refuses the request; names the rule (HTTP 403)
     ├── QueueFull              the model's queue is full; carries retry_after_s (HTTP 429)
+    │   └── RateLimited        this client is over its request rate (HTTP 429)
     ├── OutboxFull             the edge's outbox is at its row or byte limit (HTTP 507)
     ├── BundleRejected         a sync bundle failed verification or its smoke test; names the reason (HTTP 409)
     └── UpstreamError          the next tier failed: unreachable, timed out, or answered an error
@@ -40,6 +41,7 @@ __all__ = [
     "PolicyViolation",
     "PositionMismatch",
     "QueueFull",
+    "RateLimited",
     "UnknownModel",
     "UpstreamError",
     "UpstreamTimeout",
@@ -114,6 +116,10 @@ class QueueFull(EdgesplitError):
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class RateLimited(QueueFull):
+    """This client sent more requests than its token bucket allows; retry after ``retry_after_s``."""
 
 
 class UpstreamError(EdgesplitError):

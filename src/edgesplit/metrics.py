@@ -45,6 +45,7 @@ class NodeMetrics:
         )
         self.queue_depth = Gauge("edgesplit_queue_depth", "Requests waiting per model", ["model"], registry=reg)
         self.upstream_errors = Counter("edgesplit_upstream_errors", "Upstream failures by kind", ["kind"], registry=reg)
+        self.rate_limited = Counter("edgesplit_rate_limited", "Requests refused by the per-client limit", registry=reg)
         self.link_state = EnumMetric(
             "edgesplit_link_state", "Upstream circuit breaker", states=["closed", "half-open", "open"], registry=reg
         )

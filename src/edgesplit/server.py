@@ -15,6 +15,7 @@ from edgesplit.edge.node import EdgeNode
 from edgesplit.errors import EdgesplitError
 from edgesplit.http.app import create_app
 from edgesplit.http.node import Node
+from edgesplit.transport.tls import TlsFiles
 
 __all__ = ["AppServer", "NodeServer", "build_node", "serve"]
 
@@ -31,17 +32,25 @@ def build_node(settings: Settings) -> Node:
 def serve(settings: Settings) -> None:
     """Serve a node in the foreground until interrupted."""
     node = build_node(settings)
-    uvicorn.run(create_app(node), host=settings.host, port=settings.port, log_level="info", access_log=False)
+    tls = TlsFiles.from_settings(settings)
+    uvicorn.run(
+        create_app(node), host=settings.host, port=settings.port, log_level="info", access_log=False,
+        **(tls.uvicorn_options() if tls else {}),
+    )  # fmt: skip
 
 
 class AppServer:
     """An ASGI app served by uvicorn on a background thread; ``port=0`` picks a free port."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, name: str = "app") -> None:
+    def __init__(
+        self, app: Any, host: str = "127.0.0.1", port: int = 0, name: str = "app", tls: TlsFiles | None = None
+    ) -> None:
         # a connection still open after 5 s of shutdown (a test double that never answers) is dropped
         config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=5
-        )
+            app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=5,
+            **(tls.uvicorn_options() if tls else {}),
+        )  # fmt: skip
+        self.scheme = "https" if tls else "http"
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name=f"edgesplit-{name}", daemon=True)
         self._error: BaseException | None = None
@@ -56,7 +65,7 @@ class AppServer:
     def url(self) -> str:
         sockets = self._server.servers[0].sockets
         host, port = sockets[0].getsockname()[:2]
-        return f"http://{host}:{port}"
+        return f"{self.scheme}://{host}:{port}"
 
     def start(self, timeout_s: float = 30.0) -> AppServer:
         self._thread.start()
@@ -85,7 +94,10 @@ class NodeServer(AppServer):
 
     def __init__(self, node: Node) -> None:
         self.node = node
-        super().__init__(create_app(node), node.settings.host, node.settings.port, node.settings.role)
+        settings = node.settings
+        super().__init__(
+            create_app(node), settings.host, settings.port, settings.role, TlsFiles.from_settings(settings)
+        )
 
     def start(self, timeout_s: float = 30.0) -> NodeServer:
         super().start(timeout_s)

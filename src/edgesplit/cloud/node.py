@@ -45,7 +45,7 @@ class CloudNode:
         split_sessions: SessionStore | None = None,
         verifier: Verifier | None = None,
     ) -> None:
-        if settings.api_token is None:
+        if not settings.requires_token:
             raise ConfigError(
                 "config key 'api_token' (env EDGESPLIT_API_TOKEN): the cloud tier requires a bearer token"
             )

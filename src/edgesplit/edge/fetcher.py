@@ -11,6 +11,7 @@ resumed: ``timestamp.json`` changes in place.
 from __future__ import annotations
 
 import hashlib
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,11 +42,14 @@ class ResumingFetcher(FetcherInterface):
         timeout_s: float = 30.0,
         retries: int = 3,
         transport: httpx.BaseTransport | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.partial_dir = partial_dir
         self.retries = retries
         self.stats = FetchStats()
-        self._client = httpx.Client(headers=bearer_headers(token), timeout=timeout_s, transport=transport)
+        self._client = httpx.Client(
+            headers=bearer_headers(token), timeout=timeout_s, transport=transport, verify=verify
+        )
 
     def close(self) -> None:
         self._client.close()

@@ -40,6 +40,7 @@ from edgesplit.tracing import stage
 from edgesplit.transport.link import LinkMonitor
 from edgesplit.transport.probe import LinkProber
 from edgesplit.transport.remote import RemoteBackend
+from edgesplit.transport.tls import upstream_verify
 from edgesplit.transport.upstream import UpstreamClient
 
 if TYPE_CHECKING:
@@ -346,7 +347,8 @@ class EdgeNode:
 def upstream_client(settings: Settings) -> UpstreamClient:
     """The edge's one client to ``settings.upstream``, with its token and timeout."""
     assert settings.upstream is not None
-    return UpstreamClient(settings.upstream, settings.upstream_secret(), settings.upstream_timeout_s)
+    verify = upstream_verify(settings.upstream_ca)
+    return UpstreamClient(settings.upstream, settings.upstream_secret(), settings.upstream_timeout_s, verify=verify)
 
 
 def _split_backend(settings: Settings, metrics: NodeMetrics, client: UpstreamClient) -> Backend:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import shutil
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,12 +74,13 @@ class SyncClient:
         timeout_s: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         progress: Callable[[str, int], None] | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.store = store
         self.base_url = base_url.rstrip("/")
         self.trusted_root = trusted_root
         self.tier = tier
-        self.fetcher = ResumingFetcher(token, store.partial_dir, timeout_s, transport=transport)
+        self.fetcher = ResumingFetcher(token, store.partial_dir, timeout_s, transport=transport, verify=verify)
         self.progress = progress  # (target path, length) before each download
         self._downloading: tuple[str, int, int] | None = None  # target, length, wire bytes when it started
 

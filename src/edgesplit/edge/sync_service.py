@@ -17,6 +17,7 @@ from edgesplit.edge.bundles import BundleStore, SyncState
 from edgesplit.edge.swap import BundleFiles, bundle_settings, swap_bundle
 from edgesplit.edge.sync import SyncClient, SyncStatus
 from edgesplit.errors import BundleRejected, InvalidRequest
+from edgesplit.transport.tls import upstream_verify
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -154,5 +155,8 @@ def sync_service(node: EdgeNode, base: Settings, store: BundleStore, serving: in
 
     assert base.upstream is not None and base.sync_root is not None
     root = trusted_root(base.sync_root)
-    client = SyncClient(store, base.upstream, base.upstream_secret(), root, base.tier, base.upstream_timeout_s)
+    verify = upstream_verify(base.upstream_ca)
+    client = SyncClient(
+        store, base.upstream, base.upstream_secret(), root, base.tier, base.upstream_timeout_s, verify=verify
+    )
     return SyncService(node, base, store, client, serving)

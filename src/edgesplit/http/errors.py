@@ -23,6 +23,7 @@ from edgesplit.errors import (
     PolicyViolation,
     PositionMismatch,
     QueueFull,
+    RateLimited,
     UpstreamError,
     UpstreamTimeout,
 )
@@ -84,9 +85,8 @@ def map_error(exc: Exception) -> JSONResponse:
             401, str(exc), "authentication_error", None, "invalid_api_key", {"www-authenticate": "Bearer"}
         )
     if isinstance(exc, QueueFull):
-        return error_response(
-            429, str(exc), "rate_limit_error", None, "queue_full", {"retry-after": str(exc.retry_after_s)}
-        )
+        code = "rate_limited" if isinstance(exc, RateLimited) else "queue_full"
+        return error_response(429, str(exc), "rate_limit_error", None, code, {"retry-after": str(exc.retry_after_s)})
     if isinstance(exc, UpstreamTimeout):
         return error_response(504, str(exc), "upstream_error", None, "upstream_timeout")
     if isinstance(exc, UpstreamError):

@@ -18,6 +18,7 @@ in-process ``httpx.MockTransport`` or ``httpx.ASGITransport`` where the network 
 from __future__ import annotations
 
 import contextlib
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +55,7 @@ class UpstreamClient:
         token: str | None,
         timeout_s: float,
         transport: httpx.AsyncBaseTransport | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
@@ -63,6 +65,7 @@ class UpstreamClient:
             timeout=httpx.Timeout(timeout_s),
             limits=httpx.Limits(max_connections=_MAX_CONNECTIONS, max_keepalive_connections=32),
             transport=transport,
+            verify=verify,  # the upstream's certificate must chain to upstream_ca (transport/tls.py)
             event_hooks={"request": [inject_traceparent]},  # one trace across tiers (edgesplit/tracing.py)
         )
 

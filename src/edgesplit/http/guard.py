@@ -1,0 +1,117 @@
+"""The Guard in front of every route: auth, rate limits, errors → HTTP, the request counter, the span.
+
+Plain ASGI middleware: Starlette's ``@app.middleware("http")`` runs each request in an extra task
+and streams the body through a memory channel; measured with ``bench/gateway.py`` that costs the
+edge more than the privacy step does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from fastapi import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from edgesplit.errors import AuthError, RateLimited
+from edgesplit.http.auth import TokenSet
+from edgesplit.http.dashboard import DASHBOARD_PREFIX
+from edgesplit.http.errors import log_internal, map_error
+from edgesplit.http.node import Node
+from edgesplit.http.ratelimit import RateLimiter
+from edgesplit.tracing import server_span
+
+__all__ = ["Guard", "path_kind"]
+
+_UNAUTHENTICATED_PATHS = ("/healthz", "/metrics")
+_UNTRACED_PATHS = (*_UNAUTHENTICATED_PATHS, "/v1/stats", "/v1/link/probe")  # polled: no trace of their own
+
+
+def _dashboard_page(path: str) -> bool:
+    """The dashboard's page and assets hold no data; /v1/stats, which they read, needs the token."""
+    return path == DASHBOARD_PREFIX or path.startswith(DASHBOARD_PREFIX + "/")
+
+
+def _caller(request: Request, tokens: TokenSet | None) -> str:
+    """Who is calling: the presented token's client id, or the address on a node without tokens.
+
+    Raises AuthError for a missing or wrong token on a path that needs one."""
+    path = request.url.path
+    if tokens is None or path in _UNAUTHENTICATED_PATHS or _dashboard_page(path):
+        return "address:" + (request.client.host if request.client else "unknown")
+    header = request.headers.get("authorization", "")
+    scheme, _, presented = header.partition(" ")
+    client = tokens.client(presented.strip()) if scheme.lower() == "bearer" else None
+    if client is None:
+        raise AuthError("missing or invalid bearer token")
+    return client
+
+
+class Guard:
+    """Auth, per-client rate limits, errors → HTTP, the request counter and the server span."""
+
+    def __init__(self, app: ASGIApp, node: Node) -> None:
+        self.app = app
+        self.node = node
+        self.tokens = TokenSet.from_settings(node.settings)
+        rps = node.settings.rate_limit_rps
+        self.limiter = RateLimiter(rps, node.settings.rate_limit_burst) if rps > 0 else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        status = 500
+        started = False
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                status, started = message["status"], True
+            await send(message)
+
+        path = request.url.path
+        traced = not (path in _UNTRACED_PATHS or _dashboard_page(path))
+        span = (
+            server_span("edgesplit.http", request.headers, **self._span_attributes(request))
+            if traced
+            else contextlib.nullcontext()
+        )
+        with span as current:
+            try:
+                client = _caller(request, self.tokens)
+                if self.limiter is not None and not (path in _UNAUTHENTICATED_PATHS or _dashboard_page(path)):
+                    try:
+                        self.limiter.take(client)
+                    except RateLimited:
+                        self.node.metrics.rate_limited.inc()
+                        raise
+                await self.app(scope, receive, send_noting_status)
+            except Exception as exc:
+                log_internal(exc, request)
+                if started:  # the status line is gone; nothing better to send
+                    raise
+                response = map_error(exc)
+                status = response.status_code
+                await response(scope, receive, send)
+            finally:
+                self.node.metrics.requests.labels(path=path, status=str(status)).inc()
+                if current is not None:
+                    current.set_attribute("http.response.status_code", status)
+
+    def _span_attributes(self, request: Request) -> dict[str, Any]:
+        settings = self.node.settings
+        return {
+            "http.request.method": request.method, "url.path": path_kind(request.url.path),
+            "edgesplit.tier": settings.tier, "edgesplit.role": settings.role,
+        }  # fmt: skip
+
+
+def path_kind(path: str) -> str:
+    """``path`` with its ids left out (``/v1/split/sessions/{id}``): span names and attributes stay few."""
+    parts = [
+        "{id}" if (len(part) > 3 and any(c.isdigit() for c in part)) or len(part) > 24 else part
+        for part in path.split("/")
+    ]  # "v1" stays
+    return "/".join(parts)
