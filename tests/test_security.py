@@ -7,6 +7,7 @@ import ipaddress
 import ssl
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -144,3 +145,45 @@ def test_tls_settings_are_checked_at_start(tmp_path: Path) -> None:
         load_settings(role="edge", tls_cert=cert)
     with pytest.raises(ConfigError, match="upstream_ca: no such file"):
         load_settings(role="edge", upstream="https://127.0.0.1:9", upstream_ca=tmp_path / "missing.pem")
+
+
+def test_every_route_refuses_a_body_over_its_limit(make_edge: EdgeFactory) -> None:
+    edge = make_edge(max_body_bytes=4096)
+    big = b"x" * 10_000
+    for path in ("/v1/feedback", "/v1/chat/completions", "/v1/models"):  # parsing or not, declared length
+        reply = httpx.post(f"{edge.url}{path}", content=big, headers={"content-type": "application/json"})
+        assert reply.status_code == 413 and reply.json()["error"]["code"] == "request_too_large", path
+
+    def chunks() -> Iterator[bytes]:  # no content-length: counted as it streams
+        for _ in range(10):
+            yield b"y" * 1000
+
+    streamed = httpx.post(f"{edge.url}/v1/chat/completions", content=chunks())
+    assert streamed.status_code == 413
+
+
+def test_no_personal_value_and_no_token_in_logs_metrics_or_stats(
+    make_edge: EdgeFactory, echo_upstream: tuple[RecordingEcho, AppServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A PII corpus run with DEBUG logging, through an edge that needs a token and sends one upstream."""
+    import logging
+
+    from edgesplit.evaluation.pii_corpus import blind_corpus
+
+    _, upstream = echo_upstream
+    secrets = ("edge-secret-token", "upstream-secret-token")
+    edge = make_edge(upstream=upstream.url, api_token=secrets[0], upstream_token=secrets[1])
+    headers = {"authorization": f"Bearer {secrets[0]}"}
+    messages = blind_corpus(24)
+    with caplog.at_level(logging.DEBUG):
+        for i, message in enumerate(messages):
+            body = {"model": "edgesplit/cloud", "messages": [{"role": "user", "content": message.text}],
+                    "max_tokens": 8, "stream": i % 2 == 1}  # fmt: skip
+            assert httpx.post(f"{edge.url}/v1/chat/completions", json=body, headers=headers).status_code == 200
+        httpx.post(f"{edge.url}/v1/chat/completions", json={"model": "nope"}, headers=headers)  # an error path
+        httpx.get(f"{edge.url}/v1/models", headers={"authorization": "Bearer wrong-token"})  # a refused token
+    seen = caplog.text + httpx.get(f"{edge.url}/metrics").text
+    seen += httpx.get(f"{edge.url}/v1/stats", headers=headers).text
+    values = {message.text[s.start : s.end] for message in messages for s in message.labels}
+    assert len(values) > 50
+    assert [v for v in values if v in seen] == [] and [t for t in (*secrets, "wrong-token") if t in seen] == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -292,6 +293,10 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         return cls(**clean)
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
+    except tomllib.TOMLDecodeError as exc:  # the file is not TOML: say where, not a traceback
+        raise ConfigError(f"config file {config_file} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {config_file} is not UTF-8 text") from None
 
 
 def _describe(exc: ValidationError) -> str:

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from edgesplit.errors import AuthError, RateLimited
 from edgesplit.http.auth import TokenSet
 from edgesplit.http.dashboard import DASHBOARD_PREFIX
-from edgesplit.http.errors import log_internal, map_error
+from edgesplit.http.errors import RequestTooLarge, log_internal, map_error
 from edgesplit.http.node import Node
 from edgesplit.http.ratelimit import RateLimiter
 from edgesplit.tracing import server_span
@@ -81,6 +81,7 @@ class Guard:
         with span as current:
             try:
                 client = _caller(request, self.tokens)
+                receive = self._limited(request, receive)
                 if self.limiter is not None and not (path in _UNAUTHENTICATED_PATHS or _dashboard_page(path)):
                     try:
                         self.limiter.take(client)
@@ -99,6 +100,28 @@ class Guard:
                 self.node.metrics.requests.labels(path=path, status=str(status)).inc()
                 if current is not None:
                     current.set_attribute("http.response.status_code", status)
+
+    def _limited(self, request: Request, receive: Receive) -> Receive:
+        """``receive`` refusing a body past the route's limit (413), declared or streamed: every route,
+        not only those that parse a body, so no handler reads an unbounded one."""
+        settings = self.node.settings
+        split = request.url.path.startswith("/v1/split/")
+        limit = settings.split_max_frame_bytes if split else settings.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise RequestTooLarge(limit)
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise RequestTooLarge(limit)
+            return message
+
+        return limited
 
     def _span_attributes(self, request: Request) -> dict[str, Any]:
         settings = self.node.settings

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -106,22 +107,16 @@ class RemoteBackend:
             if data == "[DONE]":
                 await _drain(lines)  # read to the end, so the connection goes back to the pool
                 break
-            chunk = json.loads(data)
-            report.read(chunk)
-            if "error" in chunk:
-                raise UpstreamError(f"upstream error mid-stream: {chunk['error'].get('message', chunk['error'])}")
-            if usage := chunk.get("usage"):
-                prompt_tokens = usage.get("prompt_tokens", 0)
-                completion_tokens = usage.get("completion_tokens", completion_tokens)
-            for choice in chunk.get("choices", []):
-                event = _choice_event(choice)
-                if event is not None:
-                    deadline = None
-                    yield event
-                    if usage is None:
-                        completion_tokens += 1
-                if choice.get("finish_reason"):
-                    upstream_reason = choice["finish_reason"]
+            chunk = _read_chunk(data)
+            report.read(chunk.raw)
+            if chunk.usage is not None:
+                prompt_tokens, completion_tokens = chunk.usage[0], chunk.usage[1] or completion_tokens
+            for event in chunk.events:
+                deadline = None
+                yield event
+                if chunk.usage is None:
+                    completion_tokens += 1
+            upstream_reason = chunk.finish or upstream_reason
         yield Finish(
             reason=finish_reason(upstream_reason),
             prompt_tokens=prompt_tokens,
@@ -150,14 +145,51 @@ class _HopReport:
         return ({"tier": "upstream", "model": self.model, "served": True, "latency_ms": round(elapsed_ms, 1)},)
 
 
+@dataclass(frozen=True)
+class _Chunk:
+    """One SSE ``data:`` chunk, read: its tokens, its usage (prompt, completion) and finish reason."""
+
+    raw: dict[str, Any]
+    events: list[TokenEvent]
+    usage: tuple[int, int] | None
+    finish: str | None
+
+
+def _read_chunk(data: str) -> _Chunk:
+    """A chunk as OpenAI's streaming format has it; anything else (not JSON, wrong types, an error
+    chunk) is an UpstreamError: what the upstream sent is foreign input, caught at this boundary."""
+    try:
+        chunk = json.loads(data)
+        if not isinstance(chunk, dict):
+            raise TypeError(f"a chunk must be an object, got {type(chunk).__name__}")
+        if "error" in chunk:
+            error = chunk["error"]
+            message = error.get("message", error) if isinstance(error, dict) else error
+            raise UpstreamError(f"upstream error mid-stream: {message}")
+        usage = chunk.get("usage")
+        counts = (int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)) if usage else None
+        events, finish = [], None
+        for choice in chunk.get("choices") or []:
+            if (event := _choice_event(choice)) is not None:
+                events.append(event)
+            finish = choice.get("finish_reason") or finish
+        if finish is not None and not isinstance(finish, str):
+            raise TypeError("finish_reason must be a string")
+        return _Chunk(chunk, events, counts, finish)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise UpstreamError(f"upstream sent a malformed stream chunk: {type(exc).__name__}: {exc}") from None
+
+
 def _choice_event(choice: dict[str, Any]) -> TokenEvent | None:
     text = choice["delta"].get("content") if "delta" in choice else choice.get("text")
     if not text:
         return None
+    if not isinstance(text, str):
+        raise TypeError("a chunk's content must be a string")
     logprob = None
     entries = (choice.get("logprobs") or {}).get("content") or []
     if entries:
-        logprob = sum(e["logprob"] for e in entries) / len(entries)
+        logprob = float(sum(e["logprob"] for e in entries) / len(entries))
     return TokenEvent(text=text, logprob=logprob)
 
 
