@@ -17,6 +17,7 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from edgesplit.errors import InvalidRequest
+from edgesplit.http.openapi import json_body
 from edgesplit.store import Database
 
 if TYPE_CHECKING:
@@ -117,5 +118,5 @@ def add_feedback_routes(app: FastAPI, store: FeedbackStore, max_body_bytes: int)
     async def stats() -> dict[str, Any]:
         return store.stats()
 
-    app.add_api_route("/v1/feedback/batch", batch, methods=["POST"])
+    app.add_api_route("/v1/feedback/batch", batch, methods=["POST"], openapi_extra=json_body(FeedbackBatch))
     app.add_api_route("/v1/feedback/stats", stats, methods=["GET"])

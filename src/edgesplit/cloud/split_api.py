@@ -12,6 +12,7 @@ from edgesplit.cloud.split_sessions import SessionStore
 from edgesplit.engine.codec import Codec, decode_frame
 from edgesplit.errors import InvalidRequest
 from edgesplit.http.admit import parse_body
+from edgesplit.http.openapi import binary_body, json_body
 
 __all__ = ["OpenSession", "add_split_routes"]
 
@@ -49,7 +50,7 @@ def add_split_routes(app: FastAPI, store: SessionStore, max_frame_bytes: int, gg
         config = store.model.config
         return {"model": store.model_name, "n_layers": config.n_layers, "dim": config.dim, "sessions": len(store)}
 
-    @app.post("/v1/split/sessions", status_code=201)
+    @app.post("/v1/split/sessions", status_code=201, openapi_extra=json_body(OpenSession))
     async def open_session(request: Request) -> dict[str, Any]:
         body = parse_body(OpenSession, await request.body(), "split session request")
         session = store.open(body.model, body.k, body.codec, body.temperature, body.top_p, body.seed)
@@ -63,7 +64,7 @@ def add_split_routes(app: FastAPI, store: SessionStore, max_frame_bytes: int, gg
             "ttl_s": store.ttl_s,
         }
 
-    @app.post("/v1/split/sessions/{session_id}/forward")
+    @app.post("/v1/split/sessions/{session_id}/forward", openapi_extra=binary_body("a tensor frame (engine/codec.py)"))
     async def forward(session_id: str, request: Request) -> dict[str, Any]:
         session = store.get(session_id)
         data = await request.body()

@@ -13,7 +13,7 @@ import logging
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from edgesplit.errors import NotFound
 
@@ -33,18 +33,23 @@ _TARGET_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 def add_sync_routes(app: FastAPI, repository: SyncRepository) -> None:
     from fastapi.responses import FileResponse
 
-    @app.get("/v1/sync/metadata/{name}")
+    @app.get("/v1/sync/metadata/{name}", response_model=None, responses=_file("application/json"))
     async def metadata(name: str) -> FileResponse:
         if not _METADATA_NAME.match(name):
             raise NotFound(f"no sync metadata named {name!r}", code="not_found")
         return FileResponse(_existing(repository.metadata_dir / name), media_type="application/json")
 
-    @app.get("/v1/sync/targets/{path:path}")
+    @app.get("/v1/sync/targets/{path:path}", response_model=None, responses=_file("application/octet-stream"))
     async def target(path: str) -> FileResponse:
         parts = path.split("/")
         if not all(_TARGET_PART.match(part) for part in parts):
             raise NotFound(f"no sync target {path!r}", code="not_found")
         return FileResponse(_existing(repository.targets_dir.joinpath(*parts)), media_type="application/octet-stream")
+
+
+def _file(media_type: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI answer of a route that sends a file (its return type is not a model)."""
+    return {200: {"content": {media_type: {}}, "description": "The file"}}
 
 
 def _existing(path: Path) -> Path:

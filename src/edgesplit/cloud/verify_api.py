@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from edgesplit.cloud.verifier import Verifier
 from edgesplit.generation import Prompt
 from edgesplit.http.admit import parse_body
+from edgesplit.http.openapi import json_body
 from edgesplit.schemas import VerifyChoice, VerifyMode
 
 __all__ = ["OpenVerifySession", "VerifyRequest", "add_speculative_routes"]
@@ -82,7 +83,7 @@ def add_speculative_routes(app: FastAPI, verifier: Verifier, default_max_tokens:
             "vocab": verifier.vocab_fingerprint,
         }
 
-    @app.post("/v1/speculative/sessions", status_code=201)
+    @app.post("/v1/speculative/sessions", status_code=201, openapi_extra=json_body(OpenVerifySession))
     async def open_session(request: Request) -> dict[str, Any]:
         body: OpenVerifySession = parse_body(OpenVerifySession, await request.body(), "speculative session request")
         session = await asyncio.to_thread(
@@ -104,7 +105,7 @@ def add_speculative_routes(app: FastAPI, verifier: Verifier, default_max_tokens:
             "vocab": verifier.vocab_fingerprint,  # a drafter with this fingerprint may send token ids
         }
 
-    @app.post("/v1/speculative/sessions/{session_id}/verify")
+    @app.post("/v1/speculative/sessions/{session_id}/verify", openapi_extra=json_body(VerifyRequest))
     async def verify(session_id: str, request: Request) -> dict[str, Any]:
         session = verifier.get(session_id)
         body: VerifyRequest = parse_body(VerifyRequest, await request.body(), "verify request")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request
 
 from edgesplit.errors import NotFound
+from edgesplit.http.openapi import json_body
 from edgesplit.schemas import FeedbackMark
 
 if TYPE_CHECKING:
@@ -38,5 +39,5 @@ def add_feedback_mark_route(app: FastAPI, recorder: FeedbackRecorder) -> None:
     async def stats() -> dict[str, Any]:
         return recorder.stats()
 
-    app.add_api_route("/v1/feedback", feedback, methods=["POST"])
+    app.add_api_route("/v1/feedback", feedback, methods=["POST"], openapi_extra=json_body(FeedbackMark))
     app.add_api_route("/v1/feedback/recorded", stats, methods=["GET"])

@@ -16,7 +16,7 @@ import httpx
 from fastapi import Request
 from starlette.responses import Response, StreamingResponse
 
-from edgesplit.errors import UpstreamError
+from edgesplit.errors import NotFound, UpstreamError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -49,8 +49,12 @@ async def _relay(client: UpstreamClient, request: Request) -> StreamingResponse:
     from starlette.background import BackgroundTask
 
     headers = {name: value for name in _REQUEST_HEADERS if (value := request.headers.get(name))}
+    # the path as it came, still percent-encoded: decoded, a name with control characters is no URL
+    path = request.scope.get("raw_path", b"").decode("ascii", "replace") or request.url.path
     try:
-        upstream = await client.send_streaming("GET", request.url.path, headers)
+        upstream = await client.send_streaming("GET", path, headers)
+    except httpx.InvalidURL:
+        raise NotFound(f"no sync file at {path!r}", code="not_found") from None
     except httpx.HTTPError as exc:
         raise UpstreamError(f"sync repository upstream unreachable: {type(exc).__name__}") from None
     answer = {name: value for name in _ANSWER_HEADERS if (value := upstream.headers.get(name))}

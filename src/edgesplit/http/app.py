@@ -24,6 +24,7 @@ from edgesplit.http.errors import error_response
 from edgesplit.http.guard import Guard
 from edgesplit.http.jobs import add_job_routes
 from edgesplit.http.node import Node
+from edgesplit.http.openapi import install_openapi, sse_response
 from edgesplit.http.pipeline import RequestPipeline
 from edgesplit.http.stats import StatsHistory
 from edgesplit.schemas import ChatCompletionRequest, CompletionRequest
@@ -59,22 +60,25 @@ def create_app(node: Node) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(exc.status_code, str(exc.detail), "invalid_request_error")
+        # Starlette's own errors carry headers that belong in the answer (Allow on 405: RFC 9110)
+        headers = dict(exc.headers) if exc.headers else None
+        return error_response(exc.status_code, str(exc.detail), "invalid_request_error", headers=headers)
 
     add_job_routes(app, node.outbox, node.results, node.restore_job)
     node.add_routes(app)
     _add_openai_routes(app, node, RequestPipeline(node))
     _add_node_routes(app, node)
     add_dashboard_routes(app, history)
+    install_openapi(app, node.model_ids())
     return app
 
 
 def _add_openai_routes(app: FastAPI, node: Node, pipeline: RequestPipeline) -> None:
-    @app.post("/v1/chat/completions")
+    @app.post("/v1/chat/completions", openapi_extra=sse_response(ChatCompletionRequest))
     async def chat_completions(request: Request) -> Response:
         return await pipeline.run(request, ChatCompletionRequest)
 
-    @app.post("/v1/completions")
+    @app.post("/v1/completions", openapi_extra=sse_response(CompletionRequest))
     async def completions(request: Request) -> Response:
         return await pipeline.run(request, CompletionRequest)
 
@@ -85,8 +89,11 @@ def _add_openai_routes(app: FastAPI, node: Node, pipeline: RequestPipeline) -> N
         return {"object": "list", "data": data}
 
 
+_BINARY: dict[int | str, dict[str, Any]] = {200: {"content": {"application/octet-stream": {}}, "description": "Filler"}}
+
+
 def _add_node_routes(app: FastAPI, node: Node) -> None:
-    @app.get("/v1/link/probe")
+    @app.get("/v1/link/probe", response_class=Response, responses=_BINARY)
     async def link_probe(request: Request) -> Response:
         """``bytes`` bytes of filler, for a downstream tier to measure bandwidth (authenticated)."""
         size_text = request.query_params.get("bytes", "65536")
@@ -98,6 +105,6 @@ def _add_node_routes(app: FastAPI, node: Node) -> None:
     async def healthz() -> dict[str, Any]:
         return {"status": "ok", "role": node.settings.role, "model": node.settings.served_model}
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
         return PlainTextResponse(node.metrics.render(), media_type="text/plain; version=0.0.4")

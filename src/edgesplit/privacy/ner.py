@@ -131,7 +131,7 @@ def _spans(doc: Any, offset: int, text: str) -> Iterator[NerSpan]:
 
 
 _PARTICLE = r"(?:(?:da|de|do|dos|das|di|del|du|van|von|der) )?"
-_LEFT_WORD = re.compile(rf"([A-ZÀ-Ý][\wÀ-ÿ'\u2019-]*) {_PARTICLE}$")
+_LEFT_WORD = re.compile(rf"(?<![\wÀ-ÿ'\u2019-])([A-ZÀ-Ý][\wÀ-ÿ'\u2019-]*) {_PARTICLE}$")  # a whole word
 _RIGHT_WORD = re.compile(rf" {_PARTICLE}([A-ZÀ-Ý][\wÀ-ÿ'\u2019-]*)")
 _WIDEN_WORDS = 3  # at most this many words added on each side
 
