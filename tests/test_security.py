@@ -162,6 +162,16 @@ def test_every_route_refuses_a_body_over_its_limit(make_edge: EdgeFactory) -> No
     assert streamed.status_code == 413
 
 
+def test_split_frames_have_their_own_limit(make_edge: EdgeFactory) -> None:
+    """Frames go to /v1/split/...: bounded by split_max_frame_bytes in the Guard, not max_body_bytes."""
+    edge = make_edge(max_body_bytes=1024, split_max_frame_bytes=4096)
+    url = f"{edge.url}/v1/split/sessions/s1/forward"
+    over = httpx.post(url, content=b"f" * 5000, headers={"content-type": "application/octet-stream"})
+    assert over.status_code == 413 and "4096" in over.json()["error"]["message"]
+    under = httpx.post(url, content=b"f" * 3000, headers={"content-type": "application/octet-stream"})
+    assert under.status_code == 404  # within the frame limit, past max_body_bytes: it reaches the router
+
+
 def test_no_personal_value_and_no_token_in_logs_metrics_or_stats(
     make_edge: EdgeFactory, echo_upstream: tuple[RecordingEcho, AppServer], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -76,7 +76,7 @@ def server_span(name: str, headers: Mapping[str, str], **attributes: Any) -> Ite
     """A server span continuing the trace of an incoming ``traceparent`` (or starting one)."""
     parent = propagate.extract(dict(headers))
     with _tracer().start_as_current_span(name, context=parent, kind=trace.SpanKind.SERVER) as span:
-        span.set_attributes({k: v for k, v in attributes.items() if v is not None})
+        _set_attributes(span, attributes)
         yield span
 
 
@@ -84,7 +84,7 @@ def server_span(name: str, headers: Mapping[str, str], **attributes: Any) -> Ite
 def stage(name: str, **attributes: Any) -> Iterator[trace.Span]:
     """One pipeline stage as a child span of the current one."""
     with _tracer().start_as_current_span(name) as span:
-        span.set_attributes({k: v for k, v in attributes.items() if v is not None})
+        _set_attributes(span, attributes)
         yield span
 
 
@@ -92,8 +92,12 @@ def open_span(name: str, **attributes: Any) -> trace.Span:
     """A child of the current span that the caller ends: for a stage that lives across a generator's
     yields (a stream's restore), where a context manager would leave its context in another task."""
     span = _tracer().start_span(name)
-    span.set_attributes({k: v for k, v in attributes.items() if v is not None})
+    _set_attributes(span, attributes)
     return span
+
+
+def _set_attributes(span: trace.Span, attributes: dict[str, Any]) -> None:
+    span.set_attributes({k: v for k, v in attributes.items() if v is not None})  # None: nothing to say
 
 
 async def inject_traceparent(request: httpx.Request) -> None:

@@ -136,7 +136,7 @@ class CloudNode:
             from edgesplit.cloud.split_api import add_split_routes
 
             path = str(locate_model(self.split_sessions.model_name))
-            add_split_routes(app, self.split_sessions, self.settings.split_max_frame_bytes, path)
+            add_split_routes(app, self.split_sessions, path)  # frames are bounded in the Guard
 
     async def defer(
         self, kind: str, request: dict[str, object], callback_url: str | None, conversation: str | None = None

@@ -30,7 +30,7 @@ class OpenSession(BaseModel):
     seed: int | None = None
 
 
-def add_split_routes(app: FastAPI, store: SessionStore, max_frame_bytes: int, gguf_path: str) -> None:
+def add_split_routes(app: FastAPI, store: SessionStore, gguf_path: str) -> None:
     profile_cache: list[dict[str, Any]] = []
     profile_lock = asyncio.Lock()
 
@@ -67,9 +67,7 @@ def add_split_routes(app: FastAPI, store: SessionStore, max_frame_bytes: int, gg
     @app.post("/v1/split/sessions/{session_id}/forward", openapi_extra=binary_body("a tensor frame (engine/codec.py)"))
     async def forward(session_id: str, request: Request) -> dict[str, Any]:
         session = store.get(session_id)
-        data = await request.body()
-        if len(data) > max_frame_bytes:
-            raise InvalidRequest(f"frame exceeds {max_frame_bytes} bytes", param="frame", code="frame_too_large")
+        data = await request.body()  # bounded by split_max_frame_bytes in the Guard (http/guard.py)
         frame, codec = decode_frame(data, expected_dim=store.model.config.dim)
         if codec != session.codec:
             raise InvalidRequest(

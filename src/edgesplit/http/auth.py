@@ -44,9 +44,8 @@ class TokenSet:
         """The node's tokens, or None when it requires none."""
         if not settings.requires_token:
             return None
-        fixed = [s.get_secret_value() for s in [*([settings.api_token] if settings.api_token else []),
-                                                 *settings.api_tokens]]  # fmt: skip
-        return cls(fixed, settings.api_tokens_file)
+        secrets = [*([settings.api_token] if settings.api_token else []), *settings.api_tokens]
+        return cls([secret.get_secret_value() for secret in secrets], settings.api_tokens_file)
 
     def client(self, presented: str) -> str | None:
         """A short, non-reversible id of the caller (for rate limits and metrics), or None if refused."""

@@ -32,12 +32,17 @@ def _dashboard_page(path: str) -> bool:
     return path == DASHBOARD_PREFIX or path.startswith(DASHBOARD_PREFIX + "/")
 
 
+def _open(path: str) -> bool:
+    """A path anyone may call, never rate-limited: health, metrics, the dashboard's page."""
+    return path in _UNAUTHENTICATED_PATHS or _dashboard_page(path)
+
+
 def _caller(request: Request, tokens: TokenSet | None) -> str:
     """Who is calling: the presented token's client id, or the address on a node without tokens.
 
     Raises AuthError for a missing or wrong token on a path that needs one."""
     path = request.url.path
-    if tokens is None or path in _UNAUTHENTICATED_PATHS or _dashboard_page(path):
+    if tokens is None or _open(path):
         return "address:" + (request.client.host if request.client else "unknown")
     header = request.headers.get("authorization", "")
     scheme, _, presented = header.partition(" ")
@@ -82,7 +87,7 @@ class Guard:
             try:
                 client = _caller(request, self.tokens)
                 receive = self._limited(request, receive)
-                if self.limiter is not None and not (path in _UNAUTHENTICATED_PATHS or _dashboard_page(path)):
+                if self.limiter is not None and not _open(path):
                     try:
                         self.limiter.take(client)
                     except RateLimited:

@@ -19,7 +19,7 @@ from edgesplit.generation import Finish, TokenEvent
 from edgesplit.http.errors import log_internal, map_error
 from edgesplit.http.openai_format import ResponseBuilder, sse
 from edgesplit.schemas import Hop
-from edgesplit.tracing import open_span
+from edgesplit.tracing import open_span, stage
 
 if TYPE_CHECKING:
     from edgesplit.http.node import Generation, Node
@@ -133,6 +133,6 @@ async def stream_sse(
     finally:
         span.end()
         await gen.events.aclose()  # stops generation if the client left
-    open_span("record").end()  # as a stage of its own, as in the plain answer
-    count_route(node, gen)
+    with stage("record"):
+        count_route(node, gen)
     yield sse("[DONE]")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import math
 import time
 from collections import deque
@@ -126,11 +127,15 @@ class StatsHistory:
         self.samples: deque[Sample] = deque(maxlen=points + 1)
         self._task: asyncio.Task[None] | None = None
 
-    async def take(self) -> Sample:
-        """Read the counters now and keep the sample."""
+    async def read(self) -> Sample:
+        """The counters now (the outbox's job counts off the loop)."""
         outbox = self.node.outbox
         counts = await asyncio.to_thread(outbox.counts) if outbox is not None else None
-        sample = read_sample(self.node.metrics.registry, counts)
+        return read_sample(self.node.metrics.registry, counts)
+
+    async def take(self) -> Sample:
+        """Read the counters now and keep the sample."""
+        sample = await self.read()
         self.samples.append(sample)
         return sample
 
@@ -150,15 +155,16 @@ class StatsHistory:
 
     async def payload(self) -> dict[str, Any]:
         """``GET /v1/stats``: the series the dashboard draws (see the module docstring)."""
-        await self.take()  # the newest point is now, whatever the sampling phase
-        samples = list(self.samples)
-        shown, offset, last = samples[1:], 1, samples[-1]  # each point shown is a change since the one before
+        # the newest point is now, whatever the sampling phase; it is not kept, so the history stays
+        # one sample per interval however often the page polls
+        samples = [*self.samples, await self.read()]
+        shown, last = samples[1:], samples[-1]  # each point shown is a change since the one before
         return {
             "interval_s": self.interval_s,
             "window_s": self.window * self.interval_s,
             "t": [round(s.t, 3) for s in shown],
-            "served": self._rates(samples, offset, "served"),
-            "routes": self._routes(samples, offset),
+            "served": self._served(samples),
+            "routes": self._routes(samples),
             "link": {
                 "rtt_ms": [s.rtt_ms for s in shown],
                 "bandwidth_mbps": [s.bandwidth_mbps for s in shown],
@@ -166,35 +172,32 @@ class StatsHistory:
             },
             "outbox": {
                 "waiting": [s.outbox_waiting for s in shown],
-                "finished": self._finished(samples, offset),
+                "finished": self._finished(samples),
             },
             "escalations": {rule: int(n) for rule, n in sorted(last.escalations.items())},
             "redactions": {kind: int(n) for kind, n in sorted(last.redactions.items())},
             "node": self.node.describe(),
         }
 
-    def _rates(self, samples: list[Sample], offset: int, what: str) -> dict[str, list[float]]:
-        keys = sorted({k for s in samples for k in getattr(s, what)})
-        return {
-            key: [getattr(samples[i], what).get(key, 0.0) - getattr(samples[i - 1], what).get(key, 0.0)
-                  for i in range(offset, len(samples))]
-            for key in keys
-        }  # fmt: skip
+    def _served(self, samples: list[Sample]) -> dict[str, list[float]]:
+        tiers = sorted({tier for s in samples for tier in s.served})
+        pairs = list(itertools.pairwise(samples))
+        return {tier: [new.served.get(tier, 0.0) - old.served.get(tier, 0.0) for old, new in pairs] for tier in tiers}
 
-    def _finished(self, samples: list[Sample], offset: int) -> list[int | None]:
+    def _finished(self, samples: list[Sample]) -> list[int | None]:
         finished: list[int | None] = []
-        for i in range(offset, len(samples)):
+        for i in range(1, len(samples)):
             new, old = samples[i].outbox_finished, samples[i - 1].outbox_finished
             finished.append(None if new is None or old is None else new - old)
         return finished
 
-    def _routes(self, samples: list[Sample], offset: int) -> dict[str, dict[str, list[float | None]]]:
+    def _routes(self, samples: list[Sample]) -> dict[str, dict[str, list[float | None]]]:
         routes = sorted({r for s in samples for r in s.ttft})
         out: dict[str, dict[str, list[float | None]]] = {}
         for route in routes:
             series: dict[str, list[float | None]] = {k: [] for k in ("ttft_p50_ms", "ttft_p95_ms", "token_p50_ms",
                                                                      "token_p95_ms")}  # fmt: skip
-            for i in range(offset, len(samples)):
+            for i in range(1, len(samples)):
                 old = samples[max(0, i - self.window)]
                 ttft, token = _delta(samples[i].ttft, old.ttft, route), _delta(samples[i].token, old.token, route)
                 series["ttft_p50_ms"].append(_ms(quantile(0.5, ttft)))
