@@ -1,6 +1,8 @@
 """Upstream test doubles: tiny ASGI apps that misbehave on purpose (hang, fail, break mid-stream).
 
 They stand in for a failing cloud at the HTTP level; the edge under test is always real.
+:class:`RecordingProxy` is the exception: it passes everything to a real server and keeps a
+copy of what was sent, so a test can check what left the edge.
 """
 
 from __future__ import annotations
@@ -8,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 
+import httpx
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -107,6 +111,35 @@ class RecordingEcho:
             yield f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n"
 
         return StreamingResponse(chunks(), media_type="text/event-stream")
+
+    def seen(self) -> str:
+        return b"\n".join(self.bodies).decode("utf-8")
+
+
+class RecordingProxy:
+    """A pass-through to ``target``: records each request body, streams the real answer back."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.bodies: list[bytes] = []
+        self.app = Starlette(routes=[Route("/{path:path}", self.handle, methods=["GET", "POST"])])
+
+    async def handle(self, request: Request) -> Response:
+        raw = await request.body()
+        self.bodies.append(raw)
+        client = httpx.AsyncClient(base_url=self.target, timeout=120)
+        headers = {key: value for key, value in request.headers.items() if key in ("content-type", "authorization")}
+        upstream = client.build_request(request.method, request.url.path, content=raw, headers=headers)
+        response = await client.send(upstream, stream=True)
+
+        async def close() -> None:
+            await response.aclose()
+            await client.aclose()
+
+        media = response.headers.get("content-type")
+        return StreamingResponse(
+            response.aiter_raw(), status_code=response.status_code, media_type=media, background=BackgroundTask(close)
+        )
 
     def seen(self) -> str:
         return b"\n".join(self.bodies).decode("utf-8")

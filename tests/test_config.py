@@ -73,3 +73,40 @@ def test_serve_reports_config_errors_and_exits(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["serve", "--role", "cloud"])  # no api_token
     assert result.exit_code == 2
     assert "api_token" in result.output
+
+
+UPSTREAM = {"url": "http://127.0.0.1:9", "name": "a"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"role": "cloud", "api_token": "t"}, "the cloud tier has no upstream"),
+        ({"upstream": "http://127.0.0.1:8"}, "not both"),
+        ({"upstreams": [UPSTREAM, {**UPSTREAM, "url": "http://127.0.0.1:8"}]}, "names must differ"),
+        ({"upstreams": [{**UPSTREAM, "key_env": "EDGESPLIT_TEST_NO_SUCH_KEY"}]}, "is not set"),
+        ({"upstreams": [{**UPSTREAM, "ca": "/nonexistent/ca.pem"}]}, "no such file"),
+        ({"upstreams": [{**UPSTREAM, "url": "ftp://x"}]}, "url"),
+        ({"upstreams": [{**UPSTREAM, "weight": 0}]}, "weight"),
+        ({"upstreams": [UPSTREAM, {"url": "http://127.0.0.1:8", "scope": "site", "priority": 1}]}, "scope"),
+    ],
+)
+def test_bad_upstreams_are_rejected(overrides: dict[str, object], message: str) -> None:
+    overrides.setdefault("upstreams", [UPSTREAM])
+    with pytest.raises(ConfigError, match=message):
+        load_settings(**overrides)
+
+
+def test_upstreams_from_toml_name_the_primary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLOUD_KEY", "secret")
+    config = tmp_path / "device.toml"
+    config.write_text(
+        'role = "edge"\nupstream_strategy = "least-busy"\n'
+        '[[upstreams]]\nurl = "http://127.0.0.1:8001"\nkind = "openai"\nmodel = "qwen"\n'
+        '[[upstreams]]\nurl = "https://cloud.example:8443"\nname = "cloud"\nkey_env = "CLOUD_KEY"\npriority = 1\n'
+    )
+    settings = load_settings(config)
+    assert [entry.label() for entry in settings.upstream_entries()] == ["cloud", "127.0.0.1:8001"]
+    assert settings.upstream == "https://cloud.example:8443"  # the primary: sync, outbox, sessions
+    assert settings.upstream_entry_secret(settings.upstreams[1]) == "secret"
+    assert settings.upstream_strategy == "least-busy" and not settings.site_reachable

@@ -8,12 +8,13 @@ Validation runs at start-up; any error is raised as :class:`ConfigError` naming 
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,12 +22,13 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from edgesplit.config_tables import PrivacyRuleConfig, UpstreamConfig
 from edgesplit.errors import ConfigError
 from edgesplit.privacy.dates import DatePolicy
 from edgesplit.privacy.identifiers import DEFAULT_IDENTIFIERS
 from edgesplit.schemas import PrivacyAction, UpstreamScope
 
-__all__ = ["ENV_PREFIX", "PrivacyRuleConfig", "Role", "Settings", "load_settings"]
+__all__ = ["ENV_PREFIX", "PrivacyRuleConfig", "Role", "Settings", "UpstreamConfig", "load_settings"]
 
 ENV_PREFIX = "EDGESPLIT_"
 # edge: the device next to the user ("device" is accepted too); local: an on-premises server,
@@ -39,25 +41,6 @@ DEFAULT_MODELS: dict[str, str] = {
     "local": "qwen2.5-coder-0.5b-instruct",
     "cloud": "qwen2.5-coder-1.5b-instruct",
 }
-
-
-class PrivacyRuleConfig(BaseModel):
-    """One ``[[privacy_rules]]`` table: when it matches, the request gets at least ``action``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    action: PrivacyAction
-    entity_types: list[str] = []
-    pattern: str | None = None
-    sources: list[str] = []
-
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            re.compile(value)
-        return value
 
 
 class Settings(BaseSettings):
@@ -88,6 +71,11 @@ class Settings(BaseSettings):
     upstream_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     # site: the upstream is on premises (a local tier), so site-only data may go there; cloud: it is not
     upstream_scope: UpstreamScope = "cloud"
+    # several upstreams (instead of upstream/upstream_token/upstream_model): failover and load balancing
+    upstreams: list[UpstreamConfig] = []
+    # within one priority: weighted (shuffle by weight), least-busy (fewest in flight per weight) or
+    # latency (lowest measured round trip times in flight, per weight)
+    upstream_strategy: Literal["weighted", "least-busy", "latency"] = "weighted"
     link_failure_threshold: int = Field(default=3, ge=1, le=1000)  # consecutive failures that open the breaker
     link_backoff_s: float = Field(default=1.0, gt=0, le=3600)  # first wait before a half-open probe
     link_max_backoff_s: float = Field(default=60.0, gt=0, le=86400)
@@ -205,6 +193,7 @@ class Settings(BaseSettings):
             raise ValueError("api_token: a local tier serves other tiers and requires a bearer token")
         if self.upstream and not self.upstream.startswith(("http://", "https://")):
             raise ValueError(f"upstream: must be an http(s) URL, got {self.upstream!r}")
+        self._check_upstreams()
         if self.sync_root is not None and not self.upstream:
             raise ValueError("sync_root: syncing needs an upstream to pull from")
         if not _is_loopback(self.host) and not self.requires_token:
@@ -216,6 +205,54 @@ class Settings(BaseSettings):
             if path is not None and not Path(path).is_file():
                 raise ValueError(f"{key}: no such file: {path}")
         return self
+
+    def _check_upstreams(self) -> None:
+        if not self.upstreams:
+            return
+        if self.role == "cloud":
+            raise ValueError("upstreams: the cloud tier has no upstream")
+        if self.upstream is not None or self.upstream_token is not None:
+            raise ValueError("upstreams: set either upstream (with upstream_token) or upstreams, not both")
+        labels = [entry.label() for entry in self.upstreams]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"upstreams: names must differ (name = ...), got {labels}")
+        for entry in self.upstreams:
+            if entry.key_env is not None and entry.key_env not in os.environ:
+                raise ValueError(f"upstreams: {entry.label()}: key_env {entry.key_env} is not set")
+            if entry.ca is not None and not Path(entry.ca).is_file():
+                raise ValueError(f"upstreams: {entry.label()}: no such file: {entry.ca}")
+        primary = self.upstream_entries()[0]
+        if self.site_reachable and self.upstream_entry_scope(primary) != "site":
+            raise ValueError(
+                f'upstreams: {primary.label()} carries the outbox and sessions but is not scope = "site",'
+                " while another upstream is; site-only data could reach it. Make the on-premises upstream"
+                " the first edgesplit one (lowest priority)"
+            )
+        self.upstream = primary.url  # the primary: sync, the outbox, split, speculative
+
+    def upstream_entries(self) -> list[UpstreamConfig]:
+        """Every upstream, the primary first: the first ``edgesplit`` one by priority (else the first).
+
+        With the single ``upstream`` key, one entry built from it and its ``upstream_*`` keys."""
+        if not self.upstreams:
+            if self.upstream is None:
+                return []
+            return [UpstreamConfig(url=self.upstream, model=self.upstream_model, ca=self.upstream_ca)]
+        ordered = sorted(self.upstreams, key=lambda entry: (entry.kind != "edgesplit", entry.priority))
+        primary = ordered[0]
+        return [primary, *(entry for entry in self.upstreams if entry is not primary)]
+
+    def upstream_entry_scope(self, entry: UpstreamConfig) -> UpstreamScope:
+        return entry.scope or self.upstream_scope
+
+    @property
+    def site_reachable(self) -> bool:
+        """Is some upstream on premises (so site-only data may leave this tier, to it alone)?"""
+        return any(self.upstream_entry_scope(entry) == "site" for entry in self.upstream_entries())
+
+    def upstream_entry_secret(self, entry: UpstreamConfig) -> str | None:
+        """The bearer token for ``entry``: its ``key_env``, or ``upstream_token`` for the single upstream."""
+        return entry.secret() if self.upstreams else self.upstream_secret()
 
     @field_validator("role", mode="before")
     @classmethod

@@ -49,6 +49,25 @@ class NodeMetrics:
         self.link_state = EnumMetric(
             "edgesplit_link_state", "Upstream circuit breaker", states=["closed", "half-open", "open"], registry=reg
         )
+        self.upstream_calls = Counter(
+            "edgesplit_upstream_calls",
+            "Full generations sent to each upstream: ok, failed before the first token, broke mid-stream",
+            ["upstream", "outcome"],
+            registry=reg,
+        )
+        self.upstream_state = EnumMetric(
+            "edgesplit_upstream_state",
+            "Each upstream's circuit breaker",
+            ["upstream"],
+            states=["closed", "half-open", "open"],
+            registry=reg,
+        )
+        self.upstream_in_flight = Gauge(
+            "edgesplit_upstream_in_flight", "Generations in flight per upstream", ["upstream"], registry=reg
+        )
+        self.upstream_rtt = Gauge(
+            "edgesplit_upstream_rtt_seconds", "EWMA of round trips per upstream", ["upstream"], registry=reg
+        )
         self.link_rtt = Gauge("edgesplit_link_rtt_seconds", "EWMA of upstream round trips", registry=reg)
         self.link_bandwidth = Gauge("edgesplit_link_bandwidth_mbps", "EWMA of probed upstream bandwidth", registry=reg)
         self.speculative = Counter(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "PRIVACY_ACTIONS",
@@ -66,6 +66,8 @@ Priority = Literal["interactive", "batch"]
 PrivacyAction = Literal["allow", "redact", "site-only", "local-only", "refuse"]
 PRIVACY_ACTIONS: tuple[PrivacyAction, ...] = ("allow", "redact", "site-only", "local-only", "refuse")
 UpstreamScope = Literal["site", "cloud"]  # where a tier's upstream runs: on premises, or outside
+# how an upstream takes up a chat answer begun elsewhere (config.UpstreamConfig.continues)
+ContinueMode = Literal["flag", "prefill", "none"]
 OnUnavailable = Literal["fallback", "defer", "error"]
 
 
@@ -141,6 +143,17 @@ class ChatCompletionRequest(_SamplingRequest):
     logprobs: bool = False
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     max_completion_tokens: int | None = Field(default=None, ge=1)
+    # vLLM's extension: the final (assistant) message is an answer begun elsewhere; continue it
+    continue_final_message: bool = False
+    add_generation_prompt: bool | None = None  # accepted for vLLM clients; False with continue_final_message
+
+    @model_validator(mode="after")
+    def _continuable(self) -> ChatCompletionRequest:
+        if self.continue_final_message and (self.messages[-1].role != "assistant" or len(self.messages) < 2):
+            raise ValueError("continue_final_message: the final message must be the assistant's, after another")
+        if self.continue_final_message and self.add_generation_prompt:
+            raise ValueError("add_generation_prompt: cannot be true with continue_final_message")
+        return self
 
     def requested_max_tokens(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens

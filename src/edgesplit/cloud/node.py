@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from edgesplit.background import stop_task
 from edgesplit.cloud.feedback import FeedbackStore
 from edgesplit.cloud.repository import SyncRepository
 from edgesplit.config import Settings
@@ -160,9 +161,7 @@ class CloudNode:
         )
 
     async def aclose(self) -> None:
-        if self._timestamp_task is not None:
-            self._timestamp_task.cancel()
-            await asyncio.gather(self._timestamp_task, return_exceptions=True)
+        await stop_task(self._timestamp_task)
         self.feedback_store.close()
         if self.results is not None:
             self.results.close()

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from edgesplit.background import run_in_background
+from edgesplit.background import run_in_background, stop_task
 from edgesplit.edge.outbox import Outbox
 from edgesplit.errors import UpstreamError
 from edgesplit.schemas import JobRecord
@@ -74,9 +74,7 @@ class DeliveryWorker:
         self._wake.set()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await stop_task(self._task)
         await self._callbacks.aclose()
 
     async def _run(self) -> None:
@@ -107,8 +105,10 @@ class DeliveryWorker:
         await asyncio.gather(*(self._deliver(*job) for job in batch))
 
     async def _sleep(self, seconds: float) -> None:
+        # asyncio.timeout, not wait_for: 3.11's wait_for drops a cancel that meets a wake-up
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
 
     async def _deliver(self, job_id: str, key: str, kind: str, request: dict[str, Any]) -> None:
         path = _PATHS.get(kind, "/v1/completions")

@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from edgesplit.config import Settings
+from edgesplit.edge.failover import CLIENT_ERRORS
 from edgesplit.edge.speculative import VERIFY_REASONS
 from edgesplit.edge.streams import drain, learned_info, replay, restoring, resume, score_while_evaluating, unscored
 from edgesplit.errors import InvalidRequest, LinkDown, ModelError, UpstreamError
@@ -43,9 +44,6 @@ if TYPE_CHECKING:
 __all__ = ["Dispatcher"]
 
 log = logging.getLogger("edgesplit.edge")
-
-# Upstream answers that mean "this request is wrong", not "the cloud is failing": no fallback.
-_CLIENT_ERRORS = frozenset({400, 404, 413, 422})
 
 
 class Dispatcher:
@@ -132,7 +130,7 @@ class Dispatcher:
         try:
             return await self._remote(prompt, params, info, policy, backend, sends_text)
         except UpstreamError as exc:
-            if raise_client_errors and exc.status_code in _CLIENT_ERRORS:
+            if raise_client_errors and exc.status_code in CLIENT_ERRORS:
                 raise
             if (job := await _not_falling_back(exc, policy)) is not None:
                 return job
@@ -197,8 +195,10 @@ class Dispatcher:
         upstream = backend or self.upstream
         assert upstream is not None
         privacy = policy.privacy if backend is None or sends_text else None
-        if not self.link.allow():
-            snap = self.link.snapshot()
+        # full generation: the pool feeds each upstream's own breaker; sessions go to the primary's
+        link = self.link if backend is not None else None
+        if link is not None and not link.allow():
+            snap = link.snapshot()
             self.metrics.upstream_errors.labels(kind="LinkDown").inc()
             raise LinkDown(
                 f"circuit open after {snap.consecutive_failures} failures; next probe in {snap.retry_in_s:.1f} s"
@@ -210,18 +210,21 @@ class Dispatcher:
             events = await primed(upstream.stream(sent, params))
         except UpstreamError as exc:
             self.metrics.upstream_errors.labels(kind=type(exc).__name__).inc()
-            self._record_link(exc, start)
+            if link is not None:
+                link.record_outcome(exc.status_code, (time.perf_counter() - start) * 1000)
             raise
         except BaseException:
             # Not an upstream outcome: a local error before anything was sent (split and speculative
             # run edge code first: a full queue, an over-long prompt) or the client left. No verdict
             # on the link; a half-open probe slot is released for the next call.
-            self.link.cancel_probe()
+            if link is not None:
+                link.cancel_probe()
             raise
-        self._record_link(None, start)
+        if link is not None:
+            link.record_success((time.perf_counter() - start) * 1000)
         if privacy is not None and privacy.mapping.value_of:
             events = restoring(events, StreamRestorer(privacy.mapping))
-        return Generation(info, self._finish_locally_on_break(events, prompt, params, info))
+        return Generation(info, self._finish_locally_on_break(events, prompt, params, info, link))
 
     async def _for_upstream(
         self, sent: Prompt, params: GenerationParams, privacy: PrivacyPlan | None, info: RouteInfo, compress: bool
@@ -235,10 +238,6 @@ class Dispatcher:
             sent = processed.prompt
             info.preprocessing.append(processed.applied.info())
         return sent, params
-
-    def _record_link(self, exc: UpstreamError | None, start: float) -> None:
-        """Feed the breaker: an answer (even a 4xx about the request) means the link works."""
-        self.link.record_outcome(exc.status_code if exc is not None else 200, (time.perf_counter() - start) * 1000)
 
     async def _learned(
         self, prompt: Prompt, params: GenerationParams, policy: CloudPolicy, router: LearnedRouter
@@ -347,7 +346,7 @@ class Dispatcher:
         return Generation(info, resume(probe, local))
 
     async def _finish_locally_on_break(
-        self, events: Events, prompt: Prompt, params: GenerationParams, info: RouteInfo
+        self, events: Events, prompt: Prompt, params: GenerationParams, info: RouteInfo, link: LinkMonitor | None
     ) -> Events:
         """Pass upstream events through; if the stream breaks, the edge model finishes the answer."""
         received: list[str] = []
@@ -360,7 +359,8 @@ class Dispatcher:
         except UpstreamError as exc:
             await events.aclose()
             self.metrics.upstream_errors.labels(kind="midstream").inc()
-            self.link.record_failure()
+            if link is not None:
+                link.record_failure()
             reason = f"{info.reason}; upstream broke after {len(received)} chunks, finished on the edge"
             self._note_fallback(info, exc, reason, keep_route=True)
         remaining = params.max_tokens - len(received)

@@ -26,7 +26,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from edgesplit.background import run_in_background
+from edgesplit.background import run_in_background, stop_task
 from edgesplit.generation import Finish, Prompt, TokenEvent
 from edgesplit.http.node import Generation
 
@@ -79,9 +79,7 @@ class FeedbackRecorder:
             self._task = asyncio.create_task(self._flush_loop(), name="edgesplit-feedback")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await stop_task(self._task)
         await self.flush()
 
     def observe(self, gen: Generation, plan: PrivacyPlan | None, response_id: str) -> Generation:

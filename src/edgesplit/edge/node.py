@@ -18,11 +18,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from edgesplit.admission import ModelQueue
-from edgesplit.background import run_in_background
+from edgesplit.background import run_in_background, stop_task
 from edgesplit.config import Settings
 from edgesplit.edge.delivery import DeliveryWorker
 from edgesplit.edge.dispatch import Dispatcher
+from edgesplit.edge.failover import FailoverBackend
 from edgesplit.edge.outbox import Outbox
+from edgesplit.edge.upstreams import UpstreamPool, upstream_pool
 from edgesplit.errors import InvalidRequest
 from edgesplit.generation import Backend, GenerationParams, Prompt
 from edgesplit.http.node import FALLBACK, CloudPolicy, Generation
@@ -39,8 +41,6 @@ from edgesplit.schemas import JobRecord, RouteName
 from edgesplit.tracing import stage
 from edgesplit.transport.link import LinkMonitor
 from edgesplit.transport.probe import LinkProber
-from edgesplit.transport.remote import RemoteBackend
-from edgesplit.transport.tls import upstream_verify
 from edgesplit.transport.upstream import UpstreamClient
 
 if TYPE_CHECKING:
@@ -71,13 +71,13 @@ class EdgeNode:
         split: Backend | None = None,
         speculative: Backend | None = None,
         sealed: SealedMappings | None = None,
-        client: UpstreamClient | None = None,
+        pool: UpstreamPool | None = None,
         results: ResultStore | None = None,
     ) -> None:
         self.settings = settings
-        if client is None and settings.upstream:
-            client = upstream_client(settings)
-        self.client = client  # the one HTTP client to the upstream, shared by everything below
+        self.pool = pool  # the upstreams (edge/upstreams.py); full generation fails over across them
+        client = pool.primary.client if pool is not None else None
+        self.client = client  # the primary upstream's client: sessions, probes, the outbox, sync
         self.redactor = redactor  # classify + redact before anything leaves; None = everything may leave as is
         self.sealed = sealed  # deferred jobs' mappings, encrypted on disk, for answers after a restart
         self.split = split  # the SplitBackend, when a split model is configured
@@ -92,12 +92,7 @@ class EdgeNode:
         artifact = router_path(settings.router_artifact, settings.served_model, settings.router_packaged)
         self.router = RouterHolder(artifact, settings.served_model, hidden_dim)
         self._router_task: asyncio.Task[None] | None = None
-        self.link = LinkMonitor(
-            failure_threshold=settings.link_failure_threshold,
-            backoff_s=settings.link_backoff_s,
-            max_backoff_s=settings.link_max_backoff_s,
-            on_change=lambda state: metrics.link_state.state(state.value),
-        )
+        self.link = pool.primary.link if pool is not None else LinkMonitor()  # the primary's breaker
         steps = load_preprocessors(settings.preprocessors, settings)
         self.preprocessors: Sequence[Preprocessor] = [step for step in steps if step.stage == "before-routing"]
         escalation = [step for step in steps if step.stage == "escalation"]
@@ -106,9 +101,7 @@ class EdgeNode:
         )
         metrics.link_rtt.set_function(lambda: (self.link.rtt_ms or 0.0) / 1000)
         metrics.link_bandwidth.set_function(lambda: self.link.bandwidth_mbps or 0.0)
-        self.prober: LinkProber | None = None
-        if client is not None and settings.link_probe_interval_s > 0:
-            self.prober = LinkProber(self.link, client, settings.link_probe_interval_s, settings.link_probe_bytes)
+        self.prober: LinkProber | None = pool.primary.prober if pool is not None else None
         self.outbox = outbox
         self.feedback: FeedbackRecorder | None = None
         if outbox is not None and settings.feedback:
@@ -149,9 +142,10 @@ class EdgeNode:
         metrics = NodeMetrics(settings.role)
         local = LocalBackend.for_node(settings, metrics)
         upstream, outbox, client = None, None, None
-        if settings.upstream:
-            client = upstream_client(settings)
-            upstream = RemoteBackend(client, settings.upstream_model)
+        pool = upstream_pool(settings, metrics)
+        if pool is not None:
+            client = pool.primary.client
+            upstream = FailoverBackend(pool, metrics)
             path = settings.resolved_data_dir() / "outbox.sqlite"
             outbox = Outbox(path, settings.outbox_max_rows, settings.outbox_max_bytes)
         split = _split_backend(settings, metrics, client) if settings.split_model and client else None
@@ -177,7 +171,7 @@ class EdgeNode:
             from edgesplit.http.results import ResultStore
 
             results = ResultStore(settings.resolved_data_dir() / "results.sqlite")
-        return cls(settings, local, upstream, metrics, outbox, redactor, split, speculative, sealed, client, results)
+        return cls(settings, local, upstream, metrics, outbox, redactor, split, speculative, sealed, pool, results)
 
     async def start(self) -> None:
         if self.router.current is not None and self.router.current.needs_embedding:
@@ -191,11 +185,11 @@ class EdgeNode:
             self.sync.start(self.settings.sync_interval_s)
         if self.feedback is not None:
             self.feedback.start()
-        if self.prober is not None:
-            self.prober.start()
-            if self.split is not None:
-                self.replanner = self._replanner()
-                self._replan_task = asyncio.create_task(self._replan_loop(), name="edgesplit-replan")
+        if self.pool is not None:
+            self.pool.start()
+        if self.prober is not None and self.split is not None:
+            self.replanner = self._replanner()
+            self._replan_task = asyncio.create_task(self._replan_loop(), name="edgesplit-replan")
 
     def _replanner(self) -> Replanner:
         from edgesplit.edge.replan import Replanner
@@ -293,6 +287,7 @@ class EdgeNode:
         return {
             "role": settings.role, "tier": settings.tier, "model": settings.served_model,
             "upstream": settings.upstream is not None, "link": self.link.state.value,
+            "upstreams": self.pool.describe() if self.pool is not None else [],
             "router": self.router.describe(),
             "policy": f"{settings.privacy_default} ({settings.privacy_preset}, {len(settings.privacy_rules)} rules)",
             "bundle": status["current"] if status else None, "sync": status,
@@ -318,37 +313,28 @@ class EdgeNode:
 
     async def aclose(self) -> None:
         for task in (self._replan_task, self._router_task):
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+            await stop_task(task)
         if self.sync is not None:
             await self.sync.stop()
         if self.feedback is not None:
             await self.feedback.stop()  # a partial batch goes into the outbox before it closes
+        if self.pool is not None:
+            await self.pool.stop_probers()  # nothing measures the links while the rest shuts down
         for backend in (self.split, self.speculative):
             close = getattr(backend, "aclose", None)
             if close is not None:
                 await close()
-        if self.prober is not None:
-            await self.prober.stop()
         if self.worker is not None:
             await self.worker.stop()
         if self.sealed is not None:
             self.sealed.close()
         if self.outbox is not None:
             self.outbox.close()
-        if self.client is not None:
-            await self.client.aclose()
+        if self.pool is not None:
+            await self.pool.aclose()  # every client, last: the worker and the sessions used them
         close = getattr(self.local, "close", None)
         if close is not None:
             close()
-
-
-def upstream_client(settings: Settings) -> UpstreamClient:
-    """The edge's one client to ``settings.upstream``, with its token and timeout."""
-    assert settings.upstream is not None
-    verify = upstream_verify(settings.upstream_ca)
-    return UpstreamClient(settings.upstream, settings.upstream_secret(), settings.upstream_timeout_s, verify=verify)
 
 
 def _split_backend(settings: Settings, metrics: NodeMetrics, client: UpstreamClient) -> Backend:

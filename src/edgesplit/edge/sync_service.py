@@ -13,6 +13,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from edgesplit.background import stop_task
 from edgesplit.edge.bundles import BundleStore, SyncState
 from edgesplit.edge.swap import BundleFiles, bundle_settings, swap_bundle
 from edgesplit.edge.sync import SyncClient, SyncStatus
@@ -50,9 +51,7 @@ class SyncService:
             self._task = asyncio.create_task(self._poll(interval_s), name="edgesplit-sync")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await stop_task(self._task)
         self.client.close()
 
     async def pull(self) -> SyncStatus:

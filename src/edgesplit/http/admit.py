@@ -137,6 +137,8 @@ def _chat_prompt(req: ChatCompletionRequest) -> Prompt:
     messages = tuple(("system" if m.role == "developer" else m.role, m.text()) for m in req.messages)
     if all(not content.strip() for _, content in messages):
         raise InvalidRequest("messages: every message is empty", param="messages", code="empty_messages")
+    if req.continue_final_message:  # the answer so far: what follows continues it
+        return Prompt(messages=messages[:-1], continuation=messages[-1][1])
     return Prompt(messages=messages)
 
 

@@ -22,7 +22,6 @@ nothing to say, such as a percentile with no request):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import math
 import time
@@ -30,6 +29,8 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from edgesplit.background import stop_task
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -143,10 +144,7 @@ class StatsHistory:
         self._task = asyncio.create_task(self.run(), name="edgesplit-stats")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
 
     async def run(self) -> None:
         while True:

@@ -144,7 +144,7 @@ class Redactor:
             for r in settings.privacy_rules
         )
         policy = PrivacyPolicy(settings.privacy_default, rules)
-        return cls(detector, Vault(settings.vault_ttl_s), policy, settings.upstream_scope)
+        return cls(detector, Vault(settings.vault_ttl_s), policy, "site" if settings.site_reachable else "cloud")
 
     def plan(
         self, prompt: Prompt, requested: PrivacyAction | None, source: str | None, conversation: str | None
@@ -176,12 +176,14 @@ class Redactor:
         plan.mapping = self.vault.mapping(plan.conversation)
         plan.counts = dict(Counter(e.type for entities in found for e in entities))
         redacted = [redact_text(text, entities, plan.mapping) for text, entities in zip(texts, found, strict=True)]
+        continuation = redacted.pop() if plan.prompt.continuation else ""
         if plan.prompt.is_chat:
-            return Prompt(
-                messages=tuple((role, t) for (role, _), t in zip(plan.prompt.messages, redacted, strict=True))
-            )
-        return Prompt(text=redacted[0])
+            messages = tuple((role, t) for (role, _), t in zip(plan.prompt.messages, redacted, strict=True))
+            return Prompt(messages=messages, continuation=continuation)
+        return Prompt(text=redacted[0], continuation=continuation)
 
 
 def _texts(prompt: Prompt) -> list[str]:
-    return [content for _, content in prompt.messages] if prompt.is_chat else [prompt.text or ""]
+    """Every text of ``prompt`` the policy reads and redaction rewrites; an answer begun elsewhere last."""
+    texts = [content for _, content in prompt.messages] if prompt.is_chat else [prompt.text or ""]
+    return [*texts, prompt.continuation] if prompt.continuation else texts

@@ -19,6 +19,7 @@ import httpx
 
 from edgesplit.errors import UpstreamError, UpstreamTimeout
 from edgesplit.generation import Finish, GenerationParams, Prompt, TokenEvent, finish_reason
+from edgesplit.schemas import ContinueMode
 from edgesplit.transport.upstream import UpstreamClient, error_message
 
 __all__ = ["RemoteBackend"]
@@ -27,10 +28,11 @@ __all__ = ["RemoteBackend"]
 class RemoteBackend:
     """The next tier up, reached over HTTP with a bearer token."""
 
-    def __init__(self, client: UpstreamClient, model: str) -> None:
+    def __init__(self, client: UpstreamClient, model: str, continues: ContinueMode = "flag") -> None:
         self.name = "cloud"
         self.client = client  # shared with the edge's other upstream calls; its owner closes it
         self.model = model
+        self.continues = continues  # how it takes up a chat answer begun elsewhere (config.UpstreamConfig)
         self.timeout_s = client.timeout_s
 
     def _body(self, prompt: Prompt, params: GenerationParams) -> tuple[str, dict[str, Any]]:
@@ -52,14 +54,28 @@ class RemoteBackend:
             body["frequency_penalty"] = params.frequency_penalty
         if prompt.is_chat:
             body["messages"] = prompt.as_openai_messages()
+            if prompt.continuation:
+                self._continue(body, prompt.continuation)
             if params.logprobs:
                 body["logprobs"] = True
                 body["top_logprobs"] = params.top_logprobs
             return "/v1/chat/completions", body
-        body["prompt"] = prompt.text
+        body["prompt"] = (prompt.text or "") + prompt.continuation
         if params.logprobs:
             body["logprobs"] = params.top_logprobs
         return "/v1/completions", body
+
+    def _continue(self, body: dict[str, Any], answered: str) -> None:
+        """Ask for the rest of an answer begun elsewhere: a final assistant message to continue.
+
+        ``flag``: told so with ``continue_final_message`` (an edgesplit tier, vLLM); ``prefill``:
+        the server continues a final assistant message by itself (llama.cpp's llama-server)."""
+        if self.continues == "none":
+            raise ValueError("this upstream cannot continue a chat answer (continues = none)")
+        body["messages"].append({"role": "assistant", "content": answered})
+        if self.continues == "flag":
+            body["continue_final_message"] = True
+            body["add_generation_prompt"] = False
 
     async def stream(self, prompt: Prompt, params: GenerationParams) -> AsyncGenerator[TokenEvent | Finish, None]:
         path, body = self._body(prompt, params)

@@ -126,6 +126,12 @@ class UpstreamClient:
         transfer_s = max(time.perf_counter() - start - rtt_s, 1e-4)
         return LinkSample(rtt_s * 1000, len(response.content) * 8 / transfer_s / 1e6)
 
+    async def ping(self, path: str) -> float:
+        """Time one ``GET path`` that must succeed (a plain OpenAI-compatible server's health check), in ms."""
+        start = time.perf_counter()
+        await self.call("GET", path, what="health check")
+        return (time.perf_counter() - start) * 1000
+
     async def aclose(self) -> None:
         await self._client.aclose()
 
