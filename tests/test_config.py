@@ -58,6 +58,9 @@ def test_missing_config_file() -> None:
         ({"model": "llama-9000"}, "model"),
         ({"model": "/nonexistent/model.gguf"}, "model"),
         ({"model_sha256": "abc"}, "model_sha256"),
+        ({"engine": "ray"}, "engine"),
+        ({"role": "cloud", "api_token": "t", "engine": "ray", "ray_min_replicas": 1}, "ray_min_replicas"),
+        ({"role": "cloud", "api_token": "t", "ray_min_replicas": 3, "ray_max_replicas": 2}, "ray_min_replicas"),
     ],
 )
 def test_inconsistent_settings_are_rejected(overrides: dict[str, object], key: str) -> None:

@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     model_sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")  # checked before the model loads
     n_ctx: int = Field(default=2048, ge=256, le=32768)  # context window, tokens
     n_threads: int = Field(default=2, ge=1, le=256)  # llama.cpp compute threads
+    # the cloud's engine: uvicorn (one process) or ray (a Ray Serve deployment, cloud/ray_serve.py)
+    engine: Literal["uvicorn", "ray"] = "uvicorn"
+    ray_address: str | None = None  # an existing Ray cluster ("auto", "ray://host:10001"); None starts one here
+    ray_replicas: int = Field(default=1, ge=1, le=1000)  # fixed replica count, without autoscaling
+    ray_min_replicas: int | None = Field(default=None, ge=0, le=1000)  # set both min and max to autoscale
+    ray_max_replicas: int | None = Field(default=None, ge=1, le=1000)
+    ray_target_ongoing_requests: float = Field(default=2.0, gt=0, le=1000)  # per replica, for autoscaling
+    ray_replica_threads: int = Field(default=1, ge=1, le=256)  # llama.cpp threads (and Ray CPUs) per replica
     api_token: SecretStr | None = None  # bearer token this node requires from its callers
     # more accepted tokens, for rotation: old and new overlap; the file (one per line) is re-read when it changes
     api_tokens: list[SecretStr] = []
@@ -194,6 +202,7 @@ class Settings(BaseSettings):
         if self.upstream and not self.upstream.startswith(("http://", "https://")):
             raise ValueError(f"upstream: must be an http(s) URL, got {self.upstream!r}")
         self._check_upstreams()
+        self._check_engine()
         if self.sync_root is not None and not self.upstream:
             raise ValueError("sync_root: syncing needs an upstream to pull from")
         if not _is_loopback(self.host) and not self.requires_token:
@@ -205,6 +214,14 @@ class Settings(BaseSettings):
             if path is not None and not Path(path).is_file():
                 raise ValueError(f"{key}: no such file: {path}")
         return self
+
+    def _check_engine(self) -> None:
+        if self.engine == "ray" and self.role != "cloud":
+            raise ValueError("engine: ray runs the cloud tier only")
+        if (self.ray_min_replicas is None) != (self.ray_max_replicas is None):
+            raise ValueError("ray_min_replicas: autoscaling needs ray_max_replicas too (set both, or neither)")
+        if (self.ray_min_replicas or 0) > (self.ray_max_replicas or 1000):
+            raise ValueError("ray_min_replicas: more than ray_max_replicas")
 
     def _check_upstreams(self) -> None:
         if not self.upstreams:

@@ -29,12 +29,22 @@ def build_node(settings: Settings) -> Node:
     return EdgeNode.from_settings(settings)
 
 
+# asyncio and h11 whatever else is installed (Ray brings uvloop and httptools, which uvicorn
+# would pick by itself): one event loop and one HTTP parser, the ones everything is tested on
+_IO: dict[str, Any] = {"loop": "asyncio", "http": "h11"}
+
+
 def serve(settings: Settings) -> None:
     """Serve a node in the foreground until interrupted."""
+    if settings.engine == "ray":
+        from edgesplit.cloud.ray_serve import serve_on_ray
+
+        serve_on_ray(settings)
+        return
     node = build_node(settings)
     tls = TlsFiles.from_settings(settings)
     uvicorn.run(
-        create_app(node), host=settings.host, port=settings.port, log_level="info", access_log=False,
+        create_app(node), host=settings.host, port=settings.port, log_level="info", access_log=False, **_IO,
         **(tls.uvicorn_options() if tls else {}),
     )  # fmt: skip
 
@@ -47,7 +57,7 @@ class AppServer:
     ) -> None:
         # a connection still open after 5 s of shutdown (a test double that never answers) is dropped
         config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=5,
+            app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=5, **_IO,
             **(tls.uvicorn_options() if tls else {}),
         )  # fmt: skip
         self.scheme = "https" if tls else "http"

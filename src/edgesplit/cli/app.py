@@ -35,9 +35,11 @@ def serve(
     host: Annotated[Optional[str], typer.Option(help="bind address (default 127.0.0.1)")] = None,  # noqa: UP045
     port: Annotated[Optional[int], typer.Option(help="port (default 8000)")] = None,  # noqa: UP045
     model: Annotated[Optional[str], typer.Option(help="registry name (edgesplit models) or a .gguf path")] = None,  # noqa: UP045
+    engine: Annotated[Optional[str], typer.Option(help="cloud: uvicorn (default) or ray (Ray Serve)")] = None,  # noqa: UP045
+    replicas: Annotated[Optional[int], typer.Option(help="cloud on Ray: replica count")] = None,  # noqa: UP045
     config: ConfigOpt = None,
 ) -> None:
-    """Start a device (edge), local or cloud node (uvicorn)."""
+    """Start a device (edge), local or cloud node (uvicorn, or Ray Serve for the cloud)."""
     from edgesplit.server import serve as serve_node
 
     offline()
@@ -45,7 +47,10 @@ def serve(
     if role not in roles:
         raise typer.BadParameter("role must be edge (device), local or cloud", param_hint="--role")
     try:
-        settings = load_settings(config, role=roles[role], upstream=upstream, host=host, port=port, model=model)
+        settings = load_settings(
+            config, role=roles[role], upstream=upstream, host=host, port=port, model=model, engine=engine,
+            ray_replicas=replicas,
+        )  # fmt: skip
         serve_node(settings)
     except EdgesplitError as exc:
         console.print(f"[red]error:[/red] {exc}")

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgesplit.transport.upstream import SessionGone, UpstreamClient
+from edgesplit.transport.sessions import RemoteSession
+from edgesplit.transport.upstream import UpstreamClient
 
-__all__ = ["RemoteVerifier", "SessionGone"]
-
-_WHAT = "speculative upstream"  # named in error messages
+__all__ = ["RemoteVerifier"]
 
 
-class RemoteVerifier:
-    """``/v1/speculative/sessions``: open, verify a draft, close."""
+class RemoteVerifier(RemoteSession):
+    """``/v1/speculative/sessions``: open, verify a draft, close (transport/sessions.py)."""
 
     def __init__(self, client: UpstreamClient) -> None:
-        self.client = client  # shared with the edge's other upstream calls; its owner closes it
-
-    async def open(self, body: dict[str, Any]) -> dict[str, Any]:
-        return dict((await self.client.call("POST", "/v1/speculative/sessions", what=_WHAT, json=body)).json())
+        super().__init__(client, "/v1/speculative/sessions", "speculative upstream")
 
     async def verify(
         self,
@@ -29,11 +25,7 @@ class RemoteVerifier:
         commit_ids: list[int] | None = None,
     ) -> dict[str, Any]:
         """Check a draft; with ids (same vocabulary as the verifier's) the text is only what was shown."""
-        path = f"/v1/speculative/sessions/{session_id}/verify"
         body: dict[str, Any] = {"draft": draft, "commit": commit}
         if draft_ids is not None:
             body |= {"draft_ids": draft_ids, "commit_ids": commit_ids or []}
-        return dict((await self.client.call("POST", path, what=_WHAT, json=body)).json())
-
-    async def close(self, session_id: str) -> None:
-        await self.client.close_session(f"/v1/speculative/sessions/{session_id}", _WHAT)
+        return dict(await self.post(session_id, "verify", json=body))

@@ -38,12 +38,14 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from edgesplit.edge.remote_verifier import RemoteVerifier, SessionGone
+from edgesplit.edge.remote_verifier import RemoteVerifier
+from edgesplit.errors import UpstreamError
 from edgesplit.generation import Finish, GenerationParams, Prompt, TokenEvent, finish_reason
 from edgesplit.llama.backend import DraftToken
 from edgesplit.schemas import VerifyChoice
 from edgesplit.speculation.gamma import GammaController
 from edgesplit.stops import TokenText
+from edgesplit.transport.sessions import session_lost
 
 __all__ = ["VERIFY_REASONS", "Drafter", "SpeculativeBackend", "SpeculativeStats"]
 
@@ -268,7 +270,9 @@ class SpeculativeBackend:
         started = time.perf_counter()
         try:
             reply = await self.verifier.verify(session, draft_text, answer.unverified, *ids)
-        except SessionGone:
+        except UpstreamError as exc:
+            if not session_lost(exc):
+                raise
             stats.reopened += 1
             await self.verifier.close(session)
             opened = await self._open(prompt, params, answer.verified, stats.tokens, answer)

@@ -18,12 +18,14 @@ from typing import Any
 import torch
 
 from edgesplit.admission import ModelQueue
-from edgesplit.edge.remote_segment import RemoteSegment, SessionGone
+from edgesplit.edge.remote_segment import RemoteSegment
 from edgesplit.engine.codec import Codec, encode_frame
 from edgesplit.engine.model import KVCache, Transformer, new_caches
+from edgesplit.errors import UpstreamError
 from edgesplit.generation import Finish, GenerationParams, Prompt, TokenEvent, finish_reason
 from edgesplit.llama.tokenizer import ChatTokenizer, context_budget
 from edgesplit.stops import TokenText
+from edgesplit.transport.sessions import session_lost
 
 __all__ = ["SplitBackend"]
 
@@ -100,7 +102,10 @@ class SplitBackend:
         start = state.position - hidden.shape[1]
         try:
             return session, await self.segment.forward(session, encode_frame(hidden, start, state.codec))
-        except SessionGone:
+        except UpstreamError as exc:
+            if not session_lost(exc):
+                raise
+            self.segment.forget(session)
             session = await self._open(state, params)
             prefix = torch.cat(state.sent, dim=1)
             return session, await self.segment.forward(session, encode_frame(prefix, 0, state.codec))

@@ -94,10 +94,10 @@ class UpstreamClient:
             )
         return response
 
-    async def close_session(self, path: str, what: str = "upstream") -> None:
+    async def close_session(self, path: str, what: str = "upstream", headers: dict[str, str] | None = None) -> None:
         """``DELETE`` a session; a failure is ignored, since its expiry frees it anyway."""
         with contextlib.suppress(UpstreamError):
-            await self.call("DELETE", path, what=what)
+            await self.call("DELETE", path, what=what, headers=headers)
 
     async def open_stream(
         self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None
