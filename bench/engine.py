@@ -30,7 +30,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from edgesplit.admission import ModelQueue
-from edgesplit.evaluation.bench_report import write_result
+from edgesplit.evaluation.bench_report import pyplot, write_result
 from edgesplit.generation import GenerationParams, Prompt, TokenEvent
 from edgesplit.llama.backend import LocalBackend
 from edgesplit.models import locate_model
@@ -161,10 +161,7 @@ def table(results: dict[str, dict[str, Run]]) -> str:
 
 
 def plot(results: dict[str, dict[str, Run]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (ax_ttft, ax_tps) = plt.subplots(1, 2, figsize=(10, 4))
     models = list(results)

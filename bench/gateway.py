@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 
-from edgesplit.evaluation.bench_report import write_result
+from edgesplit.evaluation.bench_report import pyplot, write_result
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -153,10 +153,7 @@ def report(times: dict[str, list[float]]) -> tuple[str, dict[str, dict[str, floa
 
 
 def plot(rows: dict[str, dict[str, float]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     names = [n for n in rows if n != "direct"]
     fig, ax = plt.subplots(figsize=(7, 3.5))

@@ -38,7 +38,7 @@ import httpx
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from edgesplit.config import load_settings
-from edgesplit.evaluation.bench_report import write_result
+from edgesplit.evaluation.bench_report import pyplot, write_result
 from edgesplit.server import NodeServer, build_node
 from edgesplit.transport.netem import LinkEmulator
 
@@ -318,10 +318,7 @@ def report(fault: FaultReport, lat: dict[str, dict[str, float]]) -> str:
 
 
 def plot(lat: dict[str, dict[str, float]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7, 4))
     states = ["up", "down", "flaky"]

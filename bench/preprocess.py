@@ -28,7 +28,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from edgesplit.admission import ModelQueue
-from edgesplit.evaluation.bench_report import write_result
+from edgesplit.evaluation.bench_report import pyplot, write_result
 from edgesplit.evaluation.device_logs import load
 from edgesplit.generation import GenerationParams, Prompt, TokenEvent
 from edgesplit.llama.backend import LocalBackend
@@ -105,10 +105,7 @@ def table(result: dict[str, dict[str, float]]) -> str:
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     items = sorted({r["item"] for r in rows})
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))

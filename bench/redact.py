@@ -28,7 +28,7 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from edgesplit.evaluation.bench_report import write_result
+from edgesplit.evaluation.bench_report import pyplot, write_result
 from edgesplit.evaluation.pii_corpus import Message, Span, blind_corpus, holdout_corpus, tuning_corpus, unseen_corpus
 from edgesplit.privacy.detectors import ENTITY_TYPES, Detector
 
@@ -260,10 +260,7 @@ def request_path_ms(ner: bool, leaves: bool, personal: bool = True, calls: int =
 
 
 def plot(results: dict[str, dict[str, Score]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(len(results), 1, figsize=(11, 3.6 * len(results)), squeeze=False)
     for ax, (corpus_name, scores) in zip(axes[:, 0], results.items(), strict=True):

@@ -25,7 +25,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from edgesplit.admission import ModelQueue
-from edgesplit.evaluation.bench_report import write_result
+from edgesplit.evaluation.bench_report import pyplot, write_result
 from edgesplit.evaluation.datasets import EvalItem, load_set
 from edgesplit.evaluation.judge import Judge
 from edgesplit.generation import GenerationParams, Prompt, TokenEvent
@@ -114,10 +114,7 @@ def report(items: list[EvalItem], on: list[PrivacyPlan], off: list[PrivacyPlan],
 
 
 def plot(rows: list[dict[str, object]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(8, 3.5))
     scores = [float(r["win_rate_redacted"]) for r in rows]  # type: ignore[arg-type]

@@ -36,7 +36,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 
 from edgesplit.admission import ModelQueue
-from edgesplit.evaluation.bench_report import write_result
+from edgesplit.evaluation.bench_report import pyplot, write_result
 from edgesplit.evaluation.datasets import load_set
 from edgesplit.generation import Finish, GenerationParams, Prompt, PromptState
 from edgesplit.llama.backend import Gate, LocalBackend
@@ -155,10 +155,7 @@ def _table(result: dict[str, Any], max_tokens: int) -> str:
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows, tokens = result["rows"], result["prompt_tokens"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))

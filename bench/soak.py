@@ -41,7 +41,7 @@ import psutil
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from edgesplit.evaluation.bench_report import write_result
+from edgesplit.evaluation.bench_report import pyplot, write_result
 from edgesplit.http.results import ResultStore
 from edgesplit.transport.netem import LinkEmulator
 
@@ -278,10 +278,7 @@ def report(s: dict[str, Any], args: argparse.Namespace) -> str:
 
 
 def plot(rss: dict[str, list[tuple[float, float]]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(8, 3.5))
     for name, points in rss.items():

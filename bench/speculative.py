@@ -44,7 +44,7 @@ from edgesplit.admission import ModelQueue
 from edgesplit.config import load_settings
 from edgesplit.edge.remote_verifier import RemoteVerifier
 from edgesplit.edge.speculative import SpeculativeBackend, SpeculativeStats
-from edgesplit.evaluation.bench_report import write_result
+from edgesplit.evaluation.bench_report import pyplot, write_result
 from edgesplit.generation import Finish, GenerationParams, Prompt, TokenEvent
 from edgesplit.llama.backend import DraftToken, LocalBackend
 from edgesplit.models import locate_model
@@ -232,10 +232,7 @@ def _same_prefix(a: str, b: str) -> bool:
 
 
 def plot(runs: list[Run], rtts: list[float], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for method in dict.fromkeys(r.method for r in runs):

@@ -44,7 +44,7 @@ from edgesplit.config import load_settings
 from edgesplit.engine.codec import CODECS, Codec, decode_frame, encode_frame, frame_bytes
 from edgesplit.engine.model import new_caches
 from edgesplit.engine.weights import load_gguf
-from edgesplit.evaluation.bench_report import write_result
+from edgesplit.evaluation.bench_report import pyplot, write_result
 from edgesplit.generation import Prompt
 from edgesplit.llama.tokenizer import ChatTokenizer
 from edgesplit.models import locate_model
@@ -295,10 +295,7 @@ def report(codecs: list[dict[str, Any]], runs: list[dict[str, Any]], cap: dict[i
 
 
 def plot(runs: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     names = sorted({r["link"] for r in runs}, key=[p.name for p in LINKS].index)
     fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 4), sharey=False)

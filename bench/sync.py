@@ -36,7 +36,7 @@ from edgesplit.config import load_settings
 from edgesplit.edge.bundles import BundleStore
 from edgesplit.edge.sync import SyncClient
 from edgesplit.errors import BundleRejected
-from edgesplit.evaluation.bench_report import write_result
+from edgesplit.evaluation.bench_report import pyplot, write_result
 from edgesplit.models import locate_model
 from edgesplit.routing.learned import packaged_router
 from edgesplit.server import NodeServer, build_node
@@ -237,10 +237,7 @@ def report(results: dict[str, Any]) -> str:
 
 
 def plot(results: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rollouts = results.get("rollout", [])
     if not rollouts:

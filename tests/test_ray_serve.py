@@ -6,6 +6,7 @@ models). Each replica runs the small model with one thread, as on a 2-core machi
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -17,8 +18,15 @@ import httpx
 import pytest
 
 from conftest import EDGE_MODEL, free_port
+from edgesplit.admission import ModelQueue
 from edgesplit.config import Settings, load_settings
+from edgesplit.edge.remote_verifier import RemoteVerifier
+from edgesplit.edge.speculative import SpeculativeBackend
+from edgesplit.llama.backend import LocalBackend
+from edgesplit.models import locate_model
 from edgesplit.server import NodeServer
+from edgesplit.transport.upstream import UpstreamClient
+from test_speculative import _generate
 from test_split import ALLOW, PROMPT, _engine_greedy
 
 # Ray's own modules warn about the pydantic and asyncio APIs they use: not this project's to fix
@@ -32,7 +40,7 @@ OPEN = {"model": "default", "k": 12, "codec": "fp32", "temperature": 0.0, "top_p
 def cloud_settings(data_dir: Path) -> Settings:
     return load_settings(
         role="cloud", model=EDGE_MODEL, api_token=TOKEN, data_dir=data_dir, port=free_port(), engine="ray",
-        ray_replicas=2, ray_replica_threads=1, split_model=EDGE_MODEL,
+        ray_replicas=2, ray_replica_threads=1, split_model=EDGE_MODEL, speculative_model=EDGE_MODEL,
     )  # fmt: skip
 
 
@@ -57,9 +65,9 @@ def replica_of(reply: httpx.Response) -> str:
     return reply.headers["x-edgesplit-replica"]
 
 
-def chat(url: str, stream: bool) -> tuple[str, str]:
+def chat(url: str, stream: bool, max_tokens: int = 8) -> tuple[str, str]:
     """(answer, replica) of one full generation through the proxy."""
-    body = {"model": "default", "messages": [{"role": "user", "content": PROMPT}], "max_tokens": 8}
+    body = {"model": "default", "messages": [{"role": "user", "content": PROMPT}], "max_tokens": max_tokens}
     body |= {"temperature": 0, "stream": stream}
     with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, headers=AUTH, timeout=120) as reply:
         assert reply.status_code == 200, reply.read()
@@ -94,6 +102,22 @@ def test_every_call_of_a_session_reaches_the_replica_that_holds_it(ray_cloud: st
             loose.append(client.delete(f"/v1/split/sessions/{unkeyed}").status_code)
     assert pinned == [(True, True)] * 16  # affinity held for every call
     assert 404 in loose  # without the key, calls land on either replica: the check above can fail
+
+
+def test_a_verify_session_keeps_its_replica_and_gives_the_cloud_greedy_answer(ray_cloud: str) -> None:
+    expected, _ = chat(ray_cloud, stream=False, max_tokens=32)
+    drafter = LocalBackend(EDGE_MODEL, locate_model(EDGE_MODEL), ModelQueue(EDGE_MODEL, 4, 1))
+    try:
+        for _ in range(3):  # three sessions, each opened on whichever replica the hash picks
+            verifier = RemoteVerifier(UpstreamClient(ray_cloud, TOKEN, 60))
+            backend = SpeculativeBackend(drafter, verifier, EDGE_MODEL, mode="exact")
+            backend.gamma.min_gamma = backend.gamma.max_gamma = 2  # many verify calls per session
+            text, stats = asyncio.run(_generate(backend, PROMPT, 32))
+            assert text == expected
+            # a call that reached another replica would find no session (404) and re-open it
+            assert stats.rounds >= 4 and stats.reopened == 0
+    finally:
+        drafter.close()
 
 
 def split_edge(make_edge: Any, url: str) -> NodeServer:

@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     model: str = ""  # a registry name (edgesplit models) or a path to any GGUF file; empty = the role's default
     model_sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")  # checked before the model loads
     n_ctx: int = Field(default=2048, ge=256, le=32768)  # context window, tokens
-    n_threads: int = Field(default=2, ge=1, le=256)  # llama.cpp compute threads
+    n_threads: int = Field(default=2, ge=1, le=256)  # llama.cpp threads, for decoding and for prompts alike
     # the cloud's engine: uvicorn (one process) or ray (a Ray Serve deployment, cloud/ray_serve.py)
     engine: Literal["uvicorn", "ray"] = "uvicorn"
     ray_address: str | None = None  # an existing Ray cluster ("auto", "ray://host:10001"); None starts one here

@@ -3,9 +3,10 @@
 Each replica is the cloud's own FastAPI app (``create_app(build_node(settings))``, its lifespan
 run by Serve), with its own model and ``ray_replica_threads`` llama.cpp threads, reserving as
 many Ray CPUs. Serve's proxy listens on ``host:port`` (loopback unless configured) and routes
-with Ray's ``ConsistentHashRouter`` over the ``x-session-id`` header (transport/sessions.py):
+with :class:`~edgesplit.cloud.ray_router.SessionRouter` (Ray's ``ConsistentHashRouter`` over the
+``x-session-id`` header, transport/sessions.py, for session calls):
 
-- full generation carries no session header and spreads uniformly over the replicas;
+- full generation carries no session header and goes to the replica with the shortest queue;
 - every call of one split or verify session carries the key its edge chose at open, so it
   reaches the replica holding that session's KV cache (``num_fallback_replicas = 0``: strict
   affinity, never a replica that does not have it);
@@ -97,7 +98,8 @@ def application(settings: Settings) -> Any:
     """The bound Serve application for ``settings`` (a cloud's)."""
     from ray import serve
     from ray.serve.config import RequestRouterConfig
-    from ray.serve.experimental.consistent_hash_router import ConsistentHashRouter
+
+    from edgesplit.cloud.ray_router import SessionRouter
 
     env = {key: os.environ[key] for key in _REPLICA_ENV if key in os.environ}
     deployment = serve.deployment(
@@ -105,7 +107,7 @@ def application(settings: Settings) -> Any:
         ray_actor_options={"num_cpus": settings.ray_replica_threads, "runtime_env": {"env_vars": env}},
         max_ongoing_requests=max(settings.queue_max_waiting, 1) + 1,
         request_router_config=RequestRouterConfig(
-            request_router_class=ConsistentHashRouter,  # type: ignore[arg-type]  # its stub says dict
+            request_router_class=SessionRouter,  # type: ignore[arg-type]  # its stub says dict
             request_router_kwargs={"num_fallback_replicas": 0},
         ),
         **_scaling(settings),

@@ -118,7 +118,14 @@ class Verifier:
         # A session leaving the table (closed or expired) drops its parked KV cache.
         self.sessions: SessionTable[VerifySession] = SessionTable("speculative", ttl_s, clock, _unpark)
         # logits_all: a row of logits for every evaluated position, which verification reads.
-        self._llm = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, logits_all=True, verbose=False)
+        self._llm = Llama(
+            model_path=str(model_path),
+            n_ctx=n_ctx,
+            n_threads=n_threads,
+            n_threads_batch=n_threads,
+            logits_all=True,
+            verbose=False,
+        )
         self.tokenizer = ChatTokenizer(self._llm, model_path.name)
         self.vocab_fingerprint = self.tokenizer.vocab_fingerprint  # at start: sessions answer with it
         self._model_lock = threading.Lock()  # the llama.cpp context

@@ -89,7 +89,13 @@ def profile_llamacpp(
     from edgesplit.llama.runtime import ensure_llama
 
     ensure_llama()
-    llm = Llama(model_path=path, n_ctx=max(512, prompt_tokens + decode_tokens + 8), n_threads=n_threads, verbose=False)
+    llm = Llama(
+        model_path=path,
+        n_ctx=max(512, prompt_tokens + decode_tokens + 8),
+        n_threads=n_threads,
+        n_threads_batch=n_threads,
+        verbose=False,
+    )
     tokens = [int(t) for t in torch.randint(100, llm.n_vocab() - 100, (prompt_tokens,))]
     prefills, decodes = [], []
     for _ in range(3):

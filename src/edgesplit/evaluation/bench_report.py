@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BenchResult", "build_report", "load_results", "provenance", "write_result"]
+__all__ = ["BenchResult", "build_report", "load_results", "provenance", "pyplot", "write_result"]
 
 _REPO = Path(__file__).resolve().parents[3]
 
@@ -70,6 +70,16 @@ def write_result(out: Path, stem: str, markdown: str, data: Any) -> dict[str, An
     (out / f"{stem}.md").write_text(markdown.rstrip("\n") + footer)
     (out / f"{stem}.json").write_text(json.dumps({"provenance": stamp, "results": data}, indent=1, default=_plain))
     return stamp
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the file-only Agg backend (no display here), imported on first use."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _plain(value: Any) -> Any:

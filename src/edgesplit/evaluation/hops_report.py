@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from edgesplit.evaluation.bench_report import pyplot
 from edgesplit.evaluation.hops import TIER_NAMES, HopRouter, LadderCalibration, LadderOutcome
 from edgesplit.evaluation.replay import curve, oracle_scores, random_curve, share_at_quality
 from edgesplit.evaluation.results import ItemRecord
@@ -85,10 +86,7 @@ def _markdown(ladder: LadderCalibration, rows: Sequence[dict[str, Any]]) -> str:
 
 
 def _plot(ladder: LadderCalibration, hops: Mapping[str, Sequence[ItemRecord]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, len(ladder.hops), figsize=(6 * len(ladder.hops), 4.2), squeeze=False)
     for ax, hop in zip(axes[0], ladder.hops, strict=True):

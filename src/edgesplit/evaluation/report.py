@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from edgesplit.errors import ConfigError
+from edgesplit.evaluation.bench_report import pyplot
 from edgesplit.evaluation.replay import (
     Curve,
     Embed,
@@ -160,10 +161,7 @@ def _markdown(reports: Sequence[SetReport], records: Sequence[ItemRecord], timin
 
 
 def _plot(reports: Sequence[SetReport], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, len(reports), figsize=(4.2 * len(reports), 3.8), squeeze=False)
     for ax, report in zip(axes[0], reports, strict=True):

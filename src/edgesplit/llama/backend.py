@@ -60,7 +60,9 @@ class LocalBackend:
         self.name = name
         self.queue = queue
         self.n_ctx = n_ctx
-        self._llm = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
+        self._llm = Llama(
+            model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, verbose=False
+        )
         self.tokenizer = ChatTokenizer(self._llm, model_path.name)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{name}")
         self._last_tokens: tuple[Prompt, tuple[int, ...]] | None = None
