@@ -7,8 +7,9 @@
    non-streamed chats each, ``--max-tokens`` greedy tokens). Cloud throughput in completion
    tokens per second and latency p50/p95, and the ratio 2 replicas : 1.
 2. **A replica killed under load.** Two replicas behind an edge (its own upstream: the Serve
-   proxy); the same load through the edge, and one replica killed (``ray.kill``) a third of the
-   way in. Errors the clients saw (goal 0), and how many answers the edge finished itself.
+   proxy, asked again once after a failure: ``upstream_retries = 1``); the same load through the
+   edge, and one replica killed (``ray.kill``) a third of the way in. Errors the clients saw
+   (goal 0), and how many answers the edge's own model gave instead.
 3. **Latency balancing.** Two echo upstreams, one behind a link emulator adding ``--slow-ms``
    each way, under an edge with ``upstream_strategy = "latency"``; the share each gets.
 
@@ -18,7 +19,7 @@ offload, is ``bench/split.py``'s third part (cloud compute per generated token).
 
 Prints the tables and writes bench/out/scale.md, scale.json and scale.png.
 
-    .venv/bin/python bench/scale.py [--model qwen2.5-coder-0.5b-instruct] [--clients 4] [--requests 4] [--max-tokens 32]
+    .venv/bin/python bench/scale.py [--model qwen2.5-coder-0.5b-instruct] [--clients 4] [--requests 6] [--max-tokens 32]
 """
 
 from __future__ import annotations
@@ -195,7 +196,7 @@ def killed_part(cloud_url: str, args: argparse.Namespace, tmp: Path) -> dict[str
 
     settings = load_settings(
         role="edge", port=0, upstream=cloud_url, upstream_token=TOKEN, upstream_model="default",
-        data_dir=tmp / "edge", router_packaged=False, link_probe_interval_s=0,
+        data_dir=tmp / "edge", router_packaged=False, link_probe_interval_s=0, upstream_retries=1,
     )  # fmt: skip
     total, killed = args.clients * args.requests, []
 
@@ -284,7 +285,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="qwen2.5-coder-0.5b-instruct")
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--requests", type=int, default=4, help="per client")
+    parser.add_argument("--requests", type=int, default=6, help="per client")
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--balance-requests", type=int, default=25, help="per client, latency balancing")
     parser.add_argument("--slow-ms", type=float, default=40.0)

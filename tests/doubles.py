@@ -117,15 +117,23 @@ class RecordingEcho:
 
 
 class RecordingProxy:
-    """A pass-through to ``target``: records each request body, streams the real answer back."""
+    """A pass-through to ``target``: records each request body, streams the real answer back.
 
-    def __init__(self, target: str) -> None:
+    ``fail_first``: the first that many POSTs get a 503, as from a load balancer whose server died.
+    """
+
+    def __init__(self, target: str, fail_first: int = 0) -> None:
         self.target = target
+        self.fail_first = fail_first
         self.bodies: list[bytes] = []
         self.app = Starlette(routes=[Route("/{path:path}", self.handle, methods=["GET", "POST"])])
 
     async def handle(self, request: Request) -> Response:
         raw = await request.body()
+        if request.method == "POST" and self.fail_first > 0:
+            self.fail_first -= 1
+            body = {"error": {"message": "no healthy replica", "type": "server_error", "param": None, "code": None}}
+            return JSONResponse(body, status_code=503)
         self.bodies.append(raw)
         client = httpx.AsyncClient(base_url=self.target, timeout=120)
         headers = {key: value for key, value in request.headers.items() if key in ("content-type", "authorization")}

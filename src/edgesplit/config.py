@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     upstream_token: SecretStr | None = None  # bearer token sent to the upstream
     upstream_model: str = "default"  # model name sent to the upstream
     upstream_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    # a failed upstream is asked again this many times before the next one (or the edge's own
+    # answer): for a load balancer such as Ray Serve's proxy, where another try reaches another server
+    upstream_retries: int = Field(default=0, ge=0, le=5)
     # site: the upstream is on premises (a local tier), so site-only data may go there; cloud: it is not
     upstream_scope: UpstreamScope = "cloud"
     # several upstreams (instead of upstream/upstream_token/upstream_model): failover and load balancing

@@ -58,6 +58,10 @@ class UpstreamConfig(BaseModel):
     ca: Path | None = None  # CA bundle its certificate must chain to; default: upstream_ca
     scope: UpstreamScope | None = None  # site: on premises (site-only data may go there); default: upstream_scope
     continues: ContinueMode | None = None  # default: flag for edgesplit, none for openai
+    # asked again this many times after a failure before the next upstream: for an address with
+    # several servers behind it (a load balancer, Ray Serve's proxy), where a new try reaches
+    # another one; default: upstream_retries
+    retries: int | None = Field(default=None, ge=0, le=5)
 
     def continue_mode(self) -> ContinueMode:
         return self.continues or ("flag" if self.kind == "edgesplit" else "none")

@@ -3,7 +3,8 @@
 One call tries the pool's upstreams in :meth:`~edgesplit.edge.upstreams.UpstreamPool.ranked`
 order, skipping any whose circuit is open:
 
-- **before the first token** (refused, timed out, 5xx, 429) the next upstream is asked at once;
+- **before the first token** (refused, timed out, 5xx, 429) the next upstream is asked at once,
+  after the failed one has been asked again ``retries`` times (a load balancer: another server);
 - **mid-stream**, the next upstream continues the answer from the text received so far (a
   final assistant message to continue, or the completion prompt plus that text), so the client
   sees one stream; an upstream that cannot continue a chat answer (``continues = "none"``) is
@@ -55,18 +56,19 @@ class FailoverBackend:
         received: list[str] = []
         last: UpstreamError | None = None
         for upstream in self.pool.ranked(_scopes(params)):
-            if not _can_continue(upstream, prompt, received) or not upstream.link.allow():
-                continue
-            if last is not None:
-                log.warning("upstream failed (%s); trying %s after %d chunks", last, upstream.name, len(received))
-            try:
-                async for event in self._attempt(upstream, prompt, params, received):
-                    yield event
-                return
-            except UpstreamError as exc:
-                if exc.status_code in CLIENT_ERRORS and not received:
-                    raise
-                last = exc
+            for _ in range(1 + upstream.retries):
+                if not _can_continue(upstream, prompt, received) or not upstream.link.allow():
+                    break
+                if last is not None:
+                    log.warning("upstream failed (%s); trying %s after %d chunks", last, upstream.name, len(received))
+                try:
+                    async for event in self._attempt(upstream, prompt, params, received):
+                        yield event
+                    return
+                except UpstreamError as exc:
+                    if exc.status_code in CLIENT_ERRORS and not received:
+                        raise
+                    last = exc
         raise last if last is not None else LinkDown(self.pool.down_message())
 
     async def _attempt(

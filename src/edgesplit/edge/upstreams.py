@@ -51,6 +51,7 @@ class Upstream:
     weight: float = 1.0
     priority: int = 0
     prober: LinkProber | None = None
+    retries: int = 0  # tries after a failure before the next upstream (config.UpstreamConfig.retries)
     in_flight: int = 0
 
     def cost(self, strategy: Strategy) -> float:
@@ -165,4 +166,5 @@ def _upstream(settings: Settings, entry: UpstreamConfig, metrics: NodeMetrics, p
         weight=entry.weight,
         priority=entry.priority,
         prober=prober,
+        retries=settings.upstream_retries if entry.retries is None else entry.retries,
     )
