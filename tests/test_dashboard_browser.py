@@ -24,14 +24,16 @@ TOKEN = "dashboard-test-token"
 SCREENSHOT = Path(__file__).parent.parent / "bench" / "out" / "dashboard.png"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--no-first-run", "--disable-dev-shm-usage"]  # fmt: skip
-# Every chart has a non-null point, the bar lists have entries, the versions table has rows.
+# Every chart has a non-null point, the bar lists have entries, the versions table has rows, and
+# the upstreams table has the edge's one upstream (node.upstreams of /v1/stats).
 ALL_DRAWN = """() => {
   const s = window.edgesplit;
   const drawn = (id) => document.querySelector(`section#${id} .uplot canvas`) !== null
     && s.charts[id].data.slice(1).some((xs) => xs.some((v) => v !== null));
   return ["served", "ttft", "token", "link", "outbox"].every(drawn)
     && Object.keys(s.bars.escalations || {}).length > 0 && Object.keys(s.bars.redactions || {}).length > 0
-    && document.querySelectorAll("#versions tr").length > 3;
+    && document.querySelectorAll("#versions tr").length > 3
+    && document.querySelectorAll("#upstreams tbody tr td").length === 8;
 }"""
 
 

@@ -31,5 +31,5 @@ class SessionRouter(ConsistentHashRouter):
 
     async def choose_replicas(self, candidate_replicas: list[Any], pending_request: Any = None) -> list[list[Any]]:
         if pending_request is not None and not pending_request.metadata.session_id and candidate_replicas:
-            return [random.sample(candidate_replicas, len(candidate_replicas))]  # ties go to the first
+            return [random.sample(candidate_replicas, len(candidate_replicas))]  # the base takes the first of equals
         return list(await super().choose_replicas(candidate_replicas, pending_request))

@@ -60,6 +60,7 @@ function render(stats) {
   bars("escalations", stats.escalations);
   bars("redactions", stats.redactions);
   versions(node);
+  upstreams(node.upstreams || []);
 }
 
 function draw(id, t, series, opts) {
@@ -115,6 +116,23 @@ function versions(node) {
               Object.assign(document.createElement("td"), { textContent: v === null ? "none" : String(v) }));
     return tr;
   }));
+}
+
+function upstreams(list) {
+  const body = document.querySelector("#upstreams tbody");
+  const keys = ["name", "kind", "scope", "priority", "weight", "state", "in_flight", "rtt_ms"];
+  body.replaceChildren(...(list.length ? list.map((u) => {
+    const tr = document.createElement("tr");
+    tr.append(...keys.map((k) => Object.assign(document.createElement("td"),
+      { textContent: u[k] === null || u[k] === undefined ? "–" : String(u[k]) })));
+    return tr;
+  }) : [none()]));
+}
+
+function none() {
+  const tr = document.createElement("tr");
+  tr.append(Object.assign(document.createElement("td"), { className: "empty", textContent: "none: this tier is the top" }));
+  return tr;
 }
 
 poll();
