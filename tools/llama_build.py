@@ -131,7 +131,10 @@ def build_wheel(python: str, kind: str, out: Path) -> Path:
     sdist = fetch_sdist(python)
     with tempfile.TemporaryDirectory() as tmp:
         with tarfile.open(sdist) as tar:
-            tar.extractall(tmp, filter="data")
+            if hasattr(tarfile, "data_filter"):  # Python 3.11.4+; the sdist's sha256 was checked either way
+                tar.extractall(tmp, filter="data")
+            else:
+                tar.extractall(tmp)  # Debian 12's Python 3.11.2 has no extraction filters
         source = Path(tmp) / f"llama_cpp_python-{VERSION}"
         if kind == "dispatch":
             cmake = source / "vendor" / "llama.cpp" / "ggml" / "src" / "CMakeLists.txt"
