@@ -131,13 +131,10 @@ def client_load(url: str, args: argparse.Namespace) -> Load:
 
 def plain_decode(args: argparse.Namespace) -> float:
     """In a child: the model in llama.cpp with one thread, no server; decode tokens/s over the prompts."""
-    from llama_cpp import Llama
-
-    from edgesplit.llama.runtime import ensure_llama
+    from edgesplit.llama.runtime import open_llama
     from edgesplit.models import locate_model
 
-    ensure_llama()
-    llm = Llama(model_path=str(locate_model(args.model)), n_ctx=512, n_threads=1, n_threads_batch=1, verbose=False)
+    llm = open_llama(str(locate_model(args.model)), 512, 1)
     llm("Hello", max_tokens=2)  # warm
     start, tokens = time.perf_counter(), 0
     for prompt in PROMPTS:

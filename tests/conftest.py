@@ -88,6 +88,18 @@ def edge(make_edge: EdgeFactory, cloud: NodeServer) -> NodeServer:
 
 
 @pytest.fixture(scope="module")
+def reference_llm() -> Iterator[Any]:
+    """A plain llama-cpp-python ``Llama`` of the small model: plain greedy decoding, the reference."""
+    from llama_cpp import Llama
+
+    from edgesplit.models import locate_model
+
+    llm = Llama(model_path=str(locate_model(EDGE_MODEL)), n_ctx=2048, n_threads=2, verbose=False)
+    yield llm
+    llm.close()
+
+
+@pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Sync signing keys and the root.json edges trust (``edgesplit keys init``)."""
     from edgesplit.sync.keys import init_keys

@@ -7,7 +7,6 @@ tests/doubles.py where a server must fail in a set way (break mid-stream, record
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -19,7 +18,6 @@ from edgesplit.cloud.verifier import TIE_TOLERANCE
 from edgesplit.generation import Prompt
 from edgesplit.llama.margins import greedy_with_margins
 from edgesplit.llama.tokenizer import ChatTokenizer
-from edgesplit.models import locate_model
 from edgesplit.server import AppServer, NodeServer
 
 DEAD = "http://127.0.0.1:9"  # nothing listens there
@@ -51,15 +49,6 @@ def calls(edge: NodeServer) -> dict[tuple[str, str], float]:
             key = (labels["upstream"].strip('"'), labels["outcome"].strip('"'))
             found[key] = float(line.rsplit(" ", 1)[1])
     return found
-
-
-@pytest.fixture(scope="module")
-def reference_llm() -> Iterator[Any]:
-    from llama_cpp import Llama
-
-    llm = Llama(model_path=str(locate_model(EDGE_MODEL)), n_ctx=2048, n_threads=2, verbose=False)
-    yield llm
-    llm.close()
 
 
 def margin_where_it_parts(llm: Any, answer: str, max_tokens: int) -> float | None:

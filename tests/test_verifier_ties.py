@@ -8,15 +8,12 @@ is checked inside a block: the hardest case for batched numerics.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from conftest import EDGE_MODEL
 from edgesplit.cloud.ties import divergence
 from edgesplit.cloud.verifier import TIE_TOLERANCE
-from edgesplit.models import locate_model
 from edgesplit.server import NodeServer
 
 PROMPTS = [
@@ -27,15 +24,6 @@ PROMPTS = [
     "Write a bash command that counts the lines in every .txt file in a folder.",
     "Explain what a hash map is in two sentences.",
 ]
-
-
-@pytest.fixture(scope="module")
-def reference_llm() -> Iterator[Any]:
-    from llama_cpp import Llama
-
-    llm = Llama(model_path=str(locate_model(EDGE_MODEL)), n_ctx=2048, n_threads=2, verbose=False)
-    yield llm
-    llm.close()
 
 
 @pytest.mark.parametrize("prompt", PROMPTS[:3])

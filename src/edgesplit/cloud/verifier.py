@@ -47,7 +47,7 @@ import numpy as np
 from edgesplit.cloud.session_table import SessionTable
 from edgesplit.errors import InvalidRequest, NotFound, QueueFull
 from edgesplit.generation import Prompt
-from edgesplit.llama.runtime import ensure_llama
+from edgesplit.llama.runtime import open_llama
 from edgesplit.llama.tokenizer import ChatTokenizer, context_budget
 from edgesplit.schemas import VerifyMode
 from edgesplit.speculation.align import align_draft, split_complete_utf8
@@ -108,9 +108,6 @@ class Verifier:
         max_draft_tokens: int = 128,  # commit + draft per call, in this model's tokens
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        from llama_cpp import Llama
-
-        ensure_llama()
         self.model_name = model_name
         self.n_ctx = n_ctx
         self.max_sessions = max_sessions
@@ -118,14 +115,7 @@ class Verifier:
         # A session leaving the table (closed or expired) drops its parked KV cache.
         self.sessions: SessionTable[VerifySession] = SessionTable("speculative", ttl_s, clock, _unpark)
         # logits_all: a row of logits for every evaluated position, which verification reads.
-        self._llm = Llama(
-            model_path=str(model_path),
-            n_ctx=n_ctx,
-            n_threads=n_threads,
-            n_threads_batch=n_threads,
-            logits_all=True,
-            verbose=False,
-        )
+        self._llm = open_llama(str(model_path), n_ctx, n_threads, logits_all=True)
         self.tokenizer = ChatTokenizer(self._llm, model_path.name)
         self.vocab_fingerprint = self.tokenizer.vocab_fingerprint  # at start: sessions answer with it
         self._model_lock = threading.Lock()  # the llama.cpp context

@@ -84,18 +84,9 @@ def profile_llamacpp(
     path: str, prompt_tokens: int = 64, decode_tokens: int = 16, n_threads: int = 2
 ) -> tuple[float, float]:
     """(prefill ms for ``prompt_tokens``, ms per decoded token) of the whole model on llama.cpp."""
-    from llama_cpp import Llama
+    from edgesplit.llama.runtime import open_llama
 
-    from edgesplit.llama.runtime import ensure_llama
-
-    ensure_llama()
-    llm = Llama(
-        model_path=path,
-        n_ctx=max(512, prompt_tokens + decode_tokens + 8),
-        n_threads=n_threads,
-        n_threads_batch=n_threads,
-        verbose=False,
-    )
+    llm = open_llama(path, max(512, prompt_tokens + decode_tokens + 8), n_threads)
     tokens = [int(t) for t in torch.randint(100, llm.n_vocab() - 100, (prompt_tokens,))]
     prefills, decodes = [], []
     for _ in range(3):

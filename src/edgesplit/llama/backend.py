@@ -23,7 +23,7 @@ import numpy as np
 from edgesplit.admission import ModelQueue
 from edgesplit.errors import ModelError
 from edgesplit.generation import Finish, GenerationParams, Prompt, PromptState, TokenEvent, finish_reason
-from edgesplit.llama.runtime import ensure_llama
+from edgesplit.llama.runtime import open_llama
 from edgesplit.llama.tokenizer import ChatTokenizer, context_budget
 from edgesplit.models import locate_model
 from edgesplit.stops import TokenText
@@ -54,15 +54,10 @@ class LocalBackend:
     """A GGUF model served by llama-cpp-python, one sequence at a time behind a fair queue."""
 
     def __init__(self, name: str, model_path: Path, queue: ModelQueue, n_ctx: int = 2048, n_threads: int = 2) -> None:
-        ensure_llama()
-        from llama_cpp import Llama
-
         self.name = name
         self.queue = queue
         self.n_ctx = n_ctx
-        self._llm = Llama(
-            model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, verbose=False
-        )
+        self._llm = open_llama(str(model_path), n_ctx, n_threads)
         self.tokenizer = ChatTokenizer(self._llm, model_path.name)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{name}")
         self._last_tokens: tuple[Prompt, tuple[int, ...]] | None = None

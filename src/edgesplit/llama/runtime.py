@@ -20,10 +20,14 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from edgesplit.errors import ModelError
 
-__all__ = ["LlamaRuntime", "ensure_llama", "loaded_cpu_library"]
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+
+__all__ = ["LlamaRuntime", "ensure_llama", "loaded_cpu_library", "open_llama"]
 
 log = logging.getLogger("edgesplit.llama")
 
@@ -51,6 +55,18 @@ def ensure_llama() -> LlamaRuntime:
         if not _runtime:
             _runtime.append(_load())
         return _runtime[0]
+
+
+def open_llama(model_path: str, n_ctx: int, n_threads: int, **options: Any) -> Llama:
+    """A llama-cpp-python ``Llama`` on this build's backend, ``n_threads`` bounding every thread it uses.
+
+    llama-cpp-python defaults the prompt (batch) threads to the CPU count, so a model given one
+    thread still kept a second one spinning (two Ray replicas of one thread each ran at 1.0x of one)."""
+    ensure_llama()
+    from llama_cpp import Llama
+
+    return Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, verbose=False,
+                 **options)  # fmt: skip
 
 
 def _load() -> LlamaRuntime:
