@@ -22,7 +22,12 @@ generated with Faker from fixed seeds, so a run is reproducible.
   telehealth, utility billing, aircraft maintenance, payroll, school and vaccination messages,
   and general questions that name public places, people and companies. Measured once (overall
   P/R 0.94/0.93, 23 of 416 values leaked); its misses were then read, and the cues, the
-  "Hospital No" label, the street fix and the everyday-words rule came from them.
+  "Hospital No" label, the street fix and the everyday-words rule came from them. Read again on
+  2026-12-04, with the misses left then: the name-shape rule (``privacy/name_shapes.py``) and the
+  NER clean-ups (a name's capitalised part, no digits, no heading before a colon) came from them.
+- :func:`field_corpus`: templates written after that, before any detector ran on them: veterinary,
+  dental, lending, courts, fleet telematics, hotels, council tax, NHS 111, customs, gyms, and
+  questions naming public places, people and companies; a city beside some addresses.
 
 Label types are the detector's entity types; ``DATE`` is any date tied to a person that is not
 a birth date (HIPAA Safe Harbor treats every such date element as an identifier).
@@ -37,11 +42,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Message", "Span", "blind_corpus", "fill", "holdout_corpus", "tuning_corpus", "unseen_corpus"]
+from edgesplit.evaluation.pii_templates import BLIND_TEMPLATES, EN, FIELD_TEMPLATES, HOLDOUT_TEMPLATES, PT, UNSEEN_TEMPLATES
+
+__all__ = ["Message", "Span", "blind_corpus", "field_corpus", "fill", "holdout_corpus", "tuning_corpus", "unseen_corpus"]
 
 _SLOT = re.compile(r"\{([A-Z_0-9]+)\}")
 # Slot names that carry a format variant but label the same type.
-_LABEL = {"DOB_PLAIN": "DATE_OF_BIRTH", "ADDRESS": "LOCATION", "PERSON2": "PERSON", "DATE2": "DATE"}
+_LABEL = {"DOB_PLAIN": "DATE_OF_BIRTH", "ADDRESS": "LOCATION", "CITY": "LOCATION", "PERSON2": "PERSON", "DATE2": "DATE"}
 
 
 @dataclass(frozen=True)
@@ -58,32 +65,6 @@ class Message:
     lang: str
 
 
-# The tuning corpus's templates: literal text and {TYPE} slots.
-EN = [
-    "Hi, I'm {PERSON}. You can reach me at {EMAIL_ADDRESS} or {PHONE_NUMBER}.",
-    "Please update the card on file to {CREDIT_CARD}; my SSN is {US_SSN}.",
-    "Patient {PERSON}, born on {DATE_OF_BIRTH}, MRN {MEDICAL_RECORD}, was scanned in {LOCATION} this morning.",
-    "The device at {IP_ADDRESS} failed again. Ticket opened by {PERSON} ({EMAIL_ADDRESS}).",
-    "Send the refund to {IBAN}, account holder {PERSON}.",
-    "Ticket #4471: the printer on floor 3 shows error E-104 after the 2.3.1 update. Steps tried: power cycle, "
-    "reseat the toner, clear the queue. Reporter {PERSON}, phone {PHONE_NUMBER}, site {LOCATION}. The unit's "
-    "address is {IP_ADDRESS} and the warranty card was paid with {CREDIT_CARD}. Please call back before 5 pm, "
-    "or email {EMAIL_ADDRESS}; DOB for verification: {DATE_OF_BIRTH}. Thanks for the quick help last time.",
-    "How do I restart the scanner after a firmware update?",
-    "What does error code 0x80070005 mean on version 10.0.19045?",
-]
-PT = [
-    "Olá, meu nome é {PERSON}, meu CPF é {BR_CPF} e meu telefone é {PHONE_NUMBER}.",
-    "A empresa com CNPJ {BR_CNPJ} pediu reembolso para a conta {IBAN}.",
-    "Paciente {PERSON}, data de nascimento {DATE_OF_BIRTH}, prontuário {MEDICAL_RECORD}, de {LOCATION}.",
-    "O equipamento em {IP_ADDRESS} parou de novo. Contato: {EMAIL_ADDRESS}.",
-    "Chamado 2231: a impressora do terceiro andar mostra o erro E-104 depois da atualização 2.3.1. Já tentei "
-    "desligar e ligar, trocar o toner e limpar a fila. Solicitante: {PERSON}, CPF {BR_CPF}, telefone "
-    "{PHONE_NUMBER}, unidade de {LOCATION}. O endereço do equipamento é {IP_ADDRESS}. Para confirmar a "
-    "identidade, data de nascimento {DATE_OF_BIRTH}. Podem responder para {EMAIL_ADDRESS}, obrigado.",
-    "Como faço para reiniciar o scanner depois da atualização?",
-    "Qual o prazo de entrega para o pedido 55123?",
-]
 
 
 def _tuning_values(rng: random.Random) -> dict[str, dict[str, Callable[[], str]]]:
@@ -160,50 +141,6 @@ def fill(template: str, values: dict[str, Callable[[], str]], lang: str) -> Mess
     return Message(text + template[last:], labels, lang)
 
 
-# -- the unseen corpus: never tune a detector on these templates (see the module docstring) ----
-
-UNSEEN_TEMPLATES: dict[str, list[str]] = {
-    "en_US": [
-        "Discharge summary: {PERSON}, MRN-{MEDICAL_RECORD}, admitted {DATE} and discharged {DATE2}. "
-        "Follow-up with Dr. {PERSON2} at {PHONE_NUMBER}.",
-        "Lab results for patient {PERSON} (birthdate {DOB_PLAIN}) came back on {DATE}; the specimen was "
-        "drawn {DATE2}. Chart: MRN {MEDICAL_RECORD}.",
-        "Work order 88-1192: the conveyor PLC at {IP_ADDRESS} faulted twice overnight. Technician {PERSON} "
-        "replaced the relay. Call the plant office at {PHONE_NUMBER} with questions.",
-        "Billing: please charge {CREDIT_CARD} for the March invoice and send the receipt to {EMAIL_ADDRESS}. "
-        "Cardholder {PERSON}, {ADDRESS}.",
-        "HR update: {PERSON} (SSN {US_SSN}) starts Monday; emergency contact {PERSON2}, {PHONE_NUMBER}.",
-        "Radiology report dated {DATE} for {PERSON}, MRN: {MEDICAL_RECORD}. Prior study on {DATE2} showed no change.",
-        "Ship the replacement scanner to {PERSON}, {ADDRESS}; they can be reached at {EMAIL_ADDRESS}.",
-        "What is the difference between TCP and UDP, and when should a PLC use each?",
-        "Who founded Microsoft, and in which city is its headquarters?",
-        "The 4.2 firmware released on {NONPERSONAL_DATE} fixes the calibration drift on model X-300 units.",
-    ],
-    "en_GB": [
-        "Clinic letter: {PERSON}, seen in outpatients on {DATE}, medical record no. {MEDICAL_RECORD}. "
-        "Next appointment {DATE2}. Surgery telephone {PHONE_NUMBER}.",
-        "Engineer {PERSON} attended site at {ADDRESS} on {DATE}; boiler serviced. Customer mobile {PHONE_NUMBER}.",
-        "Refund of £42.50 to account {IBAN}, account holder {PERSON}. Queries to {EMAIL_ADDRESS}.",
-        "Patient {PERSON}, {DOB_PLAIN}, referred by GP on {DATE}. MRN#{MEDICAL_RECORD}.",
-        "The VPN gateway {IP_ADDRESS} drops connections after the update; ticket raised by {PERSON}.",
-        "Which is longer, the Thames or the Severn, and where do they rise?",
-        "How do I reset a Siemens S7-1200 to factory settings?",
-    ],
-    "pt_BR": [
-        "Resumo de alta: paciente {PERSON}, prontuário nº {MEDICAL_RECORD}, internado em {DATE} e com alta em "
-        "{DATE2}. Contato da família: {PHONE_NUMBER}.",
-        "Laudo de exame de {PERSON}, nascimento: {DOB_PLAIN}, realizado em {DATE}. CPF {BR_CPF}.",
-        "Ordem de serviço 4471: o técnico {PERSON} trocou o sensor da linha 2 no dia {DATE}. "
-        "Endereço do cliente: {ADDRESS}. Telefone {PHONE_NUMBER}.",
-        "Cobrança: a empresa de CNPJ {BR_CNPJ} pagou a fatura; comprovante para {EMAIL_ADDRESS}. "
-        "Responsável: {PERSON}, CPF {BR_CPF}.",
-        "Transferir o reembolso para a conta {IBAN} em nome de {PERSON}.",
-        "Consulta marcada para {DATE} com a Dra. {PERSON}; paciente {PERSON2}, prontuário {MEDICAL_RECORD}.",
-        "Qual é a capital da Argentina e quantos habitantes ela tem?",
-        "Como configuro o endereço IP fixo de um CLP da Siemens?",
-    ],
-}
-
 _MONTHS_PT = ("janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho", "agosto", "setembro",
               "outubro", "novembro", "dezembro")  # fmt: skip
 
@@ -267,6 +204,7 @@ def _unseen_values(locale: str, rng: random.Random) -> dict[str, Callable[[], st
         "MEDICAL_RECORD": mrn,
         "CASE_NUMBER": mrn,
         "ADDRESS": lambda: fake.street_address(),
+        "CITY": lambda: fake.city(),
         "IP_ADDRESS": lambda: rng.choice([fake.ipv4_public, fake.ipv4_private, fake.ipv6])(),
         "CREDIT_CARD": lambda: _card(us, rng),
         "US_SSN": lambda: rng.choice([us.ssn(), us.ssn().replace("-", " ")]),
@@ -325,66 +263,16 @@ def _from_templates(templates: dict[str, list[str]], n: int, seed: int) -> list[
     return corpus
 
 
-HOLDOUT_TEMPLATES: dict[str, list[str]] = {
-    "en_US": [
-        "Claim #{CASE_NUMBER} was filed by {PERSON} after the accident on {DATE}. Policyholder lives at "
-        "{ADDRESS}; best number {PHONE_NUMBER}.",
-        "Rx refill for {PERSON}, DOB {DOB_PLAIN}: pharmacy called {PHONE_NUMBER} on {DATE}. Pay with {CREDIT_CARD}.",
-        "Driver {PERSON} picked up pallet 7 at dock 4; delivery confirmation went to {EMAIL_ADDRESS}.",
-        "The gateway at {IP_ADDRESS} rejected the login of {PERSON} three times; SSN on file {US_SSN}.",
-        "Can you explain how a heat pump works in cold climates like Minnesota?",
-    ],
-    "en_GB": [
-        "Please amend the direct debit for {PERSON} to {IBAN}; confirmation to {EMAIL_ADDRESS}.",
-        "Home visit booked: {PERSON}, {ADDRESS}, on {DATE}. Mobile {PHONE_NUMBER}. Patient ID {MEDICAL_RECORD}.",
-        "What time zone does Edinburgh use in summer?",
-    ],
-    "pt_BR": [
-        "Sinistro aberto por {PERSON} em {DATE}; segurado com CPF {BR_CPF} e telefone {PHONE_NUMBER}.",
-        "Receita de {PERSON} (nascimento {DOB_PLAIN}) aviada em {DATE}; registro do paciente {MEDICAL_RECORD}.",
-        "Entrega para {PERSON} no endereço {ADDRESS}; nota fiscal da empresa {BR_CNPJ} enviada para {EMAIL_ADDRESS}.",
-        "Quais são as regras de rodízio de veículos em São Paulo?",
-    ],
-}
-
-
 def holdout_corpus(n: int = 150, seed: int = 31337) -> list[Message]:
     """Messages from templates written after the detectors' last change (see the module docstring)."""
     return _from_templates(HOLDOUT_TEMPLATES, n, seed)
 
 
-BLIND_TEMPLATES: dict[str, list[str]] = {
-    "en_US": [
-        "Telehealth note: spoke with {PERSON} on {DATE} about home blood pressure readings. Callback number "
-        "{PHONE_NUMBER}, chart MRN {MEDICAL_RECORD}.",
-        "{PERSON} disputes a charge of $84.10 on card {CREDIT_CARD} made on {DATE}; reply to {EMAIL_ADDRESS}.",
-        "Maintenance log: mechanic {PERSON} signed off the hydraulic pump swap on {DATE}. The avionics box at "
-        "{IP_ADDRESS} logged the fault code.",
-        "Please mail the W-2 for {PERSON}, SSN {US_SSN}, to {ADDRESS}.",
-        "Visit {DATE}: {PERSON} (dob {DOB_PLAIN}) reports knee pain after running; next visit {DATE2}.",
-        "How did Apple and Samsung compete in the smartphone market after 2010?",
-        "Summarize the history of the Golden Gate Bridge in San Francisco.",
-    ],
-    "en_GB": [
-        "Dear {PERSON}, your appointment at the clinic is confirmed for {DATE}. Ring {PHONE_NUMBER} to rearrange. "
-        "Hospital No: {MEDICAL_RECORD}.",
-        "Boiler fault reported by {PERSON} at {ADDRESS}; engineer visit on {DATE}. Contact {EMAIL_ADDRESS}.",
-        "Salary for {PERSON} is to be paid into {IBAN} from {DATE}.",
-        "The school office wrote to {PERSON} about a pupil born {DOB_PLAIN}; reply to {EMAIL_ADDRESS}.",
-        "Is Manchester or Birmingham larger, and which has the older university?",
-    ],
-    "pt_BR": [
-        "Teleconsulta: {PERSON} relatou febre desde {DATE}. Celular {PHONE_NUMBER}, prontuário {MEDICAL_RECORD}.",
-        "Conta de luz em atraso: cliente {PERSON}, CPF {BR_CPF}, endereço {ADDRESS}.",
-        "Manutenção da aeronave concluída em {DATE} pelo mecânico {PERSON}; relatório enviado para {EMAIL_ADDRESS}.",
-        "O boleto da empresa {BR_CNPJ} vence em {DATE}; dúvidas com {PERSON} pelo {PHONE_NUMBER}.",
-        "Meu filho {PERSON} nasceu em {DOB_PLAIN} e precisa tomar a vacina da gripe.",
-        "Quem foi Santos Dumont e o que ele inventou?",
-        "Qual é a distância entre Curitiba e Florianópolis de carro?",
-    ],
-}
-
-
 def blind_corpus(n: int = 150, seed: int = 4242) -> list[Message]:
     """Messages from templates written after the holdout's misses were read (see the module docstring)."""
     return _from_templates(BLIND_TEMPLATES, n, seed)
+
+
+def field_corpus(n: int = 150, seed: int = 9091) -> list[Message]:
+    """Messages from templates written after the blind corpus's misses were read (see the module docstring)."""
+    return _from_templates(FIELD_TEMPLATES, n, seed)
