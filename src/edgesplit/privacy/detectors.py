@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from edgesplit.privacy.dates import DatePolicy, FoundDate, find_dates, redacts
 from edgesplit.privacy.gazetteer import find_places
 from edgesplit.privacy.identifiers import ADDRESS, DEFAULT_IDENTIFIERS, compile_identifiers
+from edgesplit.privacy.name_shapes import find_name_shapes
 from edgesplit.privacy.ner import NER_TYPES, NerModel, NerSpan
 from edgesplit.privacy.phrases import word_alternation
 from edgesplit.privacy.validators import (
@@ -74,7 +75,7 @@ _PERSONAL = frozenset(ENTITY_TYPES) - {"LOCATION", "ORGANIZATION", "DATE", "CUST
 # Validated detectors outrank NER and cue phrases when spans overlap.
 # Configured detectors (a labelled identifier, a custom pattern) are explicit and outrank the rest:
 # "MRN 2125550143" is a record number, whatever phonenumbers says.
-_RANK = {"config": 4, "pattern": 3, "shape": 2, "cue": 1, "ner": 0, "place": 0, "mention": -1}  # mention: gaps only
+_RANK = {"config": 4, "pattern": 3, "shape": 2, "cue": 1, "ner": 0, "place": 0, "name": 0, "mention": -1}
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,8 @@ class Entity:
     start: int
     end: int
     value: str
-    source: str  # pattern | shape | config | cue | ner | place | mention (another occurrence of a name found)
+    # pattern | shape | config | cue | ner | place | name (a name's shape) | mention (another occurrence of a name)
+    source: str
 
 
 # (type, regex, validator, group, gate): group is the capture that holds the value (0 = whole match);
@@ -220,14 +222,18 @@ class Detector:
     def _entities(
         self, text: str, found: list[Entity], dates: list[FoundDate], names: Sequence[NerSpan] | None
     ) -> list[Entity]:
-        if names is not None:  # NER ran: names, places and organisations, and the well-known places
+        shapes: list[Entity] = []
+        if names is not None:  # NER ran: names, places and organisations, well-known places, names by shape
             found = [*found, *(Entity(n.type, n.start, n.end, n.value, "ner") for n in names)]
             found += [Entity("LOCATION", start, end, text[start:end], "place") for start, end in find_places(text)]
+            shapes = [Entity("PERSON", start, end, text[start:end], "name") for start, end in find_name_shapes(text)]
         context = [e for e in found if e.source in ("ner", "place") and e.type in self.context_types]
-        personal = bool(dates or context) and _is_personal(found, text)  # only these two depend on it
+        personal = bool(dates or context or shapes) and _is_personal(found, text)  # only these depend on it
         found.extend(self._dates(text, dates, personal))
         if context and not personal:
             found = [e for e in found if e not in context]
+        if personal:
+            found.extend(shapes)
         return _resolve([*found, *_other_mentions(found, text)])
 
     def _patterns(self, text: str, digits: bool) -> Iterable[Entity]:
@@ -280,7 +286,7 @@ class Detector:
 
 def _other_mentions(found: Sequence[Entity], text: str) -> Iterator[Entity]:
     """Every other mention of a name found once: NER may tag "Elon Musk" in one sentence and not the next."""
-    names = {e.value: e.type for e in found if e.source in ("ner", "cue") and len(e.value) > 2}
+    names = {e.value: e.type for e in found if e.source in ("ner", "cue", "name") and len(e.value) > 2}
     for value, kind in names.items():
         start = text.find(value)
         while start >= 0:  # str.find, not a regex per name: names differ per text, and compiling costs more

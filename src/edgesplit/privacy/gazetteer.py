@@ -22,9 +22,11 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["everyday_word", "find_places", "known_place"]
+__all__ = ["PARTICLES", "everyday_word", "find_places", "known_place", "stop_words"]
 
 _DATA = Path(__file__).parent.parent / "data"
+# Words that join the parts of a name ("Matteo da Cunha", "Ludwig van Beethoven", "Pinto e Souza").
+PARTICLES = frozenset({"da", "de", "do", "dos", "das", "di", "del", "du", "van", "von", "der", "e"})
 _MAX_WORDS = 4  # "Rio Grande do Sul", "Santa Cruz de la Sierra" (particles count)
 _CAPITALISED = re.compile(r"(?<![\w'\u2019-])[A-ZÀ-Ý][\wÀ-ÿ'\u2019.-]*[\wÀ-ÿ]|(?<![\w'\u2019-])[A-ZÀ-Ý](?!\w)")
 _JOINER = re.compile(r" (?:(?:de|do|da|dos|das|del|la|of|upon|on|am|an|der) )?")
@@ -78,3 +80,11 @@ def _word_list(name: str) -> frozenset[str]:
     """A list from ``data/``: one entry per line, # comments."""
     lines = (_DATA / name).read_text(encoding="utf-8").splitlines()
     return frozenset(line for line in lines if line and not line.startswith("#"))
+
+@functools.cache
+def stop_words() -> frozenset[str]:
+    """English and Portuguese stop words (word lists that ship with spaCy itself, no model needed)."""
+    from spacy.lang.en.stop_words import STOP_WORDS as EN
+    from spacy.lang.pt.stop_words import STOP_WORDS as PT
+
+    return frozenset(EN | PT | {"olá", "oi", "obrigado", "obrigada", "tchau", "hello", "hi", "thanks"})

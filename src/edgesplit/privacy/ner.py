@@ -18,8 +18,13 @@ rule then decides: "rodízio em São Paulo" keeps it, "paciente de São Paulo" r
 **Everyday words.** Reading Portuguese, the model also calls a capitalised everyday word a person
 ("Entrega para ..." at the start of a sentence). A one-word PERSON that is one of the most common
 English or Portuguese words (``privacy/gazetteer.py``, given names and surnames left out) is
-dropped, and so is a longer one made only of such words and stop words ("Conta de luz"). A name
-after a cue ("Sr. Rocha") comes from the cue detector and is kept.
+dropped, and so is a longer one made only of such words and stop words. A name ends at its first
+lowercase word that is no particle ("Conta de luz" is "Conta", an everyday word). A name after a
+cue ("Sr. Rocha") comes from the cue detector and is kept.
+
+**Not names at all.** A person or place with a digit in it ("W-2", "X-300") is none, and neither
+is one word heading a sentence before a colon and a capitalised word ("Teleconsulta: Lara Rezende
+relatou ..."): a label, with the name after it.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from edgesplit.privacy.gazetteer import everyday_word, known_place
+from edgesplit.privacy.gazetteer import PARTICLES, everyday_word, known_place, stop_words
 
 __all__ = ["NER_TYPES", "WINDOW_WORDS", "NerModel", "NerSpan", "ner_windows"]
 
@@ -62,11 +67,11 @@ def ner_windows(
     A word inside a ``taken`` span (found by a detector that outranks NER) or an ID label ("MRN")
     is no candidate; it is still read as a neighbour of one."""
     words = [m.span() for m in _WORD.finditer(text)]
-    stop_words = _stop_words()
+    stops = stop_words()
     merged: list[list[int]] = []
     for i, (start, end) in enumerate(words):
         word = text[start:end].strip(_EDGE_PUNCT)
-        if not word[:1].isupper() or word.lower() in stop_words or word in _NOT_NAMES:
+        if not word[:1].isupper() or word.lower() in stops or word in _NOT_NAMES:
             continue
         if any(lo <= start and end <= hi for lo, hi in taken):
             continue
@@ -111,26 +116,62 @@ def _spans(doc: Any, offset: int, text: str) -> Iterator[NerSpan]:
     """spaCy's entities that can be personal data: proper nouns of a kind we redact, not ID labels.
 
     ``doc`` reads ``text[offset:]``; a person's name is widened over the name words beside it."""
-    stop_words = _stop_words()
+    stops = stop_words()
     for ent in doc.ents:
         kind = _LABELS.get(ent.label_)
         words = ent.text.split()
         if kind is None or not words or words[0] in _NOT_NAMES or not words[0][:1].isupper():
             continue  # proper nouns start with a capital; ID labels ("CNPJ 73.270...") are not names
-        if len(words) == 1 and words[0].lower() in stop_words:
+        if len(words) == 1 and words[0].lower() in stops:
             continue  # a capitalised function word ("Já", "Olá") that the English model took for a name
         start, end = ent.start_char + offset, ent.end_char + offset
         if kind == "PERSON":
-            start, end = _widen(text, start, end)
+            start, end = _widen(text, *_capitalised_part(text, start, end))
         value = text[start:end]
+        if kind != "ORGANIZATION" and _not_a_name(value, text, end):
+            continue
         if known_place(value):
             kind = "LOCATION"
-        elif kind == "PERSON" and all(everyday_word(w) or w.lower() in stop_words for w in value.split()):
+        elif kind == "PERSON" and all(everyday_word(w) or w.lower() in stops for w in value.split()):
             continue  # everyday words ("Entrega", "Conta de luz"), not a name
         yield NerSpan(kind, start, end, value)
 
 
-_PARTICLE = r"(?:(?:da|de|do|dos|das|di|del|du|van|von|der) )?"
+_HEADING_AFTER = re.compile(r":\s+[A-ZÀ-Ý]")
+
+
+def _capitalised_part(text: str, start: int, end: int) -> tuple[int, int]:
+    """The name inside a person the model found: its longest stretch of capitalised words.
+
+    A name's words are capitalised, and a particle ("de") only joins two of them. The model reading
+    Portuguese tags "Conta de luz" (an electricity bill: "Conta") and "Laudo de exame de Theodoro
+    Guerra" (a report on Theodoro Guerra). Ties go to the later stretch: the name follows the label."""
+    best: tuple[int, int, int] = (0, start, end)  # capitalised words, start, end
+    run: list[re.Match[str]] = []
+    for m in [*_WORD.finditer(text, start, end), None]:
+        if m is not None and (m.group(0)[:1].isupper() or (run and m.group(0) in PARTICLES)):
+            run.append(m)
+            continue
+        while run and run[-1].group(0) in PARTICLES:
+            run.pop()
+        capitals = sum(1 for w in run if w.group(0)[:1].isupper())
+        if run and capitals >= best[0]:
+            best = (capitals, run[0].start(), run[-1].end())
+        run = []
+    return best[1], best[2]
+
+
+def _not_a_name(value: str, text: str, end: int) -> bool:
+    """A person or place the model found that cannot be one: with a digit ("W-2", "X-300"; street
+    addresses come from their own detector), or one word heading a line or sentence before a colon and
+    a capitalised word ("Teleconsulta: Lara Rezende ...", where the name is what follows)."""
+    if any(ch.isdigit() for ch in value):
+        return True
+    heading = " " not in value and _HEADING_AFTER.match(text, end) is not None
+    return heading and text[: end - len(value)].rstrip()[-1:] in (".", "!", "?", "")
+
+
+_PARTICLE = rf"(?:(?:{'|'.join(sorted(PARTICLES - {'e'}))}) )?"
 _LEFT_WORD = re.compile(rf"(?<![\wÀ-ÿ'\u2019-])([A-ZÀ-Ý][\wÀ-ÿ'\u2019-]*) {_PARTICLE}$")  # a whole word
 _RIGHT_WORD = re.compile(rf" {_PARTICLE}([A-ZÀ-Ý][\wÀ-ÿ'\u2019-]*)")
 _WIDEN_WORDS = 3  # at most this many words added on each side
@@ -154,16 +195,9 @@ def _widen(text: str, start: int, end: int) -> tuple[int, int]:
 
 def _name_word(word: str) -> bool:
     lower = word.lower()
-    return not (word in _NOT_NAMES or word.isupper() or lower in _stop_words() or everyday_word(word))
+    return not (word in _NOT_NAMES or word.isupper() or lower in stop_words() or everyday_word(word))
 
 
-@functools.cache
-def _stop_words() -> frozenset[str]:
-    """English and Portuguese stop words (word lists that ship with spaCy itself, no model needed)."""
-    from spacy.lang.en.stop_words import STOP_WORDS as EN
-    from spacy.lang.pt.stop_words import STOP_WORDS as PT
-
-    return frozenset(EN | PT | {"olá", "oi", "obrigado", "obrigada", "tchau", "hello", "hi", "thanks"})
 
 
 @functools.cache
