@@ -111,10 +111,11 @@ def test_date_policy(text: str, policy: str, found: str | None) -> None:
 
 MRN_LABELS = ["MRN-", "MRN ", "MRN: ", "MRN#", "MRN # ", "Medical Record No. ", "medical record number ",
               "Med. Rec. #: ", "prontuário nº ", "Prontuário: ", "patient ID ", "Hospital No: ", "hospital number ",
-              "NHS number "]  # fmt: skip
+              "NHS number ", "chart #", "Chart: "]  # fmt: skip
 SERIAL_LABELS = ["S/N: ", "Serial No. ", "serial number ", "número de série "]
 CASE_LABELS = ["Claim #", "claim no. ", "Claim: ", "case no. ", "Case #", "case number ", "policy number ",
-               "Policy # ", "sinistro nº ", "apólice ", "protocolo: "]  # fmt: skip
+               "Policy # ", "sinistro nº ", "apólice ", "protocolo: ", "Docket ", "docket no. ", "Processo nº ",
+               "processo ", "número do processo: ", "ref ", "Ref: ", "Reference #", "referência "]  # fmt: skip
 
 
 @st.composite
@@ -259,3 +260,13 @@ def addresses(draw: st.DrawFn) -> str:
 @given(FILLER, addresses(), FILLER)
 def test_street_addresses_are_found(before: str, value: str, after: str) -> None:
     _check(before, value, after, {"LOCATION"})
+
+
+TOWNS = ["Leeds", "Carolineborough", "New Catherine", "Newcastle upon Tyne", "Souza do Norte", "das Neves Verde"]
+
+
+@PROPERTY
+@given(FILLER, addresses(), st.sampled_from(TOWNS), st.sampled_from([", asks why", ".", ", where"]))
+def test_the_town_after_a_street_address_is_found(before: str, address: str, town: str, after: str) -> None:
+    text = f"{before} lives at {address}, {town}{after}".strip()
+    assert _found(text, town, {"LOCATION"}, DETECTOR), (text, DETECTOR.detect(text))

@@ -71,3 +71,21 @@ def test_words_other_detectors_took_open_no_window() -> None:
     spans = ner_windows(text, words_each_side=1, taken=[(start, start + len("Maria Souza"))])
     assert [text[s:e] for s, e in spans] == ["q Recife r"]
     assert ner_windows("The CPF and the MRN are on file.") == []  # ID labels are no candidates
+
+
+def test_a_person_is_cut_to_its_capitalised_part(model: NerModel) -> None:
+    text = "Laudo de exame de Theodoro Guerra, nascimento: 22 de julho de 1968."
+    people = [s.value for s in model.entities_many([text])[0] if s.type == "PERSON"]
+    assert "Theodoro Guerra" in people and not any("exame" in p or p == "Laudo" for p in people)
+
+
+def test_an_entity_with_a_digit_or_a_heading_before_a_colon_is_no_name(model: NerModel) -> None:
+    found = [s.value for s in model.entities_many(["Please mail the W-2 for Robert Johnson today."])[0]]
+    assert "W-2" not in found
+    text = "Teleconsulta: Sofia Carvalho relatou febre desde ontem."
+    assert "Teleconsulta" not in [s.value for s in model.entities_many([text])[0]]
+
+
+def test_an_everyday_word_opening_a_sentence_is_no_place(model: NerModel) -> None:
+    text = "Clínica veterinária: a tutora Alana Nascimento remarcou a vacina."
+    assert "Clínica" not in [s.value for s in model.entities_many([text])[0] if s.type == "LOCATION"]

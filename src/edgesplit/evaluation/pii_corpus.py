@@ -27,7 +27,10 @@ generated with Faker from fixed seeds, so a run is reproducible.
   NER clean-ups (a name's capitalised part, no digits, no heading before a colon) came from them.
 - :func:`field_corpus`: templates written after that, before any detector ran on them: veterinary,
   dental, lending, courts, fleet telematics, hotels, council tax, NHS 111, customs, gyms, and
-  questions naming public places, people and companies; a city beside some addresses.
+  questions naming public places, people and companies; a city beside some addresses. Measured
+  once (overall P/R 0.90/0.88, structured recall 0.90, 23 of 386 values leaked); its misses were
+  then read, and the docket, processo, reference and chart labels, the town after an address,
+  and the rule for an everyday word opening a sentence came from them.
 
 Label types are the detector's entity types; ``DATE`` is any date tied to a person that is not
 a birth date (HIPAA Safe Harbor treats every such date element as an identifier).
@@ -42,9 +45,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from edgesplit.evaluation.pii_templates import BLIND_TEMPLATES, EN, FIELD_TEMPLATES, HOLDOUT_TEMPLATES, PT, UNSEEN_TEMPLATES
+from edgesplit.evaluation.pii_templates import (
+    BLIND_TEMPLATES,
+    EN,
+    FIELD_TEMPLATES,
+    HOLDOUT_TEMPLATES,
+    PT,
+    UNSEEN_TEMPLATES,
+)
 
-__all__ = ["Message", "Span", "blind_corpus", "field_corpus", "fill", "holdout_corpus", "tuning_corpus", "unseen_corpus"]
+__all__ = [
+    "Message",
+    "Span",
+    "blind_corpus",
+    "field_corpus",
+    "fill",
+    "holdout_corpus",
+    "tuning_corpus",
+    "unseen_corpus",
+]
 
 _SLOT = re.compile(r"\{([A-Z_0-9]+)\}")
 # Slot names that carry a format variant but label the same type.
@@ -63,8 +82,6 @@ class Message:
     text: str
     labels: list[Span]
     lang: str
-
-
 
 
 def _tuning_values(rng: random.Random) -> dict[str, dict[str, Callable[[], str]]]:

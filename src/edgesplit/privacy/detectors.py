@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from edgesplit.privacy.dates import DatePolicy, FoundDate, find_dates, redacts
 from edgesplit.privacy.gazetteer import find_places
-from edgesplit.privacy.identifiers import ADDRESS, DEFAULT_IDENTIFIERS, compile_identifiers
+from edgesplit.privacy.identifiers import DEFAULT_IDENTIFIERS, compile_identifiers, find_addresses
 from edgesplit.privacy.name_shapes import find_name_shapes
 from edgesplit.privacy.ner import NER_TYPES, NerModel, NerSpan
 from edgesplit.privacy.phrases import word_alternation
@@ -244,8 +244,8 @@ class Detector:
                 value = m.group(group)
                 if valid is None or valid(value):
                     yield Entity(kind, m.start(group), m.end(group), value, "pattern")
-        for m in ADDRESS.finditer(text):
-            yield Entity("LOCATION", m.start(), m.end(), m.group(0), "pattern")
+        for start, end in find_addresses(text):
+            yield Entity("LOCATION", start, end, text[start:end], "pattern")
 
     def _phones(self, text: str, found: Sequence[Entity]) -> Iterable[Entity]:
         """Cheap candidate regex first; ``phonenumbers`` validates each candidate per region.

@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["PARTICLES", "everyday_word", "find_places", "known_place", "stop_words"]
+__all__ = ["PARTICLES", "at_sentence_start", "everyday_word", "find_places", "known_place", "stop_words"]
 
 _DATA = Path(__file__).parent.parent / "data"
 # Words that join the parts of a name ("Matteo da Cunha", "Ludwig van Beethoven", "Pinto e Souza").
@@ -52,12 +52,13 @@ def find_places(text: str) -> Iterator[tuple[int, int]]:
         if end is None:
             i += 1
             continue
-        if end > i or not (_sentence_start(text, words[i].start()) and everyday_word(words[i].group(0))):
+        if end > i or not (at_sentence_start(text, words[i].start()) and everyday_word(words[i].group(0))):
             yield words[i].start(), words[end].end()
         i = end + 1
 
 
-def _sentence_start(text: str, start: int) -> bool:
+def at_sentence_start(text: str, start: int) -> bool:
+    """Does a word at ``start`` open a sentence, a line or the text (where every word is capitalised)?"""
     before = text[:start].rstrip(" \t\"'(\u201c")
     return not before or before[-1] in ".!?:;\n"
 
@@ -80,6 +81,7 @@ def _word_list(name: str) -> frozenset[str]:
     """A list from ``data/``: one entry per line, # comments."""
     lines = (_DATA / name).read_text(encoding="utf-8").splitlines()
     return frozenset(line for line in lines if line and not line.startswith("#"))
+
 
 @functools.cache
 def stop_words() -> frozenset[str]:

@@ -14,17 +14,20 @@ as identifiers). A ticket or a work order names a job, not a person, and is not 
 **Street addresses** (type ``LOCATION``): a house number and a street name ending in a street
 word (``221B Baker Street``, ``12 High Rd``, ``Flat 3, 14 Mill Lane``), or a Portuguese street word
 first (``Rua das Flores, 123``, ``Av. Paulista, 1578``). A street address identifies where someone
-lives or works; a city or a country alone does not (see ``Detector``'s context rule).
+lives or works; a city or a country alone does not (see ``Detector``'s context rule). The town
+written right after a street address, between commas or before a full stop ("48 Chelsea
+Mountain, Carolineborough, asks ..."; "Rua das Flores, 123, Moura.") is the town that person
+lives in, and a ``LOCATION`` of its own.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from edgesplit.privacy.phrases import word_alternation
 
-__all__ = ["ADDRESS", "DEFAULT_IDENTIFIERS", "labelled_pattern"]
+__all__ = ["ADDRESS", "DEFAULT_IDENTIFIERS", "find_addresses", "labelled_pattern"]
 
 DEFAULT_IDENTIFIERS: dict[str, list[str]] = {
     "MEDICAL_RECORD": [
@@ -32,6 +35,7 @@ DEFAULT_IDENTIFIERS: dict[str, list[str]] = {
         r"medical record(?: number| no\.?| nr\.?)?",
         r"med\.? rec\.?(?: no\.?)?",
         r"patient (?:id|number)",
+        r"chart",
         r"hospital (?:no\.?|number|nr\.?)",
         r"NHS (?:no\.?|number)",
         r"prontu[áa]rio",
@@ -44,6 +48,10 @@ DEFAULT_IDENTIFIERS: dict[str, list[str]] = {
         r"sinistro",
         r"ap[óo]lice",
         r"protocolo",
+        r"docket",
+        r"(?:n[úu]mero do )?processo",
+        r"ref(?:erence)?\.?",
+        r"refer[êe]ncia",
     ],
     "DEVICE_SERIAL": [
         r"S/N",
@@ -75,7 +83,7 @@ _EN_STREET = (
     r"|Extensions?|Falls?|Ferry|Fields?|Flats?|Fords?|Forest|Forge|Forks?|Fort|Freeway|Fwy|Gardens?|Gateway|Glens?"
     r"|Greens?|Groves?|Harbors?|Haven|Heights|Hts|Highway|Hwy|Hills?|Hollow|Inlet|Islands?|Isle|Junctions?|Keys?"
     r"|Knolls?|Lakes?|Land|Landing|Lane|Ln|Light|Loaf|Locks?|Lodge|Loop|Mall|Manors?|Meadows?|Mews|Mills?|Mission"
-    r"|Motorway|Mount|Mountains?|Neck|Orchard|Oval|Overpass|Park|Parkways?|Pkwy|Pass|Passage|Path|Pike|Pines?"
+    r"|Motorway|Mount|Mountains?|Neck|Orchard|Oval|Overpass|Parks?|Parkways?|Pkwy|Pass|Passage|Path|Pike|Pines?"
     r"|Place|Pl|Plains?|Plaza|Plz|Points?|Ports?|Prairie|Radial|Ramp|Ranch|Rapids?|Rest|Ridges?|River|Roads?|Rd"
     r"|Route|Row|Rue|Run|Shoals?|Shores?|Skyway|Springs?|Spurs?|Squares?|Sq|Station|Sta|Stravenue|Stream|Streets?"
     r"|St|Summit|Terrace|Ter|Throughway|Trace|Track|Trafficway|Trail|Trl|Tunnel|Turnpike|Underpass|Unions?|Valleys?"
@@ -101,3 +109,16 @@ ADDRESS = re.compile(
     rf"(?:(?:d[aeo]s?|de|e) |{_NAME_WORD} ){{0,6}}?{_NAME_WORD},? (?:n[º°]\.? ?)?\d{{1,5}}"
     rf"(?:,? (?:apto?\.?|apartamento|bloco|casa|sala) ?\w+)?"
 )
+# ", Town," right after an address: one to four capitalised words (particles between), then a stop.
+_TOWN = re.compile(
+    rf",\s+((?:d[aeo]s? )?{_NAME_WORD}(?: (?:(?:d[aeo]s?|upon|on|in|le|la) )?{_NAME_WORD}){{0,3}})(?=\s*(?:[,.;:)]|$))"
+)
+
+
+def find_addresses(text: str) -> Iterator[tuple[int, int]]:
+    """Spans of street addresses in ``text``, each followed by the span of its town where one is written."""
+    for m in ADDRESS.finditer(text):
+        yield m.start(), m.end()
+        town = _TOWN.match(text, m.end())
+        if town is not None:
+            yield town.start(1), town.end(1)

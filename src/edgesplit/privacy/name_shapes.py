@@ -23,7 +23,8 @@ from edgesplit.privacy.gazetteer import PARTICLES, everyday_word, known_place, s
 __all__ = ["find_name_shapes"]
 
 _CAPITAL_WORD = r"[A-ZÀ-Ý][a-zà-ÿ'\u2019]+(?:-[A-ZÀ-Ý][a-zà-ÿ'\u2019]+)?"
-_JOIN = "|".join(sorted(PARTICLES))
+_JOINS = PARTICLES - {"e"}  # "Curitiba e Florianópolis" is two names, not one
+_JOIN = "|".join(sorted(_JOINS))
 _RUN = re.compile(rf"(?<![\w'\u2019.-]){_CAPITAL_WORD}(?: (?:(?:{_JOIN}) )?(?:[A-Z]\.|{_CAPITAL_WORD}))+(?![\w-])")
 _INITIAL = re.compile(r"[A-Z]\.")
 _WORDS = re.compile(rf"{_CAPITAL_WORD}|[A-Z]\.|\S+")
@@ -37,33 +38,31 @@ def find_name_shapes(text: str) -> Iterator[tuple[int, int]]:
 
 
 def _names_in(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
-    """The stretches of ``text[start:end]`` of 2 to 4 name words (particles and initials inside, not at the ends)."""
-    words = list(_WORDS.finditer(text, start, end))
-    first: int | None = None  # index of the first name word of the stretch being read
-    for i, m in enumerate([*words, None]):
-        kind = _kind(m.group(0)) if m is not None else "stop"
-        if kind == "name" and first is None:
-            first = i
-        if kind == "stop" and first is not None:
-            stretch = _trim(words[first:i])
-            capitals = sum(1 for w in stretch if _kind(w.group(0)) == "name")
-            value = text[stretch[0].start() : stretch[-1].end()] if stretch else ""
-            if 2 <= capitals and len(stretch) <= _MAX_WORDS + 1 and not known_place(value):
-                yield stretch[0].start(), stretch[-1].end()
-            first = None
+    """The stretches of ``text[start:end]`` made of 2 to 4 name words (particles and initials between them)."""
+    stretch: list[re.Match[str]] = []
+    for m in _WORDS.finditer(text, start, end):
+        kind = _kind(m.group(0))
+        if kind != "stop" and (stretch or kind == "name"):
+            stretch.append(m)
+            continue
+        yield from _as_name(text, stretch)
+        stretch = []
+    yield from _as_name(text, stretch)
+
+
+def _as_name(text: str, stretch: list[re.Match[str]]) -> Iterator[tuple[int, int]]:
+    """The span of ``stretch`` without joining words at its end ("Maria da" is "Maria"), if it reads as a name."""
+    while stretch and _kind(stretch[-1].group(0)) != "name":
+        stretch = stretch[:-1]
+    names = sum(1 for w in stretch if _kind(w.group(0)) == "name")
+    if 2 <= names <= _MAX_WORDS and not known_place(text[stretch[0].start() : stretch[-1].end()]):
+        yield stretch[0].start(), stretch[-1].end()
 
 
 def _kind(word: str) -> str:
-    """"name" (a capitalised word that is no everyday word), "join" (a particle or an initial), or "stop"."""
-    if word in PARTICLES or _INITIAL.fullmatch(word):
+    """The kind of ``word``: "name" (capitalised, no everyday word), "join" (a particle, an initial) or "stop"."""
+    if word in _JOINS or _INITIAL.fullmatch(word):
         return "join"
     if word[:1].isupper() and word.lower() not in stop_words() and not everyday_word(word):
         return "name"
     return "stop"
-
-
-def _trim(stretch: list[re.Match[str]]) -> list[re.Match[str]]:
-    """Without particles at the end: "Maria da" is "Maria"."""
-    while stretch and stretch[-1].group(0).islower():
-        stretch = stretch[:-1]
-    return stretch

@@ -22,6 +22,9 @@ dropped, and so is a longer one made only of such words and stop words. A name e
 lowercase word that is no particle ("Conta de luz" is "Conta", an everyday word). A name after a
 cue ("Sr. Rocha") comes from the cue detector and is kept.
 
+A one-word place that is an everyday word counts only inside a sentence, as in the gazetteer:
+"Nota fiscal ..." or "Clínica veterinária: ..." opening one is no place.
+
 **Not names at all.** A person or place with a digit in it ("W-2", "X-300") is none, and neither
 is one word heading a sentence before a colon and a capitalised word ("Teleconsulta: Lara Rezende
 relatou ..."): a label, with the name after it.
@@ -35,7 +38,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from edgesplit.privacy.gazetteer import PARTICLES, everyday_word, known_place, stop_words
+from edgesplit.privacy.gazetteer import PARTICLES, at_sentence_start, everyday_word, known_place, stop_words
 
 __all__ = ["NER_TYPES", "WINDOW_WORDS", "NerModel", "NerSpan", "ner_windows"]
 
@@ -134,6 +137,8 @@ def _spans(doc: Any, offset: int, text: str) -> Iterator[NerSpan]:
             kind = "LOCATION"
         elif kind == "PERSON" and all(everyday_word(w) or w.lower() in stops for w in value.split()):
             continue  # everyday words ("Entrega", "Conta de luz"), not a name
+        elif kind == "LOCATION" and " " not in value and everyday_word(value) and at_sentence_start(text, start):
+            continue  # a capitalised everyday word opening a sentence ("Clínica veterinária: ...", "Nota fiscal")
         yield NerSpan(kind, start, end, value)
 
 
@@ -196,8 +201,6 @@ def _widen(text: str, start: int, end: int) -> tuple[int, int]:
 def _name_word(word: str) -> bool:
     lower = word.lower()
     return not (word in _NOT_NAMES or word.isupper() or lower in stop_words() or everyday_word(word))
-
-
 
 
 @functools.cache
