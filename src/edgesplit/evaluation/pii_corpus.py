@@ -31,6 +31,9 @@ generated with Faker from fixed seeds, so a run is reproducible.
   once (overall P/R 0.90/0.88, structured recall 0.90, 23 of 386 values leaked); its misses were
   then read, and the docket, processo, reference and chart labels, the town after an address,
   and the rule for an everyday word opening a sentence came from them.
+- :func:`intake_corpus`: templates written after that, before any detector ran on them: intake
+  forms one field per line, signature blocks, lowercase chat, lost luggage, tenancy, job
+  applications, ambulance dispatch, returns, care homes, water bills, admissions, broadband.
 
 Label types are the detector's entity types; ``DATE`` is any date tied to a person that is not
 a birth date (HIPAA Safe Harbor treats every such date element as an identifier).
@@ -50,6 +53,7 @@ from edgesplit.evaluation.pii_templates import (
     EN,
     FIELD_TEMPLATES,
     HOLDOUT_TEMPLATES,
+    INTAKE_TEMPLATES,
     PT,
     UNSEEN_TEMPLATES,
 )
@@ -61,6 +65,7 @@ __all__ = [
     "field_corpus",
     "fill",
     "holdout_corpus",
+    "intake_corpus",
     "tuning_corpus",
     "unseen_corpus",
 ]
@@ -293,3 +298,8 @@ def blind_corpus(n: int = 150, seed: int = 4242) -> list[Message]:
 def field_corpus(n: int = 150, seed: int = 9091) -> list[Message]:
     """Messages from templates written after the blind corpus's misses were read (see the module docstring)."""
     return _from_templates(FIELD_TEMPLATES, n, seed)
+
+
+def intake_corpus(n: int = 150, seed: int = 5150) -> list[Message]:
+    """Messages from templates written after the field corpus's misses were read (see the module docstring)."""
+    return _from_templates(INTAKE_TEMPLATES, n, seed)

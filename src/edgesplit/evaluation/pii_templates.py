@@ -7,7 +7,15 @@ they were written. What each corpus is, and which of them a detector may be tune
 
 from __future__ import annotations
 
-__all__ = ["BLIND_TEMPLATES", "EN", "FIELD_TEMPLATES", "HOLDOUT_TEMPLATES", "PT", "UNSEEN_TEMPLATES"]
+__all__ = [
+    "BLIND_TEMPLATES",
+    "EN",
+    "FIELD_TEMPLATES",
+    "HOLDOUT_TEMPLATES",
+    "INTAKE_TEMPLATES",
+    "PT",
+    "UNSEEN_TEMPLATES",
+]
 
 # The tuning corpus's templates: literal text and {TYPE} slots.
 EN = [
@@ -172,5 +180,41 @@ FIELD_TEMPLATES: dict[str, list[str]] = {
         "Qual a diferença entre o Pix e a TED?",
         "Quando o Brasil ganhou a primeira Copa do Mundo e quem era o técnico?",
         "Onde fica o Museu do Ipiranga?",
+    ],
+}
+
+
+# -- the intake corpus: written 2026-12-04, after the field corpus's misses were read, before any
+# detector ran on it (see pii_corpus.intake_corpus). Never tune a detector on these templates. ----
+
+INTAKE_TEMPLATES: dict[str, list[str]] = {
+    "en_US": [
+        "Name: {PERSON}\nDOB: {DOB_PLAIN}\nPhone: {PHONE_NUMBER}\nEmail: {EMAIL_ADDRESS}\nReason for visit: chest pain",
+        "Lost luggage claim {CASE_NUMBER}: passenger {PERSON} flew in on {DATE}; deliver the bag to {ADDRESS}.",
+        "Tenant {PERSON} at {ADDRESS}, {CITY} reported a leak on {DATE}. Landlord asks to call {PHONE_NUMBER}.",
+        "Thanks for applying, {PERSON}! We'll email {EMAIL_ADDRESS} after the interview on {DATE}.",
+        "ambulance dispatched to {ADDRESS} for {PERSON}, age 74, callback {PHONE_NUMBER}",
+        "Return request from {PERSON}: refund {CREDIT_CARD} for order 55-10293 placed {DATE}.",
+        "Best regards,\n{PERSON}\nField Service Lead\n{PHONE_NUMBER} | {EMAIL_ADDRESS}",
+        "How do I configure a VLAN on a Cisco Catalyst switch?",
+        "Who won the Super Bowl in 2015, and where was it played?",
+    ],
+    "en_GB": [
+        "Resident {PERSON} of Room 12 at the care home had a fall on {DATE}; next of kin {PERSON2}, {PHONE_NUMBER}.",
+        "Your water bill, account holder {PERSON}, {ADDRESS}, {CITY}. Pay by direct debit from {IBAN}.",
+        "University admissions: applicant {PERSON}, born {DOB_PLAIN}, applied on {DATE}; contact {EMAIL_ADDRESS}.",
+        "Hi {PERSON}, your broadband engineer visit is booked for {DATE}. Reply STOP to {PHONE_NUMBER} to cancel.",
+        "Kind regards,\n{PERSON}\nPractice Manager\nTel {PHONE_NUMBER}",
+        "What's the difference between the House of Commons and the House of Lords?",
+    ],
+    "pt_BR": [
+        "Nome: {PERSON}\nCPF: {BR_CPF}\nNascimento: {DOB_PLAIN}\nTelefone: {PHONE_NUMBER}",
+        "Aluguel: o inquilino {PERSON} do imóvel na {ADDRESS} pagou o boleto em {DATE}.",
+        "Chamado de ambulância para {PERSON} na {ADDRESS}; retorno pelo {PHONE_NUMBER}.",
+        "Currículo de {PERSON} recebido em {DATE}; e-mail {EMAIL_ADDRESS}, celular {PHONE_NUMBER}.",
+        "Atenciosamente,\n{PERSON}\nCoordenadora de Atendimento\n{EMAIL_ADDRESS}",
+        "oi, aqui é {PERSON}, meu cartão {CREDIT_CARD} foi recusado na loja ontem",
+        "Qual a diferença entre CLT e PJ para quem trabalha com tecnologia?",
+        "Quem pintou o Abaporu e em que ano?",
     ],
 }
