@@ -1,12 +1,12 @@
-"""PII detection: edgesplit vs Presidio on five labelled corpora, from the tuning corpus to the newest.
+"""PII detection: edgesplit vs Presidio on six labelled corpora, from the tuning corpus to the newest.
 
 The corpora come from edgesplit.evaluation.pii_corpus (Faker, fixed seeds; its docstring says
 when each was written and what was read of it): the tuning corpus (English and Portuguese chat
 lines, tickets, medical notes, payments); the unseen corpus (clinical, maintenance, billing and HR
 messages and general questions in en_US, en_GB and pt_BR, with Faker's own phone formats, visit
-and report dates, identifiers as sites write them, street addresses); and the holdout, blind and
-field corpora, each written after the last one's misses were read and measured once before its
-own were. A prediction is a true positive when it overlaps a labelled span of the same type
+and report dates, identifiers as sites write them, street addresses); and the holdout, blind,
+field and intake corpora, each written after the last one's misses were read, and measured once
+before its own were. A prediction is a true positive when it overlaps a labelled span of the same type
 (DATE and DATE_OF_BIRTH count as one family); other predictions of evaluated types are false
 positives. A value *leaks* when some character of it is covered by no prediction of any type:
 that part would reach the upstream. Presidio runs offline with the same small spaCy model
@@ -37,6 +37,7 @@ from edgesplit.evaluation.pii_corpus import (
     blind_corpus,
     field_corpus,
     holdout_corpus,
+    intake_corpus,
     tuning_corpus,
     unseen_corpus,
 )
@@ -290,7 +291,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=300, help="messages per corpus")
     parser.add_argument(
-        "--corpora", nargs="+", default=["tuning", "unseen", "holdout", "blind", "field"], help="which corpora to score"
+        "--corpora",
+        nargs="+",
+        default=["tuning", "unseen", "holdout", "blind", "field", "intake"],
+        help="which corpora to score",
     )
     args = parser.parse_args()
     corpora = {
@@ -299,6 +303,7 @@ def main() -> None:
         "holdout (seed 31337, its misses read once)": holdout_corpus(args.messages // 2, seed=31337),
         "blind (seed 4242, measured once, then its misses read)": blind_corpus(args.messages // 2, seed=4242),
         "field (seed 9091, measured once, then its misses read)": field_corpus(args.messages // 2, seed=9091),
+        "intake (seed 5150, written last)": intake_corpus(args.messages // 2, seed=5150),
     }
     corpora = {name: corpus for name, corpus in corpora.items() if name.split()[0] in args.corpora}
     # first, in a process that holds what an edge holds (spaCy, no Presidio)

@@ -48,7 +48,7 @@ US_LAYOUTS = [
     "011 1 {a} {e} {l}",
 ]  # fmt: skip
 GB_LAYOUTS = ["+44 20 7946 {l}", "020 7946 {l}", "07700 900{s}", "+44 (0)20 7946 {l}", "00 44 161 496 {l}",
-              "+44 7700 900{s}", "0161 496 {l} ext 12"]  # fmt: skip
+              "+44 7700 900{s}", "0161 496 {l} ext 12", "+44115496{l}", "+4420 7946 {l}"]  # fmt: skip
 BR_LAYOUTS = ["(11) 9{l}-{l2}", "+55 11 9{l}-{l2}", "+55 (21) 3{s}-{l2}", "0xx11 9{l}-{l2}", "(31) 3{s}-{l2} ramal {x}",
               "+55 11 3{s} {l2}"]  # fmt: skip
 
@@ -249,7 +249,8 @@ STREET_NAMES = ["Baker", "High", "Mill", "Oak Tree", "Pennsylvania", "Main"]
 def addresses(draw: st.DrawFn) -> str:
     number = draw(st.integers(1, 9999))
     if draw(st.booleans()):
-        kind = draw(st.sampled_from(["Street", "St.", "Road", "Rd", "Avenue", "Lane", "Drive", "Close", "street"]))
+        kind = draw(st.sampled_from(["Street", "St.", "Road", "Rd", "Avenue", "Lane", "Drive", "Close", "street",
+                                     "Forges", "Parks", "Isles", "Trails"]))  # fmt: skip
         return f"{number} {draw(st.sampled_from(STREET_NAMES))} {kind}"
     kind = draw(st.sampled_from(["Rua", "Avenida", "Av.", "Travessa", "Alameda", "Praça"]))
     name = draw(st.sampled_from(["das Flores", "Paulista", "Santos Dumont", "da Silva", "Brasil"]))
@@ -266,7 +267,7 @@ TOWNS = ["Leeds", "Carolineborough", "New Catherine", "Newcastle upon Tyne", "So
 
 
 @PROPERTY
-@given(FILLER, addresses(), st.sampled_from(TOWNS), st.sampled_from([", asks why", ".", ", where"]))
+@given(FILLER, addresses(), st.sampled_from(TOWNS), st.sampled_from([", asks why", ".", ", where", " reported a leak"]))
 def test_the_town_after_a_street_address_is_found(before: str, address: str, town: str, after: str) -> None:
     text = f"{before} lives at {address}, {town}{after}".strip()
     assert _found(text, town, {"LOCATION"}, DETECTOR), (text, DETECTOR.detect(text))

@@ -15,9 +15,10 @@ as identifiers). A ticket or a work order names a job, not a person, and is not 
 word (``221B Baker Street``, ``12 High Rd``, ``Flat 3, 14 Mill Lane``), or a Portuguese street word
 first (``Rua das Flores, 123``, ``Av. Paulista, 1578``). A street address identifies where someone
 lives or works; a city or a country alone does not (see ``Detector``'s context rule). The town
-written right after a street address, between commas or before a full stop ("48 Chelsea
-Mountain, Carolineborough, asks ..."; "Rua das Flores, 123, Moura.") is the town that person
-lives in, and a ``LOCATION`` of its own.
+written right after a street address, after a comma and before a stop or the rest of the
+sentence ("48 Chelsea Mountain, Carolineborough, asks ..."; "Rua das Flores, 123, Moura.";
+"12 Mill Lane, Leeds reported a leak") is the town that person lives in, and a ``LOCATION`` of
+its own.
 """
 
 from __future__ import annotations
@@ -79,14 +80,14 @@ def compile_identifiers(identifiers: Mapping[str, Iterable[str]]) -> dict[str, r
 _EN_STREET = (
     r"Alley|Aly|Annex|Arcade|Avenue|Ave|Bayou|Beach|Bend|Bluffs?|Bottom|Boulevard|Blvd|Branch|Bridge|Brooks?|Burgs?"
     r"|Bypass|Camp|Canyon|Cape|Causeway|Centers?|Ctr|Circles?|Cir|Cliffs?|Club|Common|Corners?|Course|Courts?|Ct"
-    r"|Coves?|Creek|Crescent|Crest|Crossing|Crossroad|Curve|Dale|Dam|Divide|Drives?|Dr|Estates?|Expressway|Expy"
-    r"|Extensions?|Falls?|Ferry|Fields?|Flats?|Fords?|Forest|Forge|Forks?|Fort|Freeway|Fwy|Gardens?|Gateway|Glens?"
-    r"|Greens?|Groves?|Harbors?|Haven|Heights|Hts|Highway|Hwy|Hills?|Hollow|Inlet|Islands?|Isle|Junctions?|Keys?"
-    r"|Knolls?|Lakes?|Land|Landing|Lane|Ln|Light|Loaf|Locks?|Lodge|Loop|Mall|Manors?|Meadows?|Mews|Mills?|Mission"
-    r"|Motorway|Mount|Mountains?|Neck|Orchard|Oval|Overpass|Parks?|Parkways?|Pkwy|Pass|Passage|Path|Pike|Pines?"
+    r"|Coves?|Creek|Crescent|Crest|Crossings?|Crossroad|Curve|Dale|Dam|Divide|Drives?|Dr|Estates?|Expressway|Expy"
+    r"|Extensions?|Falls?|Ferry|Fields?|Flats?|Fords?|Forest|Forges?|Forks?|Fort|Freeway|Fwy|Gardens?|Gateways?|Glens?"
+    r"|Greens?|Groves?|Harbors?|Haven|Heights|Hts|Highway|Hwy|Hills?|Hollow|Inlet|Islands?|Isles?|Junctions?|Keys?"
+    r"|Knolls?|Lakes?|Land|Landing|Lane|Ln|Lights?|Loaf|Locks?|Lodge|Loop|Mall|Manors?|Meadows?|Mews|Mills?|Mission"
+    r"|Motorway|Mount|Mountains?|Neck|Orchards?|Oval|Overpass|Parks?|Parkways?|Pkwy|Pass|Passages?|Paths?|Pike|Pines?"
     r"|Place|Pl|Plains?|Plaza|Plz|Points?|Ports?|Prairie|Radial|Ramp|Ranch|Rapids?|Rest|Ridges?|River|Roads?|Rd"
-    r"|Route|Row|Rue|Run|Shoals?|Shores?|Skyway|Springs?|Spurs?|Squares?|Sq|Station|Sta|Stravenue|Stream|Streets?"
-    r"|St|Summit|Terrace|Ter|Throughway|Trace|Track|Trafficway|Trail|Trl|Tunnel|Turnpike|Underpass|Unions?|Valleys?"
+    r"|Routes?|Row|Rue|Run|Shoals?|Shores?|Skyway|Springs?|Spurs?|Squares?|Sq|Station|Sta|Stravenue|Streams?|Streets?"
+    r"|St|Summit|Terraces?|Ter|Throughway|Trace|Track|Trafficway|Trails?|Trl|Tunnel|Turnpike|Underpass|Unions?|Valleys?"
     r"|Viaduct|Views?|Villages?|Ville|Vista|Walks?|Wall|Ways?|Wells?|Close|Crescent|Grove|Rise|Walk|Wharf|Yard"
 )
 # Logradouro types of the Brazilian postal address directory (Correios), with common abbreviations.
@@ -111,7 +112,8 @@ ADDRESS = re.compile(
 )
 # ", Town," right after an address: one to four capitalised words (particles between), then a stop.
 _TOWN = re.compile(
-    rf",\s+((?:d[aeo]s? )?{_NAME_WORD}(?: (?:(?:d[aeo]s?|upon|on|in|le|la) )?{_NAME_WORD}){{0,3}})(?=\s*(?:[,.;:)]|$))"
+    rf",\s+((?:d[aeo]s? )?{_NAME_WORD}(?: (?:(?:d[aeo]s?|upon|on|in|le|la) )?{_NAME_WORD}){{0,3}})"
+    r"(?=\s*(?:[,.;:)]|$)| [a-zà-ÿ])"  # then a stop, or the sentence goes on ("..., Leeds reported a leak")
 )
 
 

@@ -107,12 +107,13 @@ def phone_source(candidate: str, regions: tuple[str, ...]) -> str | None:
 
 
 def _phone_shaped(core: str) -> bool:
-    """10 to 15 digits in at least two groups; dots only in the 3-3-4 layout (not dates, versions, IPs).
+    """10 to 15 digits in at least two groups, or after a "+" (``+441154960793``: an international
+    number written as one run); dots only in the 3-3-4 layout (not dates, versions, IPs).
 
     ``core`` is the candidate without its extension."""
     digits = sum(ch.isdigit() for ch in core)
     groups = [g for g in re.split(r"[\s().-]+", core.lstrip("+")) if g]
-    if not 10 <= digits <= 15 or len(groups) < 2:
+    if not 10 <= digits <= 15 or (len(groups) < 2 and not core.startswith("+")):
         return False
     return _dots_allowed(core)
 
