@@ -214,7 +214,7 @@ STRUCTURED = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("corpus", ["tuning", "unseen", "holdout", "blind", "field"])
+@pytest.mark.parametrize("corpus", ["tuning", "unseen", "holdout", "blind", "field", "intake"])
 @pytest.mark.parametrize("stream", [False, True])
 def test_no_structured_value_of_either_corpus_reaches_upstream(
     echo_edge: tuple[NodeServer, RecordingEcho], corpus: str, stream: bool
