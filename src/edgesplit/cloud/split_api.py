@@ -14,7 +14,7 @@ from edgesplit.errors import InvalidRequest
 from edgesplit.http.admit import parse_body
 from edgesplit.http.openapi import binary_body, json_body
 
-__all__ = ["OpenSession", "add_split_routes"]
+__all__ = ["OpenSession", "SplitInfo", "SplitSessionOpened", "SplitStep", "add_split_routes"]
 
 
 class OpenSession(BaseModel):
@@ -28,6 +28,35 @@ class OpenSession(BaseModel):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     seed: int | None = None
+
+
+class SplitInfo(BaseModel):
+    """``GET /v1/split/info``: the split model and how many sessions are open."""
+
+    model: str
+    n_layers: int
+    dim: int
+    sessions: int
+
+
+class SplitSessionOpened(BaseModel):
+    """``POST /v1/split/sessions``: the session; the edge sends layer ``k``'s hidden states as ``codec`` frames."""
+
+    id: str
+    model: str
+    k: int
+    n_layers: int
+    dim: int
+    codec: Codec
+    ttl_s: float
+
+
+class SplitStep(BaseModel):
+    """``POST /v1/split/sessions/{id}/forward``: the next token after the frame's positions."""
+
+    position: int
+    token: int
+    logprob: float
 
 
 def add_split_routes(app: FastAPI, store: SessionStore, gguf_path: str) -> None:
@@ -45,12 +74,14 @@ def add_split_routes(app: FastAPI, store: SessionStore, gguf_path: str) -> None:
                 profile_cache.append(measured.model_dump())
         return profile_cache[0]
 
-    @app.get("/v1/split/info")
+    @app.get("/v1/split/info", response_model=SplitInfo)
     async def info() -> dict[str, Any]:
         config = store.model.config
         return {"model": store.model_name, "n_layers": config.n_layers, "dim": config.dim, "sessions": len(store)}
 
-    @app.post("/v1/split/sessions", status_code=201, openapi_extra=json_body(OpenSession))
+    @app.post(
+        "/v1/split/sessions", status_code=201, response_model=SplitSessionOpened, openapi_extra=json_body(OpenSession)
+    )
     async def open_session(request: Request) -> dict[str, Any]:
         body = parse_body(OpenSession, await request.body(), "split session request")
         session = store.open(body.model, body.k, body.codec, body.temperature, body.top_p, body.seed)
@@ -64,7 +95,11 @@ def add_split_routes(app: FastAPI, store: SessionStore, gguf_path: str) -> None:
             "ttl_s": store.ttl_s,
         }
 
-    @app.post("/v1/split/sessions/{session_id}/forward", openapi_extra=binary_body("a tensor frame (engine/codec.py)"))
+    @app.post(
+        "/v1/split/sessions/{session_id}/forward",
+        response_model=SplitStep,
+        openapi_extra=binary_body("a tensor frame (engine/codec.py)"),
+    )
     async def forward(session_id: str, request: Request) -> dict[str, Any]:
         session = store.get(session_id)
         data = await request.body()  # bounded by split_max_frame_bytes in the Guard (http/guard.py)

@@ -33,13 +33,23 @@ _TARGET_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 def add_sync_routes(app: FastAPI, repository: SyncRepository) -> None:
     from fastapi.responses import FileResponse
 
-    @app.get("/v1/sync/metadata/{name}", response_model=None, responses=_file("application/json"))
+    @app.get(
+        "/v1/sync/metadata/{name}",
+        response_class=FileResponse,
+        response_model=None,
+        responses=_file("application/json", _SIGNED),
+    )
     async def metadata(name: str) -> FileResponse:
         if not _METADATA_NAME.match(name):
             raise NotFound(f"no sync metadata named {name!r}", code="not_found")
         return FileResponse(_existing(repository.metadata_dir / name), media_type="application/json")
 
-    @app.get("/v1/sync/targets/{path:path}", response_model=None, responses=_file("application/octet-stream"))
+    @app.get(
+        "/v1/sync/targets/{path:path}",
+        response_class=FileResponse,
+        response_model=None,
+        responses=_file("application/octet-stream", _BYTES),
+    )
     async def target(path: str) -> FileResponse:
         parts = path.split("/")
         if not all(_TARGET_PART.match(part) for part in parts):
@@ -47,9 +57,21 @@ def add_sync_routes(app: FastAPI, repository: SyncRepository) -> None:
         return FileResponse(_existing(repository.targets_dir.joinpath(*parts)), media_type="application/octet-stream")
 
 
-def _file(media_type: str) -> dict[int | str, dict[str, Any]]:
+# TUF metadata: a signed document (the role's fields under "signed", checked by the edge's tuf client)
+_SIGNED = {
+    "type": "object",
+    "required": ["signed", "signatures"],
+    "properties": {
+        "signed": {"type": "object", "required": ["_type", "version", "expires"]},
+        "signatures": {"type": "array", "items": {"type": "object", "required": ["keyid", "sig"]}},
+    },
+}
+_BYTES = {"type": "string", "format": "binary"}
+
+
+def _file(media_type: str, schema: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI answer of a route that sends a file (its return type is not a model)."""
-    return {200: {"content": {media_type: {}}, "description": "The file"}}
+    return {200: {"content": {media_type: {"schema": schema}}, "description": "The file"}}
 
 
 def _existing(path: Path) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -15,7 +15,14 @@ from edgesplit.http.admit import parse_body
 from edgesplit.http.openapi import json_body
 from edgesplit.schemas import VerifyChoice, VerifyMode
 
-__all__ = ["OpenVerifySession", "VerifyRequest", "add_speculative_routes"]
+__all__ = [
+    "OpenVerifySession",
+    "VerifyInfo",
+    "VerifyRequest",
+    "VerifySessionOpened",
+    "VerifyStep",
+    "add_speculative_routes",
+]
 
 _MAX_TEXT = 64 * 1024
 _MAX_IDS = 4096  # token ids per verify call (the verifier's own max_draft_tokens is lower)
@@ -71,8 +78,48 @@ class VerifyRequest(BaseModel):
     commit_ids: list[int] | None = Field(default=None, max_length=_MAX_IDS)
 
 
+class VerifyInfo(BaseModel):
+    """``GET /v1/speculative/info``: the verifying model, its sessions and the compute it spent."""
+
+    model: str
+    sessions: int
+    max_draft_tokens: int
+    passes: int  # forward passes since start
+    busy_s: float  # compute seconds since start
+    vocab: str  # vocabulary fingerprint: a drafter with the same one may send token ids
+
+
+class VerifySessionOpened(BaseModel):
+    """``POST /v1/speculative/sessions``: the session, its prompt length and the verification mode chosen."""
+
+    id: str
+    model: str
+    prompt_tokens: int
+    max_tokens: int
+    verify: VerifyMode
+    ttl_s: float
+    vocab: str
+
+
+class VerifyStep(BaseModel):
+    """``POST /v1/speculative/sessions/{id}/verify``: what was kept (``cloud/verifier.py``'s VerifyResult)."""
+
+    text: str  # new answer text: accepted draft and the cloud's own token (complete UTF-8 only)
+    tokens: int
+    ids: list[int]
+    drafted: int
+    accepted: int
+    committed: int
+    committed_agreed: int
+    passes: int
+    evaluated: int
+    verify_ms: float
+    finished: bool
+    finish_reason: Literal["stop", "length"] | None
+
+
 def add_speculative_routes(app: FastAPI, verifier: Verifier, default_max_tokens: int) -> None:
-    @app.get("/v1/speculative/info")
+    @app.get("/v1/speculative/info", response_model=VerifyInfo)
     async def info() -> dict[str, Any]:
         return {
             "model": verifier.model_name,
@@ -83,7 +130,12 @@ def add_speculative_routes(app: FastAPI, verifier: Verifier, default_max_tokens:
             "vocab": verifier.vocab_fingerprint,
         }
 
-    @app.post("/v1/speculative/sessions", status_code=201, openapi_extra=json_body(OpenVerifySession))
+    @app.post(
+        "/v1/speculative/sessions",
+        status_code=201,
+        response_model=VerifySessionOpened,
+        openapi_extra=json_body(OpenVerifySession),
+    )
     async def open_session(request: Request) -> dict[str, Any]:
         body: OpenVerifySession = parse_body(OpenVerifySession, await request.body(), "speculative session request")
         session = await asyncio.to_thread(
@@ -105,7 +157,11 @@ def add_speculative_routes(app: FastAPI, verifier: Verifier, default_max_tokens:
             "vocab": verifier.vocab_fingerprint,  # a drafter with this fingerprint may send token ids
         }
 
-    @app.post("/v1/speculative/sessions/{session_id}/verify", openapi_extra=json_body(VerifyRequest))
+    @app.post(
+        "/v1/speculative/sessions/{session_id}/verify",
+        response_model=VerifyStep,
+        openapi_extra=json_body(VerifyRequest),
+    )
     async def verify(session_id: str, request: Request) -> dict[str, Any]:
         session = verifier.get(session_id)
         body: VerifyRequest = parse_body(VerifyRequest, await request.body(), "verify request")

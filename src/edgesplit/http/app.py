@@ -26,6 +26,7 @@ from edgesplit.http.jobs import add_job_routes
 from edgesplit.http.node import Node
 from edgesplit.http.openapi import install_openapi, sse_response
 from edgesplit.http.pipeline import RequestPipeline
+from edgesplit.http.response_models import ChatCompletion, ChatCompletionChunk, Health, ModelList, TextCompletion
 from edgesplit.http.stats import StatsHistory
 from edgesplit.schemas import ChatCompletionRequest, CompletionRequest
 from edgesplit.tracing import setup_tracing
@@ -74,15 +75,17 @@ def create_app(node: Node) -> FastAPI:
 
 
 def _add_openai_routes(app: FastAPI, node: Node, pipeline: RequestPipeline) -> None:
-    @app.post("/v1/chat/completions", openapi_extra=sse_response(ChatCompletionRequest))
+    @app.post(
+        "/v1/chat/completions", openapi_extra=sse_response(ChatCompletionRequest, ChatCompletion, ChatCompletionChunk)
+    )
     async def chat_completions(request: Request) -> Response:
         return await pipeline.run(request, ChatCompletionRequest)
 
-    @app.post("/v1/completions", openapi_extra=sse_response(CompletionRequest))
+    @app.post("/v1/completions", openapi_extra=sse_response(CompletionRequest, TextCompletion, TextCompletion))
     async def completions(request: Request) -> Response:
         return await pipeline.run(request, CompletionRequest)
 
-    @app.get("/v1/models")
+    @app.get("/v1/models", response_model=ModelList)
     async def models() -> dict[str, Any]:
         now = int(time.time())
         data = [{"id": mid, "object": "model", "created": now, "owned_by": "edgesplit"} for mid in node.model_ids()]
@@ -101,7 +104,7 @@ def _add_node_routes(app: FastAPI, node: Node) -> None:
             raise InvalidRequest(f"bytes must be an integer from 1 to {_MAX_PROBE_BYTES}", param="bytes")
         return Response(_probe_fill()[: int(size_text)], media_type="application/octet-stream")
 
-    @app.get("/healthz")
+    @app.get("/healthz", response_model=Health)
     async def healthz() -> dict[str, Any]:
         return {"status": "ok", "role": node.settings.role, "model": node.settings.served_model}
 

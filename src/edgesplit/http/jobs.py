@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from edgesplit.background import run_in_background
 from edgesplit.errors import InvalidRequest, NotFound
 from edgesplit.generation import Prompt
+from edgesplit.http.response_models import JobList
 from edgesplit.schemas import ChatCompletionRequest, CompletionRequest, JobRecord
 
 if TYPE_CHECKING:  # the stores live in the tiers; the HTTP layer only calls them
@@ -73,7 +74,7 @@ def add_job_routes(
     """``/v1/jobs`` on a node with an outbox; ``/v1/results/{key}`` on a node with a result store."""
     if outbox is not None:
 
-        @app.get("/v1/jobs")
+        @app.get("/v1/jobs", response_model=JobList)
         async def list_jobs(request: Request) -> dict[str, Any]:
             status = request.query_params.get("status")
             if status is not None and status not in _STATUSES:
@@ -88,7 +89,7 @@ def add_job_routes(
 
             return await run_in_background(read)
 
-        @app.get("/v1/jobs/{job_id}")
+        @app.get("/v1/jobs/{job_id}", response_model=JobRecord)
         async def get_job(job_id: str) -> dict[str, Any]:
             if not _JOB_ID.match(job_id):
                 raise InvalidRequest(f"malformed job id {job_id!r}", param="job_id", code="invalid_job_id")

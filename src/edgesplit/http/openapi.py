@@ -52,16 +52,23 @@ def binary_body(description: str) -> dict[str, Any]:
                             "content": {"application/octet-stream": {"schema": schema}}}}  # fmt: skip
 
 
-def sse_response(model: type[BaseModel]) -> dict[str, Any]:
-    """``openapi_extra`` adding a request body and the ``text/event-stream`` answer of ``stream: true``."""
+def sse_response(model: type[BaseModel], answer: type[BaseModel], chunk: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` for a generation route: its request body ``model``, the JSON ``answer``, and with
+    ``stream: true`` server-sent events whose data is a JSON ``chunk`` (``[DONE]`` last)."""
     extra = json_body(model)
-    event = {
-        "type": "object",
-        "required": ["data"],
-        "properties": {"data": {"type": "string", "description": "a JSON chunk, or [DONE] at the end"}},
+    json_chunk = {"contentMediaType": "application/json", "contentSchema": _ref(chunk)}
+    data = {
+        "type": "string",
+        "description": f"a JSON {chunk.__name__}, or [DONE] at the end",
+        "oneOf": [{"const": "[DONE]"}, json_chunk],
     }
-    extra["responses"] = {"200": {"description": "The answer; with stream: true, server-sent events of chunks",
-                                  "content": {"text/event-stream": {"schema": event}}}}  # fmt: skip
+    event = {"type": "object", "required": ["data"], "properties": {"data": data}}
+    extra["responses"] = {
+        "200": {
+            "description": f"The {answer.__name__}; with stream: true, server-sent events of {chunk.__name__}s",
+            "content": {"application/json": {"schema": _ref(answer)}, "text/event-stream": {"schema": event}},
+        }
+    }
     return extra
 
 
