@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from edgesplit.cli import app
 from edgesplit.evaluation.calibrate import cross_validated_scores
-from edgesplit.evaluation.hops import calibrate_ladder, route_ladder
+from edgesplit.evaluation.hops import calibrate_ladder, replay_ladder, route_ladder
 from edgesplit.evaluation.replay import fit_on, prompt_views
 from edgesplit.evaluation.results import EvalResults, ItemRecord, Label
 from edgesplit.routing.artifact import load_artifact
@@ -71,6 +71,15 @@ def test_the_ladder_meets_its_target_on_calibration_items_and_keeps_work_below_t
     assert "threshold_from" in local.artifact.calibration and local.artifact.sha256 == local.artifact.checksum()
 
 
+def test_replaying_the_fitted_routers_gives_the_ladders_own_held_out_outcome() -> None:
+    hops = _hops()
+    ladder = calibrate_ladder(hops, {"edge": "edge-model", "local": "local-model"}, {}, 0.98, "cues", folds=5)
+    artifacts = {hop.tier: hop.artifact for hop in ladder.hops}
+    assert replay_ladder(hops, artifacts, {}) == ladder.heldout
+    keep_none = {tier: a.model_copy(update={"threshold": 1e9}) for tier, a in artifacts.items()}
+    assert replay_ladder(hops, keep_none, {}).shares["cloud"] == 1.0  # each router at its own threshold
+
+
 def test_report_and_cli_write_both_artifacts_and_the_numbers(tmp_path: Path) -> None:
     hops = _hops()
     db = tmp_path / "results.db"
@@ -84,6 +93,8 @@ def test_report_and_cli_write_both_artifacts_and_the_numbers(tmp_path: Path) -> 
     args = ["calibrate-ladder", "--db", str(db), "--out-dir", str(routers), "--report", str(report)]
     result = CliRunner().invoke(app, [*args, "--features", "cues"])
     assert result.exit_code == 0, result.output
+    again = CliRunner().invoke(app, [*args, "--features", "cues", "--compare", str(routers)])
+    assert again.exit_code == 0 and again.output.count("heldout") == 2, again.output  # and the replayed row
     for model in ("edge-model", "local-model"):
         assert load_artifact(routers / f"{model}.json", edge_model=model).features == "cues"
     data = json.loads((report / "ladder_router.json").read_text())

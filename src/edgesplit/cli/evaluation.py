@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -178,12 +179,19 @@ def calibrate_ladder(
         Optional[str],  # noqa: UP045
         typer.Option(help="the local hop's features, when not --features"),
     ] = None,
+    compare: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            help="a directory of <model>.json routers (src/edgesplit/data/routers) to replay on the held-out items"
+        ),
+    ] = None,
 ) -> None:
     """Fit a router per hop (device vs cloud, local vs cloud), calibrate both for one end-to-end quality."""
     from edgesplit.evaluation.hops import calibrate_ladder as run_ladder
+    from edgesplit.evaluation.hops import replay_ladder
     from edgesplit.evaluation.hops_report import write_ladder_report
     from edgesplit.evaluation.results import EvalResults
-    from edgesplit.routing.artifact import save_artifact
+    from edgesplit.routing.artifact import load_artifact, save_artifact
     from edgesplit.routing.scorer import FEATURE_KINDS
 
     for name, value in (("--features", features), ("--local-features", local_features or features)):
@@ -203,6 +211,11 @@ def calibrate_ladder(
         kinds = {"edge": kind, "local": local_kind}
         embeds = {tier: _embedder(model) if kinds[tier] == "embed+cues" else None for tier, model in models.items()}
         ladder = run_ladder(hops, models, embeds, min_quality, kind, folds, local_kind)
+        rows = [ladder.calib, ladder.heldout]
+        if compare is not None:
+            old = {tier: load_artifact(compare / f"{model}.json") for tier, model in models.items()}
+            old_embeds = {t: _embedder(m) if old[t].features == "embed+cues" else None for t, m in models.items()}
+            rows.append(replace(replay_ladder(hops, old, old_embeds), split=f"heldout ({compare.name})"))
     except EdgesplitError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -212,7 +225,7 @@ def calibrate_ladder(
     table = Table(title=f"the ladder at >={min_quality:.0%} end to end -> {report / 'ladder_router.md'}")
     for column in ("split", "items", "device", "local", "cloud", "quality", "oracle below cloud", "cloud tokens"):
         table.add_column(column, justify="left" if column == "split" else "right")
-    for o in (ladder.calib, ladder.heldout):
+    for o in rows:
         shares = [f"{o.shares[t]:.1%}" for t in ("device", "local", "cloud")]
         table.add_row(
             o.split, str(o.items), *shares, f"{o.quality:.1%}", f"{o.oracle_below_cloud:.1%}",

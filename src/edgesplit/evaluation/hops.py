@@ -33,7 +33,7 @@ from edgesplit.evaluation.results import ItemRecord
 from edgesplit.routing.artifact import RouterArtifact
 from edgesplit.routing.scorer import FeatureKind
 
-__all__ = ["HopRouter", "LadderCalibration", "LadderOutcome", "calibrate_ladder", "route_ladder"]
+__all__ = ["HopRouter", "LadderCalibration", "LadderOutcome", "calibrate_ladder", "replay_ladder", "route_ladder"]
 
 TIER_NAMES = {"edge": "device", "local": "local", "cloud": "cloud"}
 
@@ -200,3 +200,22 @@ def _rethreshold(hop: HopRouter, records: Sequence[ItemRecord], threshold: float
     }
     artifact = hop.artifact.rethreshold(threshold, summary)
     return replace(hop, calibration=Calibration(artifact, calib_o, heldout_o, hop.calibration.calib_scores))
+
+
+def replay_ladder(
+    hops: Mapping[str, Sequence[ItemRecord]],
+    artifacts: Mapping[str, RouterArtifact],
+    embeds: Mapping[str, Embed | None],
+    split: str = "heldout",
+) -> LadderOutcome:
+    """Routers already fitted (say the packaged ones), each at its own threshold, over one split's items.
+
+    Held-out items are held out for any router this project fits (the split is fixed per item), so
+    this compares a new calibration with the routers a node runs today on the same items."""
+    items = _aligned(hops, split)
+    scores = {
+        tier: dict(zip((r.key for r in items[tier]),
+                       artifacts[tier].scorer().score_many(prompt_views(items[tier], embeds.get(tier))), strict=True))
+        for tier in ("edge", "local")
+    }  # fmt: skip
+    return route_ladder(split, items, scores, {tier: artifacts[tier].threshold for tier in ("edge", "local")})
