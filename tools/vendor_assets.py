@@ -11,7 +11,6 @@ stylesheet and its licence. Run it only to change the version:
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
 import tarfile
 import tempfile
@@ -29,11 +28,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(["npm", "pack", f"uplot@{args.version}"], cwd=tmp, check=True, capture_output=True)
         [archive] = Path(tmp).glob("uplot-*.tgz")
-        with tarfile.open(archive) as tar:
-            tar.extractall(tmp, filter="data")
-        for source, target in FILES.items():
-            shutil.copyfile(Path(tmp) / source, STATIC / target)
-            print(f"{source} -> {STATIC / target}")
+        with tarfile.open(archive) as tar:  # only the named files, read as bytes: nothing else is unpacked
+            for source, target in FILES.items():
+                member = tar.extractfile(source)
+                if member is None:
+                    raise SystemExit(f"{archive.name} has no regular file {source}")
+                (STATIC / target).write_bytes(member.read())
+                print(f"{source} -> {STATIC / target}")
 
 
 if __name__ == "__main__":
