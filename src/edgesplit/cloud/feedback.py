@@ -23,7 +23,7 @@ from edgesplit.store import Database
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-__all__ = ["Candidate", "FeedbackBatch", "FeedbackStore", "add_feedback_routes"]
+__all__ = ["Candidate", "FeedbackBatch", "FeedbackBatchAck", "FeedbackStats", "FeedbackStore", "add_feedback_routes"]
 
 
 class Candidate(BaseModel):
@@ -103,6 +103,21 @@ class FeedbackStore:
         self.db.close()
 
 
+class FeedbackBatchAck(BaseModel):
+    """``POST /v1/feedback/batch``: how many candidates were stored (0 for a batch seen before)."""
+
+    object: Literal["feedback.batch"]
+    stored: int
+    duplicate: bool
+
+
+class FeedbackStats(BaseModel):
+    """``GET /v1/feedback/stats``: batches received, and candidates per kind, used by a refit or not."""
+
+    batches: int
+    candidates: dict[str, dict[str, int]]
+
+
 def add_feedback_routes(app: FastAPI, store: FeedbackStore, max_body_bytes: int) -> None:
     async def batch(request: Request) -> dict[str, Any]:
         from edgesplit.background import run_in_background
@@ -118,5 +133,11 @@ def add_feedback_routes(app: FastAPI, store: FeedbackStore, max_body_bytes: int)
     async def stats() -> dict[str, Any]:
         return store.stats()
 
-    app.add_api_route("/v1/feedback/batch", batch, methods=["POST"], openapi_extra=json_body(FeedbackBatch))
-    app.add_api_route("/v1/feedback/stats", stats, methods=["GET"])
+    app.add_api_route(
+        "/v1/feedback/batch",
+        batch,
+        methods=["POST"],
+        response_model=FeedbackBatchAck,
+        openapi_extra=json_body(FeedbackBatch),
+    )
+    app.add_api_route("/v1/feedback/stats", stats, methods=["GET"], response_model=FeedbackStats)

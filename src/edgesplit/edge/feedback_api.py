@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import Request
+from pydantic import BaseModel
 
 from edgesplit.errors import NotFound
 from edgesplit.http.openapi import json_body
@@ -15,7 +16,23 @@ if TYPE_CHECKING:
 
     from edgesplit.edge.feedback import FeedbackRecorder
 
-__all__ = ["add_feedback_mark_route", "apply_mark"]
+__all__ = ["FeedbackAck", "FeedbackRecorded", "add_feedback_mark_route", "apply_mark"]
+
+
+class FeedbackAck(BaseModel):
+    """``POST /v1/feedback``: the verdict, recorded."""
+
+    object: Literal["feedback"]
+    response_id: str
+    rating: Literal["good", "bad"]
+
+
+class FeedbackRecorded(BaseModel):
+    """``GET /v1/feedback/recorded``: verdicts and hard cases this node recorded, and what waits to go up."""
+
+    recorded: dict[str, int]  # by kind
+    pending: int  # hard cases not yet sent upstream
+    remembered: int  # recent local answers a verdict can still name
 
 
 async def apply_mark(recorder: FeedbackRecorder, mark: FeedbackMark) -> None:
@@ -39,5 +56,7 @@ def add_feedback_mark_route(app: FastAPI, recorder: FeedbackRecorder) -> None:
     async def stats() -> dict[str, Any]:
         return recorder.stats()
 
-    app.add_api_route("/v1/feedback", feedback, methods=["POST"], openapi_extra=json_body(FeedbackMark))
-    app.add_api_route("/v1/feedback/recorded", stats, methods=["GET"])
+    app.add_api_route(
+        "/v1/feedback", feedback, methods=["POST"], response_model=FeedbackAck, openapi_extra=json_body(FeedbackMark)
+    )
+    app.add_api_route("/v1/feedback/recorded", stats, methods=["GET"], response_model=FeedbackRecorded)

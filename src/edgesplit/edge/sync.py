@@ -20,15 +20,47 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import BaseModel
 
 from edgesplit.edge.bundles import BundleStore
 from edgesplit.edge.fetcher import FetchStats, ResumingFetcher
 from edgesplit.errors import BundleRejected
 from edgesplit.sync.manifest import BUNDLE_TARGET, BundleManifest
 
-__all__ = ["SyncClient", "SyncStatus", "rejection_reason"]
+__all__ = ["SyncClient", "SyncStatus", "SyncStatusBody", "SyncStatusNow", "rejection_reason"]
 
 _FREE_MARGIN_BYTES = 16 * 1024 * 1024  # left free after staging, for SQLite and logs
+
+
+class SyncBytes(BaseModel):
+    wire: int  # bytes downloaded
+    reused: int  # bytes of targets already on disk, not downloaded again
+    resumes: int  # downloads continued with an HTTP Range request
+
+
+class SyncStatusBody(BaseModel):
+    """``POST /v1/sync/pull`` and ``/v1/sync/rollback``: :class:`SyncStatus` after the call."""
+
+    current: int | None  # bundle version serving
+    previous: int | None  # the version a rollback returns to
+    pending: int | None
+    last_check: float | None
+    last_error: str | None
+    last_reason: str | None
+    rejected: dict[str, int]
+    bytes: SyncBytes
+
+
+class Download(BaseModel):
+    target: str
+    length: int
+    bytes: int
+
+
+class SyncStatusNow(SyncStatusBody):
+    """``GET /v1/sync/status``: the status and the download in progress, if any."""
+
+    downloading: Download | None
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from edgesplit.background import stop_task
 from edgesplit.edge.bundles import BundleStore, SyncState
 from edgesplit.edge.swap import BundleFiles, bundle_settings, swap_bundle
-from edgesplit.edge.sync import SyncClient, SyncStatus
+from edgesplit.edge.sync import SyncClient, SyncStatus, SyncStatusBody, SyncStatusNow
 from edgesplit.errors import BundleRejected, InvalidRequest
 from edgesplit.transport.tls import upstream_verify
 
@@ -135,15 +135,15 @@ class SyncService:
             await asyncio.sleep(interval_s)
 
     def add_routes(self, app: FastAPI) -> None:
-        @app.get("/v1/sync/status")
+        @app.get("/v1/sync/status", response_model=SyncStatusNow)
         async def sync_status() -> dict[str, Any]:
             return {**self.status.as_dict(), "downloading": self.client.downloading()}
 
-        @app.post("/v1/sync/pull")
+        @app.post("/v1/sync/pull", response_model=SyncStatusBody)
         async def sync_pull() -> dict[str, Any]:
             return (await self.pull()).as_dict()
 
-        @app.post("/v1/sync/rollback")
+        @app.post("/v1/sync/rollback", response_model=SyncStatusBody)
         async def sync_rollback() -> dict[str, Any]:
             return (await self.rollback()).as_dict()
 
