@@ -18,9 +18,10 @@ rule then decides: "rodízio em São Paulo" keeps it, "paciente de São Paulo" r
 **Everyday words.** Reading Portuguese, the model also calls a capitalised everyday word a person
 ("Entrega para ..." at the start of a sentence). A one-word PERSON that is one of the most common
 English or Portuguese words (``privacy/gazetteer.py``, given names and surnames left out) is
-dropped, and so is a longer one made only of such words and stop words. A name ends at its first
-lowercase word that is no particle ("Conta de luz" is "Conta", an everyday word). A name after a
-cue ("Sr. Rocha") comes from the cue detector and is kept.
+dropped, and so is a longer one made only of such words and stop words. A person is cut to its
+longest stretch of capitalised words, particles between them ("Laudo de exame de Theodoro Guerra"
+is Theodoro Guerra; "Conta de luz" is "Conta", an everyday word). A name after a cue ("Sr.
+Rocha") comes from the cue detector and is kept.
 
 A one-word place that is an everyday word counts only inside a sentence, as in the gazetteer:
 "Nota fiscal ..." or "Clínica veterinária: ..." opening one is no place.
