@@ -2,9 +2,10 @@
 
 The OpenAI routes build their bodies in ``http/openai_format.py`` and answer with a raw
 ``Response`` (JSON or server-sent events), so these models describe them for clients and for
-schemathesis's conformance checks without being in the answer's path: ``tests/test_api_fuzz.py``
-holds every answer to them, and ``tests/test_response_models.py`` validates real answers. The
-node's own JSON routes (jobs, health, models) declare them as FastAPI ``response_model``\\s.
+schemathesis without being in the answer's path: ``tests/test_api_fuzz.py`` holds every JSON
+answer to the spec, and ``tests/test_response_models.py`` validates real answers, each streamed
+chunk included (schemathesis does not read server-sent events). The node's own JSON routes
+(jobs, health, models) declare them as FastAPI ``response_model``\\s.
 Field names and meanings are OpenAI's (``chat.completion``, ``chat.completion.chunk``,
 ``text_completion``, ``list`` of ``model``), plus the ``edgesplit`` object: where the answer was
 served and why (:class:`edgesplit.schemas.RouteInfo`).
