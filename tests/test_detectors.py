@@ -51,10 +51,25 @@ def test_detects(detector: Detector, text: str, value: str, kind: str) -> None:
 
 
 def test_ner_names_places_orgs(detector: Detector) -> None:
-    found = _found(detector, "Barack Obama met engineers from Microsoft in Seattle last week.")
-    assert found.get("Barack Obama") == "PERSON"
-    assert found.get("Microsoft") == "ORGANIZATION"
+    found = _found(detector, "Joana Quennell met engineers from Tregothnan Hydraulics in Seattle last week.")
+    assert found.get("Joana Quennell") == "PERSON"
+    assert "Tregothnan Hydraulics" in found
     assert found.get("Seattle") == "LOCATION"
+
+
+def test_public_people_and_companies_stay_unless_the_sentence_makes_them_personal(detector: Detector) -> None:
+    """Issue 38: a famous person or a company in a general text is no one's personal data; a named patient is."""
+    found = _found(detector, "Barack Obama met engineers from Microsoft in Seattle last week.")
+    assert "Barack Obama" not in found and "Microsoft" not in found
+    assert _found(detector, "Seen today: patient Barack Obama, chest pain.").get("Barack Obama") == "PERSON"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Reply with JSON only, dates as YYYY-MM-DD.", "History of COPD and CHF, MRI booked.", "How far is the Moon?"],
+)
+def test_abbreviations_and_everyday_words_are_not_names_or_organisations(detector: Detector, text: str) -> None:
+    assert not {e.type for e in detector.detect(text)} & {"PERSON", "ORGANIZATION", "LOCATION"}, text
 
 
 @pytest.mark.parametrize(

@@ -181,3 +181,51 @@ def test_a_deferred_site_only_job_is_kept_by_the_local_tier(
         time.sleep(0.2)
     assert record["result"]["edgesplit"]["rule"] == "local-only"  # the local tier answered it itself
     assert echo.bodies == []
+
+
+# A note a clinic's device sends up: values of formats no rule names (an Irish PPSN and Eircode, a
+# lower-case name after a greeting, a hyphenated surname), as strict mode must catch them.
+CLINICAL_NOTE = "hi aoife, Mr Tadhg Hardy-Quennell (PPSN 7731942KA, Eircode T23 X4F9) asks about his COPD review."
+CLINICAL_VALUES = ("aoife", "Tadhg", "Hardy-Quennell", "7731942KA", "T23 X4F9")
+
+
+def test_a_site_boundary_sends_the_local_tier_raw_text_with_the_redact_floor(
+    make_edge: EdgeFactory, echo_upstream: tuple[RecordingEcho, AppServer]
+) -> None:
+    """Issue 38 item 3: with privacy_boundary = "site", the device's site upstream gets the text as is."""
+    echo, server = echo_upstream
+    device = make_edge(
+        upstream=server.url, upstream_token=CLOUD_TOKEN, upstream_scope="site", privacy_boundary="site",
+        link_probe_interval_s=0,
+    )  # fmt: skip
+    answer, meta = ask(device, CLINICAL_NOTE, stream=False, max_tokens=64)
+    assert answer == CLINICAL_NOTE
+    assert all(value in echo.seen() for value in CLINICAL_VALUES)
+    assert echo.privacy == ["redact"]  # the site's own tier must redact it before it leaves the site
+    assert meta["privacy"]["redacted"] == {}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_clinical_site_redacts_where_text_leaves_it_and_the_answer_comes_back_whole(
+    make_edge: EdgeFactory, echo_upstream: tuple[RecordingEcho, AppServer], stream: bool
+) -> None:
+    """Device (site boundary) → local tier (clinical preset: strict mode) → a recording cloud."""
+    echo, server = echo_upstream
+    local = start_local(make_edge, server.url, upstream_model="edgesplit/cloud", privacy_preset="clinical")
+    device = start_device(make_edge, local.url, upstream_model="edgesplit/cloud", privacy_boundary="site")
+    answer, meta = ask(device, CLINICAL_NOTE, stream=stream, max_tokens=96)
+    assert answer == CLINICAL_NOTE  # the local tier restores its placeholders
+    seen = echo.seen()
+    assert not [value for value in CLINICAL_VALUES if value in seen], seen
+    assert "COPD" in seen  # an abbreviation stays
+    assert tiers(meta) == [("device", False), ("local", False), ("upstream", True)]
+
+
+def test_a_site_boundary_refuses_an_upstream_outside_the_site() -> None:
+    from edgesplit.config import load_settings
+    from edgesplit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="privacy_boundary"):
+        load_settings(upstream="http://127.0.0.1:9", privacy_boundary="site")  # scope: cloud
+    with pytest.raises(ConfigError, match="privacy_boundary"):
+        load_settings(privacy_boundary="site")  # no upstream at all

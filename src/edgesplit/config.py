@@ -26,6 +26,7 @@ from edgesplit.config_tables import PrivacyRuleConfig, UpstreamConfig
 from edgesplit.errors import ConfigError
 from edgesplit.privacy.dates import DatePolicy
 from edgesplit.privacy.identifiers import DEFAULT_IDENTIFIERS
+from edgesplit.privacy.vocabulary import DEFAULT_SAFE_TOKENS, PrivacyMode
 from edgesplit.schemas import PrivacyAction, UpstreamScope
 
 __all__ = ["ENV_PREFIX", "PrivacyRuleConfig", "Role", "Settings", "UpstreamConfig", "load_settings"]
@@ -116,8 +117,17 @@ class Settings(BaseSettings):
     privacy_identifiers: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_IDENTIFIERS))
     privacy_dates: DatePolicy = "personal"  # birth | personal | all (see privacy/dates.py)
     privacy_context_types: list[str] = ["LOCATION", "ORGANIZATION"]  # NER types redacted only in personal text
-    # "clinical" = HIPAA Safe Harbor reading: every date (privacy_dates=all), every place (no context rule)
+    # "clinical" = HIPAA Safe Harbor reading: every date (privacy_dates=all), every place (no context rule),
+    # and strict mode unless privacy_mode says otherwise
     privacy_preset: Literal["standard", "clinical"] = "standard"
+    # standard: detectors and NER find PII by format; strict: only what the word lists vouch for leaves
+    # (privacy/strict.py). None: strict for the clinical preset, standard otherwise
+    privacy_mode: PrivacyMode | None = None
+    # tier: every tier redacts what leaves it; site: a device whose every upstream is scope = "site" sends
+    # them the text as is, and the tier where text leaves the site (the local tier) redacts it
+    privacy_boundary: Literal["tier", "site"] = "tier"
+    privacy_public_entities: list[str] = []  # public names kept as well as the packaged list (as written)
+    privacy_safe_tokens: list[str] = list(DEFAULT_SAFE_TOKENS)  # digit-bearing words strict mode lets leave
     privacy_phone_regions: list[str] = ["US", "BR", "GB", "PT"]
     vault_ttl_s: float = Field(default=3600.0, gt=0)  # placeholder mappings expire this long after last use
     # Fernet key sealing deferred jobs' mappings on disk; None = a 0600 key file in data_dir (vault.key)
@@ -184,6 +194,8 @@ class Settings(BaseSettings):
         if self.privacy_preset == "clinical":
             self.privacy_dates = "all"
             self.privacy_context_types = []
+            self.privacy_mode = self.privacy_mode or "strict"
+        self.privacy_mode = self.privacy_mode or "standard"
         return self
 
     @field_validator("privacy_custom_patterns")
@@ -206,6 +218,7 @@ class Settings(BaseSettings):
             raise ValueError(f"upstream: must be an http(s) URL, got {self.upstream!r}")
         self._check_upstreams()
         self._check_engine()
+        self._check_boundary()
         if self.sync_root is not None and not self.upstream:
             raise ValueError("sync_root: syncing needs an upstream to pull from")
         if not _is_loopback(self.host) and not self.requires_token:
@@ -217,6 +230,19 @@ class Settings(BaseSettings):
             if path is not None and not Path(path).is_file():
                 raise ValueError(f"{key}: no such file: {path}")
         return self
+
+    def _check_boundary(self) -> None:
+        if self.privacy_boundary != "site":
+            return
+        entries = self.upstream_entries()
+        if not entries:
+            raise ValueError("privacy_boundary: site needs an upstream on the site (the local tier)")
+        outside = [e.label() for e in entries if self.upstream_entry_scope(e) != "site"]
+        if outside:
+            raise ValueError(
+                f'privacy_boundary: site sends raw text upstream, but {", ".join(outside)} is not scope = "site"'
+                ' (set upstream_scope or each upstream\'s scope, or keep privacy_boundary = "tier")'
+            )
 
     def _check_engine(self) -> None:
         if self.engine == "ray" and self.role != "cloud":

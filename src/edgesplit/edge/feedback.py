@@ -124,7 +124,7 @@ class FeedbackRecorder:
     async def _record(
         self, kind: str, plan: PrivacyPlan, answer: str | None, router: str | None, score: float | None
     ) -> None:
-        prompt = await plan.upstream_prompt_off_loop(background=True)
+        prompt = await plan.redacted_prompt_off_loop(background=True)  # redacted even under a site boundary
         candidate = {
             "id": f"fb_{uuid.uuid4().hex}",
             "kind": kind,

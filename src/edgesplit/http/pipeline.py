@@ -113,8 +113,8 @@ class RequestPipeline:
             )
         sent = await plan.upstream_prompt_off_loop(background=True) if plan is not None else admitted.prompt
         body = upstream_body(admitted.req, self.node.settings.upstream_model, sent)
-        if plan is not None and plan.upstream_floor == "site-only":  # the next tier must keep it: say so
-            body["edgesplit"] = {"privacy": "site-only"}
+        if plan is not None and (plan.upstream_floor == "site-only" or plan.raw_to_site):
+            body["edgesplit"] = {"privacy": plan.upstream_floor}  # the next tier must keep it (redact it): say so
         conversation = plan.conversation if plan else None
         return await self.node.defer(admitted.kind, body, admitted.options.callback_url, conversation)
 

@@ -33,6 +33,7 @@ from edgesplit.privacy.identifiers import DEFAULT_IDENTIFIERS, compile_identifie
 from edgesplit.privacy.name_shapes import find_name_shapes
 from edgesplit.privacy.ner import NER_TYPES, NerModel, NerSpan
 from edgesplit.privacy.phrases import word_alternation
+from edgesplit.privacy.strict import PERSON_CUES, StrictScanner
 from edgesplit.privacy.validators import (
     PHONE_EXTENSION,
     card_valid,
@@ -44,11 +45,24 @@ from edgesplit.privacy.validators import (
     phone_source,
     ssn_valid,
 )
+from edgesplit.privacy.vocabulary import DEFAULT_SAFE_TOKENS, PrivacyMode, Vocabulary, guess_language
 
 if TYPE_CHECKING:
     from edgesplit.config import Settings
 
-__all__ = ["ENTITY_TYPES", "NER_TYPES", "Detector", "Entity", "cnpj_valid", "cpf_valid", "iban_valid", "luhn_valid"]
+
+__all__ = [
+    "DEFAULT_SAFE_TOKENS",
+    "ENTITY_TYPES",
+    "NER_TYPES",
+    "Detector",
+    "Entity",
+    "PrivacyMode",
+    "cnpj_valid",
+    "cpf_valid",
+    "iban_valid",
+    "luhn_valid",
+]
 
 ENTITY_TYPES = (
     "PERSON",
@@ -68,14 +82,20 @@ ENTITY_TYPES = (
     "CASE_NUMBER",
     "DEVICE_SERIAL",
     "CUSTOM",
+    # strict mode's types for what no format rule named (privacy/strict.py)
+    "POSTCODE",
+    "IDENTIFIER",
+    "NUMBER",
+    "PROPER_NOUN",
 )
 # Entities that tie a text to a person (the context for dates, places and organisations).
-_PERSONAL = frozenset(ENTITY_TYPES) - {"LOCATION", "ORGANIZATION", "DATE", "CUSTOM"}
+_PERSONAL = frozenset(ENTITY_TYPES) - {"LOCATION", "ORGANIZATION", "DATE", "CUSTOM", "NUMBER", "PROPER_NOUN"}
+_NER_SOURCES = frozenset({"ner", "name", "mention"})
 
 # Validated detectors outrank NER and cue phrases when spans overlap.
 # Configured detectors (a labelled identifier, a custom pattern) are explicit and outrank the rest:
 # "MRN 2125550143" is a record number, whatever phonenumbers says.
-_RANK = {"config": 4, "pattern": 3, "shape": 2, "cue": 1, "ner": 0, "place": 0, "name": 0, "mention": -1}
+_RANK = {"config": 4, "pattern": 3, "shape": 2, "cue": 1, "ner": 0, "place": 0, "name": 0, "mention": -1, "strict": -2}
 
 
 @dataclass(frozen=True)
@@ -86,7 +106,8 @@ class Entity:
     start: int
     end: int
     value: str
-    # pattern | shape | config | cue | ner | place | name (a name's shape) | mention (another occurrence of a name)
+    # pattern | shape | config | cue | ner | place | name (a name's shape) | mention (another occurrence of a
+    # name) | strict (not vouched for: privacy/strict.py)
     source: str
 
 
@@ -164,6 +185,9 @@ class Detector:
         dates: DatePolicy = "personal",
         identifiers: Mapping[str, Iterable[str]] = DEFAULT_IDENTIFIERS,
         context_types: Iterable[str] = ("LOCATION", "ORGANIZATION"),
+        mode: PrivacyMode = "standard",
+        public_entities: Iterable[str] = (),
+        safe_tokens: Iterable[str] = DEFAULT_SAFE_TOKENS,
     ) -> None:
         self.phone_regions = tuple(phone_regions)
         self.dates = dates
@@ -174,7 +198,9 @@ class Detector:
         self._custom = {name: re.compile(p) for name, p in (custom_patterns or {}).items()}
         terms = sorted((t for t in deny_list if t), key=len, reverse=True)
         self._deny = re.compile("|".join(re.escape(t) for t in terms), re.IGNORECASE) if terms else None
-        self._ner = NerModel() if ner else None
+        self.mode: PrivacyMode = mode
+        self._strict = StrictScanner(Vocabulary(public_entities, safe_tokens))
+        self._ner = NerModel() if ner and mode == "standard" else None
 
     @classmethod
     def from_settings(cls, settings: Settings, ner: bool = True) -> Detector:
@@ -188,11 +214,15 @@ class Detector:
             dates=settings.privacy_dates,
             identifiers=settings.privacy_identifiers,
             context_types=settings.privacy_context_types,
+            mode=settings.privacy_mode or "standard",
+            public_entities=settings.privacy_public_entities,
+            safe_tokens=settings.privacy_safe_tokens,
         )
 
     @property
     def has_ner(self) -> bool:
-        return self._ner is not None
+        """Does the full detection (``ner=True``) cost more than the cheap detectors: NER, or strict's scan?"""
+        return self._ner is not None or self.mode == "strict"
 
     def detect(self, text: str, ner: bool = True) -> list[Entity]:
         """All entities in ``text``, non-overlapping, in order; ``ner=False`` runs only the cheap detectors."""
@@ -205,6 +235,10 @@ class Detector:
         month in a date) is not a reason for NER to read its window: every other detector
         outranks NER, so an entity NER found there would lose the overlap anyway."""
         cheap = [self._cheap(text) for text in texts]
+        if self.mode == "strict":
+            if not ner:
+                return [self._entities(text, *c, None) for text, c in zip(texts, cheap, strict=True)]
+            return [self._strict_entities(text, *c) for text, c in zip(texts, cheap, strict=True)]
         names: Sequence[Sequence[NerSpan] | None] = [None] * len(texts)
         if ner and self._ner is not None:
             taken = [[(e.start, e.end) for e in found] + [(d.start, d.end) for d in dates] for found, dates in cheap]
@@ -224,7 +258,7 @@ class Detector:
     ) -> list[Entity]:
         shapes: list[Entity] = []
         if names is not None:  # NER ran: names, places and organisations, well-known places, names by shape
-            found = [*found, *(Entity(n.type, n.start, n.end, n.value, "ner") for n in names)]
+            found = [*found, *self._not_public(text, [Entity(n.type, n.start, n.end, n.value, "ner") for n in names])]
             found += [Entity("LOCATION", start, end, text[start:end], "place") for start, end in find_places(text)]
             shapes = [Entity("PERSON", start, end, text[start:end], "name") for start, end in find_name_shapes(text)]
         context = [e for e in found if e.source in ("ner", "place") and e.type in self.context_types]
@@ -233,8 +267,33 @@ class Detector:
         if context and not personal:
             found = [e for e in found if e not in context]
         if personal:
-            found.extend(shapes)
+            found.extend(self._not_public(text, shapes))
         return _resolve([*found, *_other_mentions(found, text)])
+
+    def _strict_entities(self, text: str, found: list[Entity], dates: list[FoundDate]) -> list[Entity]:
+        """Strict mode: the cheap detectors' finds, joined with every span no list vouches for."""
+        spans = self._strict.scan(text, _is_personal(found, text))
+        personal = _is_personal(found, text) or any(s.personal for s in spans)
+        found = [*found, *self._dates(text, dates, personal)]
+        found += [Entity(s.type, s.start, s.end, text[s.start : s.end], "strict") for s in spans]
+        return _union(found, text)
+
+    def _not_public(self, text: str, found: list[Entity]) -> list[Entity]:
+        """NER's finds without those the vocabulary vouches for: an abbreviation ("JSON", "COPD"), everyday
+        words, a public person or company the sentence does not make personal (places: the context rule)."""
+        if not found:
+            return found
+        lang = guess_language(text)
+        return [e for e in found if not self._vouched(text, e, lang)]
+
+    def _vouched(self, text: str, entity: Entity, lang: str) -> bool:
+        before = text[max(0, entity.start - 16) : entity.start].lower().split()
+        if before and before[-1].strip(".,:") in PERSON_CUES:
+            return False
+        public = self._strict.vocabulary.is_public(entity.value)
+        if public:
+            return entity.type != "LOCATION"
+        return self._strict.vouched(entity.value, lang)
 
     def _patterns(self, text: str, digits: bool) -> Iterable[Entity]:
         for kind, pattern, valid, group, gate in _PATTERNS:
@@ -305,6 +364,23 @@ def _is_personal(found: Iterable[Entity], text: str) -> bool:
     if any(e.type in _PERSONAL or (e.type == "LOCATION" and e.source == "pattern") for e in found):
         return True
     return bool(_PERSONAL_CUE.search(text))
+
+
+def _union(found: list[Entity], text: str) -> list[Entity]:
+    """Overlapping spans become one, typed by its best-ranked part: strict mode redacts every character
+    any detector found, so "Hardy-Jones" is one placeholder where NER found "Hardy"."""
+    groups: list[list[Entity]] = []
+    for entity in sorted(found, key=lambda e: (e.start, -e.end)):
+        if groups and entity.start < max(e.end for e in groups[-1]):
+            groups[-1].append(entity)
+        else:
+            groups.append([entity])
+    joined = []
+    for group in groups:
+        best = max(group, key=lambda e: (_RANK[e.source], e.end - e.start))
+        start, end = group[0].start, max(e.end for e in group)
+        joined.append(Entity(best.type, start, end, text[start:end], best.source))
+    return joined
 
 
 def _resolve(found: list[Entity]) -> list[Entity]:

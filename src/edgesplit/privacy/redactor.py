@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from edgesplit.background import run_in_background
 from edgesplit.errors import PolicyViolation
@@ -28,7 +28,11 @@ from edgesplit.tracing import stage
 if TYPE_CHECKING:
     from edgesplit.config import Settings
 
-__all__ = ["PrivacyPlan", "Redactor", "redact_text"]
+__all__ = ["PrivacyBoundary", "PrivacyPlan", "Redactor", "redact_text"]
+
+# Where redaction is enforced: every tier redacts what leaves it (tier), or only the tier where text
+# leaves the site (site: a device sends its own site's upstreams the text as is).
+PrivacyBoundary = Literal["tier", "site"]
 
 
 @dataclass
@@ -43,35 +47,51 @@ class PrivacyPlan:
     conversation: str = ""
     redact: Callable[[PrivacyPlan], Prompt] | None = None  # builds the upstream prompt on first use
     upstream_scope: UpstreamScope = "cloud"  # where this tier's upstream is (site: on premises)
+    # privacy_boundary = "site": the site's own upstreams get the text as is, and the tier where text
+    # leaves the site redacts it (the floor "redact" travels with the request)
+    raw_to_site: bool = False
     _upstream: Prompt | None = field(default=None, repr=False)
+    _redacted: Prompt | None = field(default=None, repr=False)
 
     @property
     def upstream_prompt(self) -> Prompt:
-        """The prompt the upstream may see: redacted (NER included) on first use, or as is for allow."""
-        if self._upstream is None and self.redact is not None:
-            with stage("redact") as span:
-                self._upstream = self.redact(self)
-                span.set_attribute("edgesplit.redacted", sum(self.counts.values()))  # a count, never a value
-        elif self._upstream is None:
-            self._upstream = self.prompt
+        """The prompt the upstream may see: redacted (NER included) on first use, or as is for allow
+        (and for redact, when the upstream is the site's own and redaction is enforced where text leaves the site)."""
+        if self._upstream is None:
+            self._upstream = self.prompt if self.raw_to_site else self.redacted_prompt
         return self._upstream
+
+    @property
+    def redacted_prompt(self) -> Prompt:
+        """The prompt with every entity replaced, whoever it is for (feedback records are always redacted)."""
+        if self._redacted is None and self.redact is not None:
+            with stage("redact") as span:
+                self._redacted = self.redact(self)
+                span.set_attribute("edgesplit.redacted", sum(self.counts.values()))  # a count, never a value
+        return self._redacted if self._redacted is not None else self.prompt
 
     async def upstream_prompt_off_loop(self, background: bool = False) -> Prompt:
         """:attr:`upstream_prompt`, built in a worker thread: NER takes milliseconds that token streams need.
 
         ``background``: for a deferred job, at low priority (see :mod:`edgesplit.background`)."""
-        if self._upstream is None and self.redact is not None:
+        if not self.raw_to_site:
+            await self.redacted_prompt_off_loop(background)
+        return self.upstream_prompt
+
+    async def redacted_prompt_off_loop(self, background: bool = False) -> Prompt:
+        """:attr:`redacted_prompt`, built in a worker thread."""
+        if self._redacted is None and self.redact is not None:
 
             def build() -> Prompt:
-                return self.upstream_prompt
+                return self.redacted_prompt
 
             await (run_in_background(build) if background else asyncio.to_thread(build))
-        return self.upstream_prompt
+        return self.redacted_prompt
 
     @property
     def redacted(self) -> bool:
-        """Has the upstream prompt been built (so ``counts`` are what was redacted)?"""
-        return self._upstream is not None and self.redact is not None
+        """Has the redacted prompt been built (so ``counts`` are what was redacted)?"""
+        return self._redacted is not None
 
     @property
     def may_leave(self) -> bool:
@@ -124,11 +144,13 @@ class Redactor:
         vault: Vault,
         policy: PrivacyPolicy,
         upstream_scope: UpstreamScope = "cloud",
+        boundary: PrivacyBoundary = "tier",
     ) -> None:
         self.detector = detector
         self.vault = vault
         self.policy = policy
         self.upstream_scope: UpstreamScope = upstream_scope
+        self.boundary: PrivacyBoundary = boundary
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Redactor:
@@ -144,7 +166,8 @@ class Redactor:
             for r in settings.privacy_rules
         )
         policy = PrivacyPolicy(settings.privacy_default, rules)
-        return cls(detector, Vault(settings.vault_ttl_s), policy, "site" if settings.site_reachable else "cloud")
+        scope: UpstreamScope = "site" if settings.site_reachable else "cloud"
+        return cls(detector, Vault(settings.vault_ttl_s), policy, scope, settings.privacy_boundary)
 
     def plan(
         self, prompt: Prompt, requested: PrivacyAction | None, source: str | None, conversation: str | None
@@ -168,6 +191,7 @@ class Redactor:
         return PrivacyPlan(
             decision.action, decision.rule, prompt, counts=counts, conversation=cid, upstream_scope=scope,
             redact=lambda plan: self._redact(plan, texts, reuse),
+            raw_to_site=self.boundary == "site" and scope == "site",
         )  # fmt: skip
 
     def _redact(self, plan: PrivacyPlan, texts: list[str], found: list[list[Entity]] | None) -> Prompt:
