@@ -390,13 +390,24 @@ def _safe_number(tokens: Sequence[Token], i: int, personal: bool, vocabulary: Vo
         return True
     if _YEAR.fullmatch(core):  # a year alone: not after a name or a code ("NSW 2000" is a postcode)
         return prev is None or not (prev.capitalised or prev.has_digit) or prev.sentence_start
-    if _QUANTITY.fullmatch(core) and not re.fullmatch(r"\d+[.,]\d+[.,]\d+", core):
+    if _QUANTITY.fullmatch(core) and not re.fullmatch(r"\d+[.,]\d+[.,]\d+", core) and not _coded(core):
         return True  # a number with its unit (a range too), money
     if nxt in _UNIT_WORDS or (_ORDINAL.fullmatch(core) and not personal):
         return True
     if len(_digits(core)) <= 4 and re.fullmatch(r"\d+(?:[.,]\d+)?", core) and _counts(nxt, tokens, i):
         return True  # "12 pumps", "3.5 tonnes": a count of things
     return not personal and _SMALL.fullmatch(core) is not None
+
+
+def _coded(core: str) -> bool:
+    """Is a number with a "unit" a code ("4471A", "0000A/A", "20394K") rather than a quantity ("12V", "5A")?"""
+    m = re.fullmatch(r"[^\d]*(\d+)(?:[.,-]\d+)*(.*)", core)
+    if m is None:
+        return False
+    if re.match(r"0\d", m.group(1)):
+        return True  # a leading zero: a code, never a measured amount
+    digits, segments = len(_digits(core)), m.group(2).split("/")
+    return digits > 6 or (digits > 3 and any(len(seg) == 1 and seg.isalpha() for seg in segments))
 
 
 def _counts(nxt: str, tokens: Sequence[Token], i: int) -> bool:
