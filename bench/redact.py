@@ -245,7 +245,7 @@ PLAIN = (
 )  # fmt: skip
 
 
-def request_path_ms(ner: bool, leaves: bool, personal: bool = True, calls: int = 200) -> float:
+def request_path_ms(ner: bool, leaves: bool, personal: bool = True, calls: int = 200, mode: str = "standard") -> float:
     """p50 of the edge's privacy step for a 500-character message: the decision alone (an answer that
     stays on the edge) or the decision plus the redacted upstream prompt (text about to leave).
 
@@ -256,7 +256,7 @@ def request_path_ms(ner: bool, leaves: bool, personal: bool = True, calls: int =
     from edgesplit.privacy.redactor import Redactor
     from edgesplit.privacy.vault import Vault
 
-    redactor = Redactor(Detector(ner=ner), Vault(), PrivacyPolicy())
+    redactor = Redactor(Detector(ner=ner, mode="strict" if mode == "strict" else "standard"), Vault(), PrivacyPolicy())
     _ = redactor.plan(Prompt(messages=(("user", PLAIN),)), None, None, "warm").upstream_prompt
     texts = [m.text for m in unseen_corpus(calls + 4, seed=99)]
     times = []

@@ -10,7 +10,9 @@ the redacted answer's win rate, P(better) + ½·P(tie) averaged over both orders
 difference (identical answers score 0.5 without a judge call). Prints a table,
 writes bench/out/redact_quality.md, .json and .png.
 
-    .venv/bin/python bench/redact_quality.py [--max-items 40] [--max-tokens 192]
+    .venv/bin/python bench/redact_quality.py [--max-items 40] [--max-tokens 192] [--mode strict]
+
+``--mode strict`` measures strict mode (privacy/strict.py) instead, and writes redact_quality_strict.*.
 """
 
 from __future__ import annotations
@@ -36,14 +38,15 @@ from edgesplit.privacy.policy import PrivacyPolicy
 from edgesplit.privacy.redactor import PrivacyPlan, Redactor
 from edgesplit.privacy.restore import restore
 from edgesplit.privacy.vault import Vault
+from edgesplit.privacy.vocabulary import PrivacyMode
 
 OUT = Path(__file__).parent / "out"
 CLOUD = "qwen2.5-coder-1.5b-instruct"
 
 
-def plans(items: list[EvalItem], context_rule: bool) -> list[PrivacyPlan]:
+def plans(items: list[EvalItem], context_rule: bool, mode: PrivacyMode = "standard") -> list[PrivacyPlan]:
     context = ("LOCATION", "ORGANIZATION") if context_rule else ()
-    redactor = Redactor(Detector(ner=True, context_types=context), Vault(), PrivacyPolicy())
+    redactor = Redactor(Detector(ner=True, context_types=context, mode=mode), Vault(), PrivacyPolicy())
     out = []
     for item in items:
         plan = redactor.plan(Prompt(messages=(("user", item.prompt),)), None, None, item.key)
@@ -133,9 +136,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-items", type=int, default=40, help="most prompts with a placeholder to judge")
     parser.add_argument("--max-tokens", type=int, default=192)
+    parser.add_argument("--mode", choices=["standard", "strict"], default="standard")
     args = parser.parse_args()
-    items = [i for name in ("mtbench", "sharegpt") for i in load_set(name)]
-    on, off = plans(items, context_rule=True), plans(items, context_rule=False)
+    out_name = "redact_quality" if args.mode == "standard" else "redact_quality_strict"
+    items = [i for set_name in ("mtbench", "sharegpt") for i in load_set(set_name)]
+    on, off = plans(items, True, args.mode), plans(items, False, args.mode)
     chosen = with_placeholders(on)[: args.max_items]
     hits, hits_off = len(with_placeholders(on)), len(with_placeholders(off))
     print(f"{len(items)} prompts; {hits} get a placeholder ({hits_off} without the context rule)")
@@ -144,10 +149,10 @@ def main() -> None:
     print()
     print(text)
     OUT.mkdir(exist_ok=True)
-    write_result(OUT, "redact_quality", text, {"rows": rows})
+    write_result(OUT, out_name, text, {"mode": args.mode, "rows": rows})
     if rows:
-        plot(rows, OUT / "redact_quality.png")
-    print(f"\nwrote {OUT / 'redact_quality.md'}, .json" + (" and .png" if rows else ""))
+        plot(rows, OUT / f"{out_name}.png")
+    print(f"\nwrote {OUT / out_name}.md, .json" + (" and .png" if rows else ""))
 
 
 if __name__ == "__main__":
