@@ -5,8 +5,10 @@ detector ran on it, its first measurement is the one this script printed first) 
 regression, on the six older corpora (the tuning corpus was tuned on; each later one had its
 misses read after its first measurement). Per type and mode:
 
-- **recall** = share of labelled values of which no character reaches the upstream (a value
-  counts as caught whatever type its placeholder has: what matters is that it never leaves);
+- **recall** = share of labelled values of which no letter or digit reaches the upstream (a value
+  counts as caught whatever type its placeholder has: what matters is that it never leaves).
+  ``recall (any char)`` counts a space or a ``#`` left between two placeholders as a leak too
+  (the older bench's definition: "12 <LOCATION>" and "<NUMBER> <LOCATION>" both leak there);
 - **precision** = share of placeholders that cover part of some labelled value.
 
 Then placeholders per general question (pii_strict_corpus.general_questions: no personal data,
@@ -48,13 +50,15 @@ MODES = ("standard", "strict")
 @dataclass
 class LeakScore:
     labels: Counter[str] = field(default_factory=Counter)
-    leaked: Counter[str] = field(default_factory=Counter)
+    leaked: Counter[str] = field(default_factory=Counter)  # a letter or digit reaches the upstream
+    leaked_chars: Counter[str] = field(default_factory=Counter)  # any character does (a space between two)
     placeholders: int = 0
     false_placeholders: int = 0
 
-    def recall(self, kinds: list[str]) -> float:
+    def recall(self, kinds: list[str], chars: bool = False) -> float:
         n = sum(self.labels[k] for k in kinds)
-        return 1 - sum(self.leaked[k] for k in kinds) / n if n else float("nan")
+        leaked = self.leaked_chars if chars else self.leaked
+        return 1 - sum(leaked[k] for k in kinds) / n if n else float("nan")
 
     @property
     def precision(self) -> float:
@@ -68,7 +72,10 @@ def leak_score(corpus: list[Message], detector: Detector) -> LeakScore:
         covered = {i for e in found for i in range(e.start, e.end)}
         for label in message.labels:
             s.labels[label.type] += 1
-            if any(i not in covered for i in range(label.start, label.end)):
+            uncovered = [message.text[i] for i in range(label.start, label.end) if i not in covered]
+            if uncovered:
+                s.leaked_chars[label.type] += 1
+            if any(ch.isalnum() for ch in uncovered):
                 s.leaked[label.type] += 1
         s.placeholders += len(found)
         s.false_placeholders += sum(1 for e in found if not _hits(e, message))
@@ -93,15 +100,19 @@ def corpora(messages: int) -> dict[str, list[Message]]:
 
 def corpus_table(title: str, scores: dict[str, LeakScore]) -> str:
     kinds = sorted(scores["standard"].labels)
-    lines = [f"### {title}", "", "| type | labels | standard recall | strict recall |", "|---|---:|---:|---:|"]
+    head = "| type | labels | standard recall | strict recall | standard (any char) | strict (any char) |"
+    lines = [f"### {title}", "", head, "|---|---:|---:|---:|---:|---:|"]
     for kind in [*kinds, "**all**"]:
         ks = kinds if kind == "**all**" else [kind]
         n = sum(scores["standard"].labels[k] for k in ks)
-        lines.append(f"| {kind} | {n} | {scores['standard'].recall(ks):.3f} | {scores['strict'].recall(ks):.3f} |")
-    leaked = " | ".join(f"{sum(scores[m].leaked.values())}" for m in MODES)
-    lines.append(f"| values leaked | | {leaked} |")
+        cells = [f"{scores[m].recall(ks):.3f}" for m in MODES] + [f"{scores[m].recall(ks, True):.3f}" for m in MODES]
+        lines.append(f"| {kind} | {n} | {' | '.join(cells)} |")
+    leaked = [f"{sum(scores[m].leaked.values())}" for m in MODES] + [
+        f"{sum(scores[m].leaked_chars.values())}" for m in MODES
+    ]
+    lines.append(f"| values leaked | | {' | '.join(leaked)} |")
     precision = " | ".join(f"{scores[m].precision:.3f} ({scores[m].placeholders})" for m in MODES)
-    lines.append(f"| precision (placeholders) | | {precision} |")
+    lines.append(f"| precision (placeholders) | | {precision} | | |")
     return "\n".join(lines)
 
 
@@ -156,6 +167,13 @@ def plot(results: dict[str, dict[str, LeakScore]], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def _counts(s: LeakScore) -> dict[str, object]:
+    return {
+        "labels": dict(s.labels), "leaked": dict(s.leaked), "leaked_chars": dict(s.leaked_chars),
+        "placeholders": s.placeholders, "false_placeholders": s.false_placeholders,
+    }  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=300, help="messages per older corpus (half for most)")
@@ -172,11 +190,7 @@ def main() -> None:
     text = "\n\n".join([*sections, "### General questions (no personal data)", general, "### Cost", cost])
     print(text)
     OUT.mkdir(exist_ok=True)
-    payload: dict[str, object] = {
-        name: {m: {"labels": dict(s.labels), "leaked": dict(s.leaked), "placeholders": s.placeholders,
-                   "false_placeholders": s.false_placeholders} for m, s in scores.items()}
-        for name, scores in results.items()
-    }  # fmt: skip
+    payload: dict[str, object] = {name: {m: _counts(s) for m, s in scores.items()} for name, scores in results.items()}
     payload |= {"general_questions": general_data, "request_path_ms": cost_data}
     write_result(OUT, "redact_strict", text, payload)
     plot(results, OUT / "redact_strict.png")

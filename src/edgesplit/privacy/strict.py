@@ -9,8 +9,8 @@ list vouches for (``privacy_mode = "strict"``, the ``clinical`` preset's default
   as safe (``privacy_safe_tokens``: ``COVID-19``, ``4G``), or a number of at most three digits in a
   text about nobody ("What is 12 times 7?"). Digit tokens next to each other (``+353 87 123
   4567``, ``SW1A 1AA``, ``D02 X285``, an extension) become one placeholder: ``PHONE_NUMBER``,
-  ``POSTCODE``, ``DATE``, ``IDENTIFIER`` or ``NUMBER`` by shape. So an identifier, a postcode or a
-  phone number of a format no rule knows still never leaves.
+  ``POSTCODE``, ``DATE``, ``IDENTIFIER`` or ``NUMBER`` by shape (``privacy/strict_numbers.py``). So
+  an identifier, a postcode or a phone number of a format no rule knows still never leaves.
 - **Capitalised words.** A run of capitalised words (with particles: "Maria da Conceição",
   hyphens and apostrophes: "Hardy-Jones", "O'Brien", "Ní Bhriain") is redacted whole when one
   word of it is not vouched for: neither a common word of the text's language nor part of a
@@ -35,10 +35,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 
 from edgesplit.privacy.phrases import word_alternation
-from edgesplit.privacy.tokens import Token, tokenize
+from edgesplit.privacy.strict_numbers import find_numbers
+from edgesplit.privacy.tokens import StrictSpan, Token, tokenize
 from edgesplit.privacy.vocabulary import (
     VERY_COMMON_RANK,
     Vocabulary,
@@ -47,58 +47,31 @@ from edgesplit.privacy.vocabulary import (
     is_public_place,
     name_kind,
     word_rank,
+    word_set,
 )
 
-__all__ = ["PERSON_CUES", "StrictScanner", "StrictSpan"]
+__all__ = ["PERSON_CUES", "StrictScanner", "StrictSpan"]  # StrictSpan: privacy/tokens.py
 
 
-def _set(words: str) -> frozenset[str]:
-    """The words of a space-separated list."""
-    return frozenset(words.split())
-
-
-_UNIT = (
-    r"(?:mg|mcg|µg|μg|ng|g|kg|t|ml|cl|dl|l|iu|ui|units?|mmol|mol|mmhg|bpm|°c|°f|°|ºc|c|f|km|m|cm|mm|µm|nm|mi|ft|in|"
-    r"kwh|mwh|kw|mw|w|v|kv|mv|a|ma|ah|mah|hz|khz|mhz|ghz|rpm|psi|bar|mbar|kpa|mpa|pa|nm|h|hr|hrs|min|mins|s|sec|ms|"
-    r"x|k|gb|mb|kb|tb|mbps|gbps|db|lux|ppm|lbs?|oz|gal|yd|kcal|cal|%|pct|p|eur|usd|gbp|brl|ha|m2|m3|m²|m³|cc)"
+_JOINERS = word_set(
+    "da de do dos das di del du van von der den la le y e of the and & ní ni nic ó o' mac mc bin ibn al el na an"
 )
-_QUANTITY = re.compile(
-    rf"[~≈<>≤≥±]?(?:[$£€]\d+(?:[.,]\d+)*|\d+(?:[.,]\d+)*(?:-\d+(?:[.,]\d+)*)?{_UNIT}(?:/{_UNIT})*)", re.I
-)
-_CLOCK = re.compile(r"\d{1,2}(?:[:h]\d{2}(?::\d{2})?)?(?:am|pm|h)?", re.I)
-_ORDINAL = re.compile(r"\d{1,3}(?:st|nd|rd|th|º|ª|o|a)", re.I)
-_YEAR = re.compile(r"(?:1[5-9]|20)\d\d(?:s)?|'\d0s")
-_SMALL = re.compile(r"\d{1,3}(?:[.,]\d{1,2})?")
-_UNIT_WORDS = _set(
-    "mg mcg g kg ml l litre litres liter liters units unit tablets tablet caps capsules doses dose puffs drops "
-    "mmhg bpm degrees percent per cent km kilometres kilometers miles metres meters cm mm feet foot inches inch "
-    "volts volt amps amp watts kw kwh rpm psi bar hours hour hrs minutes minute mins seconds second days day "
-    "weeks week months month years year times euros euro dollars dollar pounds pound reais horas dias semanas "
-    "meses anos minutos segundos vezes comprimidos graus °c °f x"
-)
-_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("POSTCODE", re.compile(r"[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|[A-Z]\d{2} ?[A-Z\d]{4}|\d{4}-\d{3}|\d{5}-\d{3}", re.I)),
-    ("DATE", re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}")),
-    ("PHONE_NUMBER", re.compile(r"(?=(?:\D*\d){8})[+(]?[\d][\d ().-]{6,}\d(?:\s*(?:ext\.?|x|ramal)\s*\d+)?", re.I)),
-)
-_CONNECTORS = frozenset({"ext", "ext.", "extn", "x", "ramal", "/"})
-_JOINERS = _set("da de do dos das di del du van von der den la le y e of the and & ní ni nic ó o' mac mc bin ibn al el")
-_STREET = _set(
+_STREET = word_set(
     "street st road rd avenue ave lane close drive court crescent terrace place square way park gardens grove "
     "hill row walk view mews green parade quay wharf rise heights vale estate rua avenida travessa largo praça "
     "estrada bairro urbanização lote"
 )
-_ORG = _set("ltd limited inc llc plc lda sa gmbh co company group hospital clinic school college")
+_ORG = word_set("ltd limited inc llc plc lda sa gmbh co company group hospital clinic school college")
 _TITLES = ("mr", "mrs", "ms", "miss", "mx", "dr", "dra", "prof", "sr", "sra", "srta", "eng", "rev", "fr", "sir", "dame")
-PERSON_CUES = frozenset(_TITLES) | _set(
+PERSON_CUES = frozenset(_TITLES) | word_set(
     "patient paciente utente doente employee colleague technician engineer nurse tenant applicant claimant client "
     "customer cliente manager supervisor driver student pupil aluno aluna son daughter wife husband partner mother "
     "father brother sister filho filha mãe pai marido mulher named called chamado chamada contact contacto dear "
     "técnico técnica enfermeiro enfermeira funcionário funcionária inquilino requerente"
 )
-_GREETINGS = _set(
+_GREETINGS = word_set(
     "dear hi hello hey hiya olá ola oi caro cara prezado prezada exmo exma regards thanks thank cheers obrigado "
-    "obrigada sincerely best atenciosamente cumprimentos signed assinado love ta bye"
+    "obrigada sincerely best atenciosamente cumprimentos signed assinado love ta bye its it's im i'm sou chamo-me"
 )
 _PERSON_LABELS = (
     "full name", "first names?", "given names?", "forenames?", "surname", "last name", "family name", "maiden name",
@@ -120,16 +93,6 @@ _MAX_FIELD = 80  # characters of a form value
 _PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*_\d+>")
 
 
-@dataclass(frozen=True)
-class StrictSpan:
-    """``text[start:end]`` is not vouched for; ``personal`` says it ties the text to a person."""
-
-    type: str
-    start: int
-    end: int
-    personal: bool
-
-
 class StrictScanner:
     """Finds what strict mode redacts in one text. ``personal``: the other detectors found a person's data."""
 
@@ -146,7 +109,7 @@ class StrictScanner:
         spans += _lowercase_names(tokens, lang)
         personal = personal or any(s.personal for s in spans)
         spans += [s for s in _public_in_context(runs, tokens, personal) if s is not None]
-        spans += _numbers(tokens, personal, self.vocabulary)
+        spans += find_numbers(tokens, personal, self.vocabulary)
         placeholders = [m.span() for m in _PLACEHOLDER.finditer(text)]  # a lower tier's: redacted already
         return [s for s in spans if not _inside(s, placeholders)] if placeholders else spans
 
@@ -183,10 +146,10 @@ class StrictScanner:
         if not hits:
             return
         first, last = hits[0], hits[-1]
-        while first > 0 and (status[first - 1] in "AJ" or name_kind(run[first - 1].core) is not None):
-            first -= 1  # "Will Kearney", "Jordan Kearney": a name-word before a name is the name
-        while last + 1 < len(run) and (status[last + 1] in "AJ" or _suffix(run[last + 1]) or _is_name(run[last + 1])):
-            last += 1
+        while first > 0 and (status[first - 1] in "AJ" or _joins_before(run[first - 1])):
+            first -= 1  # "Will Kearney", "Market Drayton": a capitalised word inside a sentence is the name's
+        while last + 1 < len(run) and (status[last + 1] in "AJ" or _joins_after(run[last + 1], lang)):
+            last += 1  # "Afonso Salgueiro" (a word too), "Currawong Parade"
         kind = _run_type(tokens, i + first, run[first : last + 1], status[first : last + 1])
         yield StrictSpan(kind, run[first].start, run[last].end, kind == "PERSON" or kind == "LOCATION")
 
@@ -201,6 +164,22 @@ class StrictScanner:
                     k = end
                     break
             k += 1
+
+
+def _joins_before(token: Token) -> bool:
+    """Is a capitalised word before a name part of it: a name, or a word capitalised inside a sentence?"""
+    core = token.core.lower().rstrip(".")
+    if _is_name(token):
+        return True
+    if token.sentence_start or core in PERSON_CUES or core in _GREETINGS:
+        return False
+    return not is_abbreviation(token.core)
+
+
+def _joins_after(token: Token, lang: str) -> bool:
+    """Is a capitalised word after a name part of it: a name, a street or company word, a word not very common?"""
+    rank = word_rank(token.core, lang)
+    return _is_name(token) or _suffix(token) or rank is None or rank >= VERY_COMMON_RANK
 
 
 def _is_name(token: Token) -> bool:
@@ -313,12 +292,16 @@ def _inside(span: StrictSpan, ranges: Iterable[tuple[int, int]]) -> bool:
 
 
 def _greeted(tokens: Sequence[Token], lang: str, vocabulary: Vocabulary) -> Iterator[StrictSpan]:
-    """The names after a greeting or a sign-off, whatever their case ("hi mark", "Thanks,\\ndave")."""
+    """The names after a greeting, a sign-off or an introduction, whatever their case ("hi mark",
+    "Thanks,\ndave", "its narelle", "sou a leonor")."""
     for i, token in enumerate(tokens[:-1]):
         if token.core.lower() not in _GREETINGS:
             continue
-        j = i + 1
-        while j < len(tokens) and j <= i + 3 and not tokens[j].has_digit:
+        start = i + 1
+        if token.core.lower() == "sou" and start < len(tokens) - 1 and tokens[start].core in ("a", "o"):
+            start += 1
+        j = start
+        while j < len(tokens) and j < start + 4 and not tokens[j].has_digit:
             core = tokens[j].core
             everyday = word_rank(core, lang) is not None and not _is_name(tokens[j])
             if everyday or _status(core, lang, vocabulary, False) not in "NUA":
@@ -326,8 +309,8 @@ def _greeted(tokens: Sequence[Token], lang: str, vocabulary: Vocabulary) -> Iter
             j += 1
             if tokens[j - 1].breaks_after:
                 break
-        if j > i + 1:
-            yield StrictSpan("PERSON", tokens[i + 1].start, tokens[j - 1].end, True)
+        if j > start:
+            yield StrictSpan("PERSON", tokens[start].start, tokens[j - 1].end, True)
 
 
 def _lowercase_names(tokens: Sequence[Token], lang: str) -> Iterator[StrictSpan]:
@@ -335,7 +318,9 @@ def _lowercase_names(tokens: Sequence[Token], lang: str) -> Iterator[StrictSpan]
     i = 0
     while i < len(tokens):
         core = tokens[i].core
-        if not (core.islower() and name_kind(core) == "local" and word_rank(core, lang) is None):
+        rank = word_rank(core, lang)
+        strong = core.islower() and name_kind(core) == "local" and (rank is None or rank >= VERY_COMMON_RANK)
+        if not strong or _plural_of_a_word(core, lang):
             i += 1
             continue
         first = last = i
@@ -347,82 +332,11 @@ def _lowercase_names(tokens: Sequence[Token], lang: str) -> Iterator[StrictSpan]
         i = last + 1
 
 
+def _plural_of_a_word(word: str, lang: str) -> bool:
+    """ "rivers", "hills": a very common word's plural, not the surname it also is."""
+    rank = word_rank(word[:-1], lang) if word.endswith("s") else None
+    return rank is not None and rank < VERY_COMMON_RANK
+
+
 def _lower_name(token: Token) -> bool:
     return token.core.islower() and name_kind(token.core) is not None and "\n" not in token.gap
-
-
-def _numbers(tokens: Sequence[Token], personal: bool, vocabulary: Vocabulary) -> Iterator[StrictSpan]:
-    """Digit tokens no rule vouches for; neighbours (and extensions) become one span."""
-    i = 0
-    while i < len(tokens):
-        if not tokens[i].has_digit:
-            i += 1
-            continue
-        last = _group_end(tokens, i)
-        if last == i and _safe_number(tokens, i, personal, vocabulary):
-            i += 1
-            continue
-        start, end = tokens[i].start, tokens[last].end
-        yield StrictSpan(_number_type(tokens, i, last), start, end, last > i or len(_digits(tokens[i].core)) > 3)
-        i = last + 1
-
-
-def _group_end(tokens: Sequence[Token], i: int) -> int:
-    """The last digit token joined to ``tokens[i]`` by spaces, dashes, brackets or an extension word."""
-    last = i
-    k = i + 1
-    while k < len(tokens) and "\n" not in tokens[k].gap and tokens[last].trail in ("", ")", "-"):
-        if tokens[k].has_digit and re.fullmatch(r"[\s().\-/]*", tokens[k].gap):
-            last = k
-        elif tokens[k].core.lower() in _CONNECTORS and k + 1 < len(tokens) and tokens[k + 1].has_digit:
-            last = k = k + 1
-        else:
-            break
-        k += 1
-    return last
-
-
-def _safe_number(tokens: Sequence[Token], i: int, personal: bool, vocabulary: Vocabulary) -> bool:
-    core = tokens[i].core
-    nxt = tokens[i + 1].core.lower() if i + 1 < len(tokens) and "\n" not in tokens[i + 1].gap else ""
-    prev = tokens[i - 1] if i else None
-    if vocabulary.is_safe_token(core) or (_CLOCK.fullmatch(core) and not core.isdigit()):
-        return True
-    if _YEAR.fullmatch(core):  # a year alone: not after a name or a code ("NSW 2000" is a postcode)
-        return prev is None or not (prev.capitalised or prev.has_digit) or prev.sentence_start
-    if _QUANTITY.fullmatch(core) and not re.fullmatch(r"\d+[.,]\d+[.,]\d+", core) and not _coded(core):
-        return True  # a number with its unit (a range too), money
-    if nxt in _UNIT_WORDS or (_ORDINAL.fullmatch(core) and not personal):
-        return True
-    if len(_digits(core)) <= 4 and re.fullmatch(r"\d+(?:[.,]\d+)?", core) and _counts(nxt, tokens, i):
-        return True  # "12 pumps", "3.5 tonnes": a count of things
-    return not personal and _SMALL.fullmatch(core) is not None
-
-
-def _coded(core: str) -> bool:
-    """Is a number with a "unit" a code ("4471A", "0000A/A", "20394K") rather than a quantity ("12V", "5A")?"""
-    m = re.fullmatch(r"[^\d]*(\d+)(?:[.,-]\d+)*(.*)", core)
-    if m is None:
-        return False
-    if re.match(r"0\d", m.group(1)):
-        return True  # a leading zero: a code, never a measured amount
-    digits, segments = len(_digits(core)), m.group(2).split("/")
-    return digits > 6 or (digits > 3 and any(len(seg) == 1 and seg.isalpha() for seg in segments))
-
-
-def _counts(nxt: str, tokens: Sequence[Token], i: int) -> bool:
-    """Is the word after a number a plural noun it counts ("pumps", "alarms"), not a function word?"""
-    plural = len(nxt) > 3 and nxt.isalpha() and nxt.endswith("s")
-    return plural and not tokens[i].trail and word_rank(nxt, "en") is not None
-
-
-def _number_type(tokens: Sequence[Token], i: int, last: int) -> str:
-    value = " ".join(t.core for t in tokens[i : last + 1])
-    for kind, shape in _SHAPES:
-        if shape.fullmatch(value):
-            return kind
-    return "IDENTIFIER" if len(_digits(value)) > 3 or re.search(r"[A-Za-z]", value) else "NUMBER"
-
-
-def _digits(value: str) -> str:
-    return re.sub(r"\D", "", value)

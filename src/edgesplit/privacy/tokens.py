@@ -1,4 +1,5 @@
-"""Words of a text as strict-mode redaction reads them: the core of each whitespace token, and where it stands.
+"""Words of a text as strict-mode redaction reads them (the core of each whitespace token, and where it
+stands), and the spans it finds.
 
 A token's *core* is the token without the punctuation around it (quotes, brackets, a bullet
 before, a stop or a comma after) and without a possessive ``'s``. Redaction replaces cores, so
@@ -10,13 +11,23 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Token", "tokenize"]
+__all__ = ["StrictSpan", "Token", "tokenize"]
 
 _RAW = re.compile(r"\S+")
 _LEAD = "\"'([{<\u201c\u2018\u00ab*\u2022-\u2013\u2014#"
 _TRAIL = ".,;:!?)]}>\"'\u201d\u2019\u00bb\u2026"
 _POSSESSIVE = re.compile(r"['\u2019]s$")
 _DIGIT = re.compile(r"\d")
+
+
+@dataclass(frozen=True)
+class StrictSpan:
+    """``text[start:end]`` is not vouched for; ``personal`` says it ties the text to a person."""
+
+    type: str
+    start: int
+    end: int
+    personal: bool
 
 
 @dataclass(frozen=True)
@@ -57,7 +68,7 @@ def tokenize(text: str) -> list[Token]:
         core = raw[lead:].rstrip(_TRAIL)
         if not core:
             continue
-        if core[0].isdigit() and lead and raw[lead - 1] in "-+":  # a sign belongs to the number: +353, -5
+        if core[0].isdigit() and lead and raw[lead - 1] in "-+#":  # a sign belongs to the number: +353, -5, #6240
             lead -= 1
             core = raw[lead] + core
         possessive = _POSSESSIVE.search(core)

@@ -31,6 +31,7 @@ __all__ = [
     "is_public_place",
     "name_kind",
     "word_rank",
+    "word_set",
 ]
 
 PrivacyMode = Literal["standard", "strict"]  # privacy_mode: see privacy/strict.py
@@ -120,6 +121,11 @@ def _listed(name: str) -> frozenset[str]:
     return frozenset(lines)
 
 
+def word_set(words: str) -> frozenset[str]:
+    """The words of a space-separated list (how the code's own short lists are written)."""
+    return frozenset(words.split())
+
+
 def guess_language(text: str) -> str:
     """``en`` or ``pt``, by which language's stop words the text holds more of (ties: English)."""
     words = _WORD.findall(text[:2000].lower())
@@ -129,8 +135,10 @@ def guess_language(text: str) -> str:
 
 
 def word_rank(word: str, lang: str) -> int | None:
-    """Frequency rank of ``word`` (any case) in ``lang``, None when it is not among the common words."""
-    return _ranks(lang).get(word.lower())
+    """Frequency rank of ``word`` (any case) in ``lang``, else in the other language (a short text's
+    language is a guess, and Portuguese notes quote English words), None when it is common in neither."""
+    rank = _ranks(lang).get(word.lower())
+    return rank if rank is not None else _ranks("pt" if lang == "en" else "en").get(word.lower())
 
 
 def name_kind(word: str) -> str | None:
