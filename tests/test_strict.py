@@ -46,6 +46,10 @@ def _redacted(detector: Detector, text: str) -> str:
         ("spoke to Costa about the claim", ["Costa"]),
         ("Policy LX-88-2210-Q lapsed", ["LX-88-2210-Q"]),
         ("Patient Elvis Presley, room 12", ["Elvis Presley", "12"]),  # public, but a named patient
+        ("hey its dwayne brightwater again", ["dwayne brightwater"]),  # an introduction, lower case
+        ("oi, sou a duarte pereira, a encomenda", ["duarte pereira"]),  # names that are rarer words, together
+        ("Tenancy application from Shannon Fitzgerald", ["Shannon Fitzgerald"]),  # a public river, then a name
+        ("Postcode m1 1ae please", ["m1 1ae"]),  # lower-case letters and digits, no formula
     ],
 )
 def test_strict_mode_replaces_what_it_cannot_vouch_for(strict: Detector, text: str, values: list[str]) -> None:
@@ -72,6 +76,17 @@ def test_strict_mode_replaces_what_it_cannot_vouch_for(strict: Detector, text: s
         "Flights from Dublin Airport to Lisbon take about 3 hours.",
         "Is COVID-19 worse than the flu? Does 5G work indoors?",
         "URGENT: PLEASE REPLY BEFORE FRIDAY",
+        # everyday words that are names too, after a cue word or a determiner
+        "The river weaves its way through Brazil; its power is unrivalled.",
+        "Tell me the best way to do it, for the reader.",
+        "Act as a math teacher. I am in financial math.",
+        "Please assume the role of an English translator and answer in Danish.",
+        'She asked, "Can you?"\na) An unengaged girl is alone.',
+        "Hello! Can you help me with the Amazon River?",
+        # formulas and code in a text about nobody
+        "Find f(2) where f(x) = 4x^3 - 9x - 14.",
+        "def lcs(str1, str2): return len(str1) - 1",
+        "It runs in O(n^2) time and returns the top-5 matches, rated 9-10, for x = -1.",
     ],
 )
 def test_strict_mode_keeps_general_text_whole(strict: Detector, text: str) -> None:

@@ -73,6 +73,9 @@ _GREETINGS = word_set(
     "dear hi hello hey hiya olá ola oi caro cara prezado prezada exmo exma regards thanks thank cheers obrigado "
     "obrigada sincerely best atenciosamente cumprimentos signed assinado love ta bye its it's im i'm sou chamo-me"
 )
+_INTRODUCTIONS = word_set("its it's im i'm")  # everyday words too: "its way" is no introduction
+_SIGN_OFFS = word_set("best love ta bye signed thanks thank cheers regards sincerely")  # "the best way"
+_DETERMINERS = word_set("the an this that these those my your his her its our their every each some any no")
 _PERSON_LABELS = (
     "full name", "first names?", "given names?", "forenames?", "surname", "last name", "family name", "maiden name",
     "name", "patient(?: name)?", "employee(?: name)?", "tenant", "applicant", "claimant", "policy ?holder",
@@ -139,6 +142,7 @@ class StrictScanner:
         run = tokens[i : j + 1]
         status = [_status(t.core, lang, self.vocabulary, t.sentence_start) for t in run]
         for k, end, is_place in self._public(run):
+            k, end = _widen_public(run, status, k, end, lang)
             status[k : end + 1] = ["P"] * (end + 1 - k)
             if not any(s in "NU" for s in status[:k] + status[end + 1 :]):
                 yield i + k, i + end, is_place
@@ -164,6 +168,20 @@ class StrictScanner:
                     k = end
                     break
             k += 1
+
+
+def _widen_public(run: Sequence[Token], status: Sequence[str], k: int, end: int, lang: str) -> tuple[int, int]:
+    """A public entity takes in the everyday words next to it that are names too ("Amazon River", "Google Pixel")."""
+
+    def everyday(i: int) -> bool:
+        rank = word_rank(run[i].core, lang)
+        return status[i] in "NA" and rank is not None and rank < VERY_COMMON_RANK
+
+    while k > 0 and everyday(k - 1):
+        k -= 1
+    while end + 1 < len(run) and everyday(end + 1):
+        end += 1
+    return k, end
 
 
 def _joins_before(token: Token) -> bool:
@@ -303,8 +321,10 @@ def _greeted(tokens: Sequence[Token], lang: str, vocabulary: Vocabulary) -> Iter
         j = start
         while j < len(tokens) and j < start + 4 and not tokens[j].has_digit:
             core = tokens[j].core
-            everyday = word_rank(core, lang) is not None and not _is_name(tokens[j])
-            if everyday or _status(core, lang, vocabulary, False) not in "NUA":
+            rank = word_rank(core, lang)
+            everyday = rank is not None and (not _is_name(tokens[j]) or _plain_word(token, tokens[j]))
+            ended = j == start and any(ch in token.trail for ch in ".!?")  # "Hello! Can you...": a new sentence
+            if everyday or _status(core, lang, vocabulary, ended) not in "NU" + ("" if ended else "A"):
                 break  # an everyday word ("hi team", "thanks again"): no name follows
             j += 1
             if tokens[j - 1].breaks_after:
@@ -313,14 +333,27 @@ def _greeted(tokens: Sequence[Token], lang: str, vocabulary: Vocabulary) -> Iter
             yield StrictSpan("PERSON", tokens[start].start, tokens[j - 1].end, True)
 
 
+def _plain_word(cue: Token, word: Token) -> bool:
+    """A lower-case word of the language after a cue used as an everyday word: an introduction ("its
+    way") or a sign-off inside a sentence ("the best way"), not one opening a line or set off ("hi mark")."""
+    if not word.core.islower():
+        return False
+    if cue.core.lower() in _INTRODUCTIONS:
+        rank = word_rank(word.core, "en")
+        return rank is not None and rank < VERY_COMMON_RANK
+    return cue.core.lower() in _SIGN_OFFS and not (cue.sentence_start or cue.trail)
+
+
 def _lowercase_names(tokens: Sequence[Token], lang: str) -> Iterator[StrictSpan]:
-    """Names written in lower case: a listed name of a supported locale that is no common word, and its neighbours."""
+    """Names written in lower case: a listed name of a supported locale that is no common word and
+    follows no determiner ("siobhan", not "the reader"), and its neighbours; a name that is also a
+    rarer word only next to another name ("duarte pereira", not "financial math")."""
     i = 0
     while i < len(tokens):
         core = tokens[i].core
         rank = word_rank(core, lang)
         strong = core.islower() and name_kind(core) == "local" and (rank is None or rank >= VERY_COMMON_RANK)
-        if not strong or _plural_of_a_word(core, lang):
+        if not strong or _plural_of_a_word(core, lang) or _after_determiner(tokens, i, lang):
             i += 1
             continue
         first = last = i
@@ -328,6 +361,9 @@ def _lowercase_names(tokens: Sequence[Token], lang: str) -> Iterator[StrictSpan]
             first -= 1
         while last + 1 < len(tokens) and _lower_name(tokens[last + 1]) and not tokens[last].breaks_after:
             last += 1
+        if first == last and rank is not None:
+            i += 1  # a name that is also a word ("math", "aura"), alone: the word
+            continue
         yield StrictSpan("PERSON", tokens[first].start, tokens[last].end, True)
         i = last + 1
 
@@ -336,6 +372,14 @@ def _plural_of_a_word(word: str, lang: str) -> bool:
     """ "rivers", "hills": a very common word's plural, not the surname it also is."""
     rank = word_rank(word[:-1], lang) if word.endswith("s") else None
     return rank is not None and rank < VERY_COMMON_RANK
+
+
+def _after_determiner(tokens: Sequence[Token], i: int, lang: str) -> bool:
+    """ "the reader", "a math teacher": a word after an English determiner is no lower-case name."""
+    if not i or "\n" in tokens[i].gap or tokens[i - 1].breaks_after:
+        return False
+    before = tokens[i - 1].core.lower()
+    return before in _DETERMINERS or (before == "a" and lang == "en")
 
 
 def _lower_name(token: Token) -> bool:

@@ -30,7 +30,10 @@ _QUANTITY = re.compile(
 _CLOCK = re.compile(r"\d{1,2}(?:[:h]\d{2}(?::\d{2})?)?(?:am|pm|h)?", re.I)
 _ORDINAL = re.compile(r"\d{1,3}(?:st|nd|rd|th|º|ª|o|a)", re.I)
 _YEAR = re.compile(r"(?:1[5-9]|20)\d\d(?:s)?|'\d0s")
-_SMALL = re.compile(r"\d{1,3}(?:[.,]\d{1,2})?")
+_SMALL = re.compile(r"-?\d{1,3}(?:[.,]\d{1,2})?(?:-\d{1,3})?")
+# A term of a formula or of code, in a text about nobody: "4x^3", "f(2", "str1", "O(n^2", "top-5".
+_TERM = re.compile(r"[-+]?(?:\d{1,3}[a-z]?|[a-z_]+\d{0,3}|[A-Za-z]|\d{1,3}(?:st|nd|rd|th))(?:\^-?\d{1,2})?")
+_TERM_SPLIT = re.compile(r"[()\[\]{}^*/+=<>|,_-]+")
 _UNIT_WORDS = word_set(
     "mg mcg g kg ml l m s h min ft lb lbs ha litre litres liter liters units unit tablets tablet caps "
     "capsules doses dose puffs drops mmhg bpm degrees percent per cent km kilometres kilometers miles metres "
@@ -55,6 +58,9 @@ def find_numbers(tokens: Sequence[Token], personal: bool, vocabulary: Vocabulary
             i += 1
             continue
         last = _group_end(tokens, i)
+        if not personal and _formula_group(tokens[i : last + 1]):
+            i = last + 1  # "4x^3 - 9x - 14", "len(str1)": a formula in a text about nobody
+            continue
         if last == i and _safe_number(tokens, i, personal, vocabulary):
             i += 1
             continue
@@ -107,6 +113,20 @@ def _safe_number(tokens: Sequence[Token], i: int, personal: bool, vocabulary: Vo
     if len(_digits(core)) <= 4 and re.fullmatch(r"\d+(?:[.,]\d+)?", core) and _counts(nxt, tokens, i):
         return True  # "12 pumps", "3.5 tonnes": a count of things
     return not personal and _SMALL.fullmatch(core) is not None
+
+
+def _formula_group(group: Sequence[Token]) -> bool:
+    """Formula terms and small numbers, one term at least: kept in a text about nobody."""
+    terms = [_formula(t.core) for t in group]
+    return any(terms) and all(term or _SMALL.fullmatch(t.core) for term, t in zip(terms, group, strict=True))
+
+
+def _formula(core: str) -> bool:
+    """Is ``core`` a formula's or code's term with few digits and a letter or operator ("4x^3", "str1[i")?"""
+    if not re.search(r"[a-z^()\[\]=*_]", core) or len(_digits(core)) > 3:
+        return False
+    parts = [p for p in _TERM_SPLIT.split(core) if p]
+    return all(_TERM.fullmatch(p) or word_rank(p, "en") is not None for p in parts)
 
 
 def _coded(core: str) -> bool:

@@ -86,6 +86,8 @@ def _opens_sentence(tokens: list[Token], gap: str) -> bool:
     if not tokens or "\n" in gap:
         return True
     before = gap.strip()  # the previous token's trailing punctuation and this one's leading
-    if any(ch in before for ch in "!?:;"):
-        return True
+    if any(ch in before for ch in "!?:;") or gap.endswith(('"', "“", "«")):
+        return True  # an opening quotation mark opens a sentence too: 'she said, "Can you?"'
+    if before.endswith(")") and len(tokens[-1].core) <= 2 and "(" not in before:
+        return True  # a list item: "a) An answer", "2) The next"
     return "." in before and not (len(tokens[-1].core) <= 3 and tokens[-1].core[:1].isupper())  # "Dr.", "J."

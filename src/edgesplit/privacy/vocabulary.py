@@ -43,7 +43,7 @@ DEFAULT_SAFE_TOKENS = (
 )  # fmt: skip
 
 _DATA = Path(__file__).parent.parent / "data" / "strict"
-VERY_COMMON_RANK = 3000  # a capitalised word this common that opens a sentence is read as the word
+VERY_COMMON_RANK = 3000  # a capitalised word rarer than this, right after a name, is read as part of it
 _WORD = re.compile(r"[a-zà-ÿ']+")
 _EN_ONLY = frozenset(
     (
