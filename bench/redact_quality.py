@@ -5,10 +5,10 @@ almost none about a private person. Each goes through the edge's privacy step wi
 settings, with and without the context rule (places and organisations only in personal text).
 For every prompt that still gets a placeholder, the cloud model (Qwen2.5-Coder-1.5B, greedy)
 answers the raw prompt and the redacted one (its answer restored, as the edge returns it), and
-the cloud model judges the pair with MT-Bench's ``pair-v2`` prompt in both orders: the score is
-the redacted answer's win rate, P(better) + ½·P(tie) averaged over both orders, so 0.5 means no
-difference (identical answers score 0.5 without a judge call). Prints a table,
-writes bench/out/redact_quality.md, .json and .png.
+the cloud model rates each answer on its own with MT-Bench's ``single-v1`` prompt (the eval's
+Judge: the expected 1..10 verdict under the judge's next-token distribution). The score is the
+redacted answer's rating minus the raw one's, so 0 means no difference (identical answers score
+0 without a judge call). Prints a table, writes bench/out/redact_quality.md, .json and .png.
 
     .venv/bin/python bench/redact_quality.py [--max-items 40] [--max-tokens 192] [--mode strict]
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import statistics
 from collections import Counter
@@ -60,18 +61,13 @@ async def answer(backend: LocalBackend, prompt: Prompt, max_tokens: int) -> str:
     return "".join([e.text async for e in backend.stream(prompt, params) if isinstance(e, TokenEvent)])
 
 
-async def judged(judge: Judge, question: str, raw: str, redacted: str) -> float:
-    """The redacted answer's win rate over the raw one: P(better) + P(tie)/2, averaged over both orders."""
+async def judged(judge: Judge, question: str, raw: str, redacted: str) -> tuple[float, float]:
+    """The judge's expected ratings of the raw and the redacted answer (nan when unparsed)."""
+    first = await judge.rate(question, raw)
     if raw == redacted:
-        return 0.5
-    first = await judge.compare(question, redacted, raw)
-    second = await judge.compare(question, raw, redacted)
-    scores = []
-    if first.pair is not None:
-        scores.append(first.pair["A"] + first.pair["C"] / 2)
-    if second.pair is not None:
-        scores.append(second.pair["B"] + second.pair["C"] / 2)
-    return statistics.mean(scores) if scores else float("nan")
+        return (first.rating or math.nan,) * 2
+    second = await judge.rate(question, redacted)
+    return first.rating or math.nan, second.rating or math.nan
 
 
 async def quality(items: list[EvalItem], chosen: list[PrivacyPlan], max_tokens: int) -> list[dict[str, object]]:
@@ -81,10 +77,11 @@ async def quality(items: list[EvalItem], chosen: list[PrivacyPlan], max_tokens: 
     for i, (item, plan) in enumerate(zip(items, chosen, strict=True)):
         raw = await answer(backend, plan.prompt, max_tokens)
         redacted = restore(plan.mapping, await answer(backend, plan.upstream_prompt, max_tokens))
-        score = await judged(judge, item.prompt, raw, redacted)
+        rating_raw, rating_redacted = await judged(judge, item.prompt, raw, redacted)
         rows.append({"id": item.key, "set": item.set, "redacted": plan.counts, "same_answer": raw == redacted,
-                     "win_rate_redacted": score})  # fmt: skip
-        print(f"  {i + 1}/{len(items)} {item.key}: {plan.counts} -> {score:.2f}")
+                     "rating_raw": rating_raw, "rating_redacted": rating_redacted,
+                     "difference": rating_redacted - rating_raw})  # fmt: skip
+        print(f"  {i + 1}/{len(items)} {item.key}: {plan.counts} -> {rating_raw:.2f} vs {rating_redacted:.2f}")
     backend.close()
     return rows
 
@@ -105,13 +102,17 @@ def report(items: list[EvalItem], on: list[PrivacyPlan], off: list[PrivacyPlan],
         types_on.update(plan.counts)
     lines += ["", f"placeholders by type (rule on): {dict(types_on)}"]
     if rows:
-        scores = [float(r["win_rate_redacted"]) for r in rows]  # type: ignore[arg-type]
+        scores = [float(r["difference"]) for r in rows if not math.isnan(float(r["difference"]))]  # type: ignore[arg-type]
+        raw = [float(r["rating_raw"]) for r in rows if not math.isnan(float(r["rating_raw"]))]  # type: ignore[arg-type]
         same = sum(1 for r in rows if r["same_answer"])
+        worse = sum(1 for d in scores if d < -1)
         lines += [
             "",
-            "| prompts answered twice | identical answers | mean win rate of the redacted answer | min | max |",
-            "|---:|---:|---:|---:|---:|",
-            f"| {len(rows)} | {same} | {statistics.mean(scores):.3f} | {min(scores):.3f} | {max(scores):.3f} |",
+            "| prompts answered twice | identical answers | mean rating, raw | mean difference, redacted - raw "
+            "| min | max | worse by more than 1 |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {len(rows)} | {same} | {statistics.mean(raw):.2f} | {statistics.mean(scores):+.3f} "
+            f"| {min(scores):+.2f} | {max(scores):+.2f} | {worse} |",
         ]
     return "\n".join(lines)
 
@@ -120,12 +121,11 @@ def plot(rows: list[dict[str, object]], path: Path) -> None:
     plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(8, 3.5))
-    scores = [float(r["win_rate_redacted"]) for r in rows]  # type: ignore[arg-type]
+    scores = [float(r["difference"]) for r in rows]  # type: ignore[arg-type]
     ax.bar(range(len(scores)), scores)
-    ax.axhline(0.5, color="grey", linestyle="--", label="no difference")
-    ax.set_ylim(0, 1)
+    ax.axhline(0.0, color="grey", linestyle="--", label="no difference")
     ax.set_xlabel("prompt with a placeholder")
-    ax.set_ylabel("win rate of the redacted answer")
+    ax.set_ylabel("rating, redacted - raw")
     ax.set_title("Cloud answer quality with redaction on vs off (judge: Qwen2.5-Coder-1.5B)")
     ax.legend()
     fig.tight_layout()

@@ -24,3 +24,33 @@ def test_a_prompt_is_tokenized_once_and_callers_get_their_own_list() -> None:
         assert backend.tokenize(other) == encode(prompt) and len(encoded) == 2
     finally:
         backend.close()
+
+
+def test_scoring_an_answer_gives_the_log_probabilities_its_generation_had() -> None:
+    """The next tier's check reads an answer in one prefill: on the model that wrote it, that must give
+    the very log-probabilities the greedy generation reported, and leave later generations unchanged."""
+    import asyncio
+
+    from edgesplit.generation import GenerationParams, TokenEvent
+
+    backend = LocalBackend(EDGE_MODEL, locate_model(EDGE_MODEL), ModelQueue(EDGE_MODEL, 1, 1))
+    prompt = Prompt(messages=(("user", "What is the SI unit of pressure?"),))
+    params = GenerationParams(max_tokens=24, temperature=0.0)
+
+    async def run() -> tuple[list[TokenEvent], list[float], list[TokenEvent]]:
+        first = [e async for e in backend.stream(prompt, params) if isinstance(e, TokenEvent)]
+        scored = await backend.score(prompt, "".join(e.text for e in first))
+        again = [e async for e in backend.stream(prompt, params) if isinstance(e, TokenEvent)]
+        return first, scored, again
+
+    try:
+        first, scored, again = asyncio.run(run())
+        generated = [e.logprob for e in first if e.logprob is not None]
+        assert len(scored) == len(generated) > 5
+        assert max(abs(a - b) for a, b in zip(scored, generated, strict=True)) < 1e-3
+        assert [e.text for e in again] == [e.text for e in first]
+        assert asyncio.run(backend.score(prompt, "")) == []
+        unlikely = asyncio.run(backend.score(prompt, "Purple elephants sing in Latin."))
+        assert sum(unlikely) / len(unlikely) < sum(generated) / len(generated)
+    finally:
+        backend.close()

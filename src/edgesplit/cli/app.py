@@ -19,7 +19,7 @@ from edgesplit.transport.netem import LinkEmulator
 if TYPE_CHECKING:
     pass
 
-from edgesplit.cli import demo, evaluation, feedback, report, split, sync
+from edgesplit.cli import cascade, demo, evaluation, feedback, report, split, sync
 from edgesplit.cli.common import ConfigOpt, console, offline
 from edgesplit.cli.models import models
 
@@ -207,6 +207,7 @@ app.command()(demo.demo)
 app.command("eval")(evaluation.eval_)
 app.command()(evaluation.calibrate)
 app.command("calibrate-ladder")(evaluation.calibrate_ladder)
+app.command("calibrate-cascade")(cascade.calibrate_cascade)
 app.command()(report.report)
 app.command()(split.profile)
 app.command()(split.plan)

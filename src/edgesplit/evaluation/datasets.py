@@ -6,6 +6,9 @@
   coding).
 - ``sharegpt``: a fixed sample of real first turns; each tier's answer rated by the cloud
   model as judge with MT-Bench's single-answer prompt (no reference exists).
+- ``edgework``: the edge-workload set (``evaluation/workload.py``): device logs, readings,
+  tickets, work orders, conversions, facts and code, 80% routine and 20% hard, every answer
+  checked by a rule (``evaluation/rules.py``), never by a judge. The primary set.
 - a JSONL file of ``{"id", "prompt", "category"?}`` lines: user data. Malformed lines are
   reported one by one and skipped.
 
@@ -43,8 +46,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Split = Literal["calib", "heldout"]
-LabelKind = Literal["tests", "judge-reference", "judge", "none"]
-BUILTIN_SETS = ("humaneval", "mtbench", "sharegpt")
+LabelKind = Literal["tests", "rule", "judge-reference", "judge", "none"]
+BUILTIN_SETS = ("edgework", "humaneval", "mtbench", "sharegpt")
 SHAREGPT_SAMPLE = 64
 _SHAREGPT_SEED = 20261125
 _MAX_SHAREGPT_CHARS = 1500
@@ -62,6 +65,8 @@ class EvalItem:
     label_kind: LabelKind
     reference: str | None = None  # MT-Bench reference answer
     test: dict[str, str] = field(default_factory=dict)  # HumanEval: prompt, test, entry_point
+    rule: tuple[str, Any, float] | None = None  # edgework: (check, expected, tolerance), see rules.py
+    hard: bool = False  # edgework: a hard family
 
     @property
     def key(self) -> str:
@@ -109,6 +114,16 @@ def load_humaneval() -> list[EvalItem]:
                 )
             )
     return items
+
+
+def load_edgework() -> list[EvalItem]:
+    """The committed edge-workload set; its category is the family."""
+    from edgesplit.evaluation.workload import SET_NAME, load
+
+    return [
+        EvalItem(SET_NAME, w.id, w.prompt, w.family, "rule", rule=(w.check, w.expected, w.tolerance), hard=w.hard)
+        for w in load()
+    ]
 
 
 def _mtbench_dir() -> Path:
@@ -217,6 +232,8 @@ def load_jsonl_items(path: Path) -> list[EvalItem]:
 
 def load_set(name: str) -> list[EvalItem]:
     """A built-in set by name, or a JSONL file by path."""
+    if name == "edgework":
+        return load_edgework()
     if name == "humaneval":
         return load_humaneval()
     if name == "mtbench":

@@ -19,7 +19,8 @@ import numpy as np
 from edgesplit.evaluation.datasets import EvalItem
 from edgesplit.evaluation.execution import humaneval_program, run_program
 from edgesplit.evaluation.judge import Judge
-from edgesplit.evaluation.results import Answer, EvalResults, Label
+from edgesplit.evaluation.results import Answer, AnswerSignals, EvalResults, Label
+from edgesplit.evaluation.rules import check_answer
 from edgesplit.generation import Finish, GenerationParams, Prompt, PromptState, TokenEvent, mean_logprob
 from edgesplit.llama.backend import LocalBackend
 
@@ -34,14 +35,25 @@ class EvalConfig:
     code_max_tokens: int = 320  # HumanEval answers are whole functions
     probe_tokens: int = 8
     exec_timeout_s: float = 10.0
+    signals: bool = True  # record the cascade's answer-level signals below the top tier
+    sample_temperature: float = 0.7  # the self-consistency sample
+    sample_seed: int = 7
+
+
+def _max_tokens(item: EvalItem, config: EvalConfig) -> int:
+    is_code = item.set == "humaneval" or (item.rule is not None and item.rule[0] == "code")
+    return config.code_max_tokens if is_code else config.max_tokens
+
+
+def _chat(item: EvalItem) -> Prompt:
+    return Prompt(messages=(("user", item.prompt),))
 
 
 async def generate_answer(
     backend: LocalBackend, tier: str, item: EvalItem, config: EvalConfig, capture: bool
 ) -> Answer:
     """One greedy answer; with ``capture``, also the prompt's hidden state."""
-    max_tokens = config.code_max_tokens if item.set == "humaneval" else config.max_tokens
-    params = GenerationParams(max_tokens=max_tokens, temperature=0.0)
+    params = GenerationParams(max_tokens=_max_tokens(item, config), temperature=0.0)
     states: list[PromptState] = []
 
     def keep(state: PromptState) -> bool:
@@ -51,7 +63,7 @@ async def generate_answer(
     events: list[TokenEvent] = []
     finish: Finish | None = None
     started = time.perf_counter()
-    async for event in backend.stream(Prompt(messages=(("user", item.prompt),)), params, keep if capture else None):
+    async for event in backend.stream(_chat(item), params, keep if capture else None):
         if isinstance(event, Finish):
             finish = event
         else:
@@ -67,6 +79,28 @@ async def generate_answer(
         probe_logprob=mean_logprob(events[: config.probe_tokens]),
         ms=elapsed,
         hidden=np.asarray(states[0].hidden, dtype=np.float32) if states else None,
+        token_logprobs=tuple(e.logprob for e in events if e.logprob is not None),
+    )
+
+
+async def answer_signals(
+    item: EvalItem, answer: Answer, backend: LocalBackend, upper: LocalBackend, config: EvalConfig
+) -> AnswerSignals:
+    """What a cascade check at this tier can read: the answer's token log-probabilities (from its
+    generation, or re-read in one prefill for a stored answer), a sampled second answer, and the
+    answer's token log-probabilities under the next tier's model."""
+    logprobs = list(answer.token_logprobs) or await backend.score(_chat(item), answer.text)
+    params = GenerationParams(
+        max_tokens=_max_tokens(item, config), temperature=config.sample_temperature, seed=config.sample_seed
+    )
+    started = time.perf_counter()
+    sample = "".join([e.text async for e in backend.stream(_chat(item), params) if isinstance(e, TokenEvent)])
+    sample_ms = (time.perf_counter() - started) * 1000
+    started = time.perf_counter()
+    upper_logprobs = await upper.score(_chat(item), answer.text)
+    next_ms = (time.perf_counter() - started) * 1000
+    return AnswerSignals(
+        np.asarray(logprobs, np.float32), sample, sample_ms, upper.name, np.asarray(upper_logprobs, np.float32), next_ms
     )
 
 
@@ -77,6 +111,10 @@ async def label_answer(item: EvalItem, answer: Answer, judge: Judge, config: Eva
     on its own (against the reference answer where the set has one), never one tier's answer as
     the yardstick of another's."""
     started = time.perf_counter()
+    if item.rule is not None:
+        check, expected, tolerance = item.rule
+        passed, detail = check_answer(check, expected, answer.text, tolerance, config.exec_timeout_s)
+        return Label(float(passed), "rule", detail, (time.perf_counter() - started) * 1000)
     if item.label_kind == "tests":
         result = run_program(humaneval_program(item.test, answer.text), config.exec_timeout_s)
         return Label(float(result.passed), "tests", result.detail, (time.perf_counter() - started) * 1000)
@@ -108,5 +146,9 @@ async def run_items(
                 results.put_answer(item.key, answer)
             if results.label(item.key, tier) is None:
                 results.put_label(item.key, tier, await label_answer(item, answer, judge, config))
+            below_top = position < len(tiers)
+            if config.signals and below_top and results.signals(item.key, tier) is None:
+                upper = tiers[position][1]
+                results.put_signals(item.key, tier, await answer_signals(item, answer, backend, upper, config))
         if progress is not None:
             progress(item)

@@ -15,7 +15,7 @@ import numpy as np
 
 from edgesplit.evaluation.datasets import EvalItem
 
-__all__ = ["Answer", "EvalResults", "ItemRecord", "Label"]
+__all__ = ["Answer", "AnswerSignals", "EvalResults", "ItemRecord", "Label"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -26,6 +26,11 @@ CREATE TABLE IF NOT EXISTS answers (
     key TEXT NOT NULL REFERENCES items(key), tier TEXT NOT NULL, model TEXT NOT NULL, text TEXT NOT NULL,
     prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, mean_logprob REAL, probe_logprob REAL,
     ms REAL NOT NULL, hidden BLOB, PRIMARY KEY (key, tier)
+);
+CREATE TABLE IF NOT EXISTS signals (
+    key TEXT NOT NULL REFERENCES items(key), tier TEXT NOT NULL, logprobs BLOB NOT NULL, sample TEXT NOT NULL,
+    sample_ms REAL NOT NULL, scored_by TEXT NOT NULL, next_logprobs BLOB NOT NULL, next_ms REAL NOT NULL,
+    PRIMARY KEY (key, tier)
 );
 CREATE TABLE IF NOT EXISTS labels (
     key TEXT NOT NULL REFERENCES items(key), tier TEXT NOT NULL, quality REAL NOT NULL, method TEXT NOT NULL,
@@ -45,6 +50,7 @@ class Answer:
     probe_logprob: float | None  # over the cascade's probe tokens
     ms: float
     hidden: np.ndarray | None = None  # edge only: the prompt's last hidden state
+    token_logprobs: tuple[float, ...] = ()  # when just generated (stored with the signals, not here)
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,18 @@ class Label:
     method: str  # how it was obtained: tests, judge, judge-reference
     detail: str
     ms: float
+
+
+@dataclass(frozen=True)
+class AnswerSignals:
+    """What an answer-level check can read about one tier's greedy answer (cascade signals)."""
+
+    logprobs: np.ndarray  # the answer's per-token log-probabilities
+    sample: str  # a second answer, sampled (self-consistency)
+    sample_ms: float
+    scored_by: str  # the next tier's model
+    next_logprobs: np.ndarray  # the answer's tokens as the next tier's model scores them (one prefill)
+    next_ms: float
 
 
 @dataclass(frozen=True)
@@ -140,6 +158,28 @@ class EvalResults:
                     hidden,
                 ),
             )
+
+    def signals(self, key: str, tier: str) -> AnswerSignals | None:
+        row = self._db.execute(
+            "SELECT logprobs, sample, sample_ms, scored_by, next_logprobs, next_ms FROM signals "
+            "WHERE key = ? AND tier = ?",
+            (key, tier),
+        ).fetchone()
+        if row is None:
+            return None
+        logprobs, sample, sample_ms, scored_by, next_logprobs, next_ms = row
+        return AnswerSignals(
+            np.frombuffer(logprobs, dtype=np.float32).copy(), sample, sample_ms, scored_by,
+            np.frombuffer(next_logprobs, dtype=np.float32).copy(), next_ms,
+        )  # fmt: skip
+
+    def put_signals(self, key: str, tier: str, signals: AnswerSignals) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO signals VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, tier, signals.logprobs.astype(np.float32).tobytes(), signals.sample, signals.sample_ms,
+                 signals.scored_by, signals.next_logprobs.astype(np.float32).tobytes(), signals.next_ms),
+            )  # fmt: skip
 
     def label(self, key: str, tier: str) -> Label | None:
         row = self._db.execute(

@@ -24,6 +24,7 @@ from edgesplit.admission import ModelQueue
 from edgesplit.errors import ModelError
 from edgesplit.generation import Finish, GenerationParams, Prompt, PromptState, TokenEvent, finish_reason
 from edgesplit.llama.runtime import open_llama
+from edgesplit.llama.scoring import continuation_logprobs
 from edgesplit.llama.tokenizer import ChatTokenizer, context_budget
 from edgesplit.models import locate_model
 from edgesplit.stops import TokenText
@@ -138,6 +139,17 @@ class LocalBackend:
                 return []
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._executor, self._draft, tokens, min(n, room))
+
+    async def score(self, prompt: Prompt, answer: str) -> list[float]:
+        """Per-token log-probabilities of ``answer`` after ``prompt`` under this model (one prefill;
+        see llama/scoring.py): a lower tier's answer, read by this tier."""
+        async with self.queue.slot():
+            prompt_ids = self.tokenize(prompt)
+            answer_ids = self.tokenizer.tokens(answer)
+            if len(prompt_ids) + len(answer_ids) > self.n_ctx:
+                answer_ids = answer_ids[: max(0, self.n_ctx - len(prompt_ids))]
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, continuation_logprobs, self._llm, prompt_ids, answer_ids)
 
     def _draft(self, tokens: list[int], n: int) -> list[DraftToken]:
         llm = self._llm

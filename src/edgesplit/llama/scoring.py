@@ -1,0 +1,45 @@
+"""How likely a model finds a given answer: per-token log-probabilities in one prompt evaluation.
+
+A cascade's upstream check: the next tier reads the lower tier's answer after the prompt and
+returns the log-probability of each answer token. The prompt is evaluated as for generation
+(logits at its last position only); the answer tokens go in batches with logits at every
+position, so the cost is a prefill, not a generation. Runs in the backend's worker thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["continuation_logprobs"]
+
+
+def _row_logprob(llm: Any, row: int, token: int) -> float:
+    logits = np.ctypeslib.as_array(llm._ctx.get_logits_ith(row), shape=(llm.n_vocab(),)).astype(np.float64)
+    shifted = logits - logits.max()
+    return float(shifted[token] - np.log(np.exp(shifted).sum()))
+
+
+def continuation_logprobs(llm: Any, prompt: Sequence[int], answer: Sequence[int]) -> list[float]:
+    """log P(answer[i] | prompt, answer[:i]) for each answer token, on a llama-cpp-python ``Llama``."""
+    import llama_cpp._internals as internals
+
+    if not answer:
+        return []
+    llm.reset()
+    llm.eval(list(prompt))  # the KV cache now holds the prompt; logits of its last position
+    out = [_row_logprob(llm, -1, answer[0])]
+    n_past = len(prompt)
+    rest = list(answer)
+    step = max(1, int(llm.n_batch))
+    for start in range(0, len(rest) - 1, step):
+        chunk = rest[start : min(start + step, len(rest) - 1)]  # the last answer token predicts nothing we need
+        batch = internals.LlamaBatch(n_tokens=len(chunk), embd=0, n_seq_max=1)
+        batch.set_batch(chunk, n_past=n_past, logits_all=True)
+        llm._ctx.decode(batch)
+        out += [_row_logprob(llm, i, rest[start + i + 1]) for i in range(len(chunk))]
+        n_past += len(chunk)
+    llm.reset()  # the next call re-evaluates from position 0 (see LocalBackend._sample_loop)
+    return out
