@@ -64,6 +64,7 @@ def make_edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeFactory]
         overrides.setdefault("data_dir", tmp_path_factory.mktemp("edge"))
         overrides.setdefault("role", "edge")
         overrides.setdefault("router_packaged", False)  # tests of auto routing pick their router
+        overrides.setdefault("answer_check_packaged", False)  # and their answer check
         settings: Settings = load_settings(port=0, **overrides)
         server = NodeServer(build_node(settings)).start()
         started.append(server)

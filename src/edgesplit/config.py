@@ -151,6 +151,15 @@ class Settings(BaseSettings):
     speculative_max_sessions: int = Field(default=64, ge=1)
     cascade_threshold: float = Field(default=-1.0, le=0)  # mean token log-prob under which auto escalates
     cascade_probe_tokens: int = Field(default=8, ge=1, le=256)  # tokens checked before a stream commits
+    # edge, local: the answer check of auto (`edgesplit calibrate-cascade`), a JSON file; with none
+    # configured, the check packaged for this node's model, when edgesplit ships one (it then
+    # routes auto instead of the learned prompt router below); neither = the mean log-prob rule
+    answer_check: Path | None = None
+    answer_check_packaged: bool = True
+    # streamed auto: hold up to cascade_hold_tokens tokens and check them (a short answer whole),
+    # or check only the first cascade_probe_tokens (prefix: faster first token, weaker check)
+    cascade_stream: Literal["hold", "prefix"] = "hold"
+    cascade_hold_tokens: int = Field(default=256, ge=1, le=8192)
     # edge: the learned router (`edgesplit calibrate`); none, missing or invalid = the cascade above
     router_artifact: Path | None = None
     # with no router_artifact: the router packaged for this node's model, when edgesplit ships one

@@ -2,9 +2,11 @@
 
 ``Dispatcher.generate`` takes a resolved route: ``edge`` (the local model), ``cloud`` (the
 upstream, full generation), ``split`` and ``speculative`` (the edge halves of those, with the
-upstream doing the rest), or ``auto`` (the learned router if one is loaded, else the cascade:
-answer on the edge and escalate when its confidence is low). Every upstream path goes through
-``_remote``, which sends only what the privacy plan allows, feeds the circuit breaker with
+upstream doing the rest), or ``auto``: the cascade (``edge/cascade.py``: answer here, then the
+hop's answer check keeps the answer or sends the request up) when an answer check is configured
+or packaged, else the learned prompt router if one is loaded, else the cascade with the mean
+log-probability rule. Every upstream path goes through
+``remote``, which sends only what the privacy plan allows, feeds the circuit breaker with
 upstream outcomes only, and restores placeholders in the answer. When the upstream fails the
 request's policy decides: answer on the edge and flag it (``fallback``), store it in the outbox
 (``defer``), or fail (``error``); a stream that breaks midway is finished by the edge model.
@@ -20,11 +22,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from edgesplit.config import Settings
+from edgesplit.edge.cascade import AnswerCheckJudge, cascade_judge, cascade_streaming, cascade_whole
 from edgesplit.edge.failover import CLIENT_ERRORS
 from edgesplit.edge.speculative import VERIFY_REASONS
-from edgesplit.edge.streams import drain, learned_info, replay, restoring, resume, score_while_evaluating, unscored
+from edgesplit.edge.streams import learned_info, restoring, score_while_evaluating, unscored
 from edgesplit.errors import InvalidRequest, LinkDown, ModelError, UpstreamError
-from edgesplit.generation import Backend, Finish, GenerationParams, Prompt, TokenEvent, mean_logprob
+from edgesplit.generation import Backend, Finish, GenerationParams, Prompt, TokenEvent
 from edgesplit.http.node import FALLBACK, CloudPolicy, Events, Generation, primed
 from edgesplit.llama.backend import LocalBackend
 from edgesplit.metrics import NodeMetrics
@@ -32,7 +35,6 @@ from edgesplit.models import locate_model
 from edgesplit.privacy.restore import StreamRestorer
 from edgesplit.routing.embedding import TokenEmbeddings
 from edgesplit.routing.learned import LearnedDecision, LearnedRouter, RouterHolder
-from edgesplit.routing.router import CascadePolicy
 from edgesplit.routing.scorer import PromptView
 from edgesplit.schemas import JobRecord, RouteInfo, RouteName
 from edgesplit.transport.link import LinkMonitor
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
     from edgesplit.preprocess.base import Preprocessor
     from edgesplit.privacy.redactor import PrivacyPlan
 
-__all__ = ["Dispatcher"]
+__all__ = ["Dispatcher", "not_falling_back"]
 
 log = logging.getLogger("edgesplit.edge")
 
@@ -70,7 +72,7 @@ class Dispatcher:
         self.link = link
         self.metrics = metrics
         self.router = router
-        self.cascade = CascadePolicy(settings.cascade_threshold, settings.cascade_probe_tokens)
+        self.judge = cascade_judge(settings)  # the answer check (or the mean log-prob rule) of auto
         self._embeddings: TokenEmbeddings | None = None
 
     async def generate(
@@ -100,11 +102,11 @@ class Dispatcher:
             return await self._local(prompt, params, info)
         if route == "cloud":
             return await self._forced_cloud(prompt, params, policy)
-        if (router := self.router.current) is not None:
+        if not isinstance(self.judge, AnswerCheckJudge) and (router := self.router.current) is not None:
             return await self._learned(prompt, params, policy, router)
         if stream:
-            return await self._cascade_streaming(prompt, params, policy)
-        return await self._cascade_whole(prompt, params, policy)
+            return await cascade_streaming(self, prompt, params, policy, self.judge)
+        return await cascade_whole(self, prompt, params, policy, self.judge)
 
     async def _local(self, prompt: Prompt, params: GenerationParams, info: RouteInfo) -> Generation:
         return Generation(info, await primed(self.local.stream(prompt, params)))
@@ -128,13 +130,13 @@ class Dispatcher:
     ) -> Generation | JobRecord:
         """Serve through the upstream; when it fails, apply the request's policy (edge answer, job or error)."""
         try:
-            return await self._remote(prompt, params, info, policy, backend, sends_text)
+            return await self.remote(prompt, params, info, policy, backend, sends_text)
         except UpstreamError as exc:
             if raise_client_errors and exc.status_code in CLIENT_ERRORS:
                 raise
-            if (job := await _not_falling_back(exc, policy)) is not None:
+            if (job := await not_falling_back(exc, policy)) is not None:
                 return job
-            self._note_fallback(info, exc, fallback_reason)
+            self.note_fallback(info, exc, fallback_reason)
             return await self._local(prompt, params, info)
 
     async def _split(self, prompt: Prompt, params: GenerationParams, policy: CloudPolicy) -> Generation | JobRecord:
@@ -177,7 +179,7 @@ class Dispatcher:
         fallback = "speculative upstream unavailable, answered on the edge"
         return await self._upstream_else_edge(prompt, params, info, policy, fallback, backend=self.speculative)
 
-    async def _remote(
+    async def remote(
         self,
         prompt: Prompt,
         params: GenerationParams,
@@ -277,74 +279,6 @@ class Dispatcher:
             )
         return self._embeddings
 
-    async def _cascade_whole(
-        self, prompt: Prompt, params: GenerationParams, policy: CloudPolicy
-    ) -> Generation | JobRecord:
-        """Non-streamed auto: judge the whole edge answer, then keep it or ask the cloud."""
-        tokens, finish = await drain(self.local.stream(prompt, params))
-        verdict = self.cascade.judge(mean_logprob(tokens))
-        edge_info = RouteInfo(
-            route="edge",
-            rule="cascade-kept",
-            reason=verdict.reason,
-            confidence=verdict.confidence,
-            threshold=self.cascade.threshold,
-        )
-        if not verdict.escalate:
-            return Generation(edge_info, replay(tokens, finish))
-        cloud_info = edge_info.model_copy(update={"route": "cloud", "rule": "cascade-escalated"})
-        try:
-            generation = await self._remote(prompt, params, cloud_info, policy)
-            cloud_tokens, cloud_finish = await drain(generation.events)
-            return Generation(generation.route, replay(cloud_tokens, cloud_finish))
-        except UpstreamError as exc:
-            if (job := await _not_falling_back(exc, policy)) is not None:
-                return job
-            self._note_fallback(edge_info, exc, f"{verdict.reason}; cloud unavailable, kept the edge answer")
-            return Generation(edge_info, replay(tokens, finish))
-
-    async def _cascade_streaming(
-        self, prompt: Prompt, params: GenerationParams, policy: CloudPolicy
-    ) -> Generation | JobRecord:
-        """Streamed auto: hold the first ``probe_tokens`` edge tokens, judge them, then commit to one tier.
-
-        The local generation keeps running while the cloud is asked, so a failing cloud costs
-        no extra time: the edge stream continues from where the probe stopped.
-        """
-        local = self.local.stream(prompt, params)
-        probe: list[TokenEvent | Finish] = []
-        async for event in local:
-            probe.append(event)
-            if isinstance(event, Finish) or len(probe) >= self.cascade.probe_tokens:
-                break
-        tokens = [e for e in probe if isinstance(e, TokenEvent)]
-        verdict = self.cascade.judge(mean_logprob(tokens))
-        info = RouteInfo(
-            route="edge",
-            rule="cascade-kept",
-            reason=f"{verdict.reason} (first {len(tokens)} tokens)",
-            confidence=verdict.confidence,
-            threshold=self.cascade.threshold,
-        )
-        if verdict.escalate:
-            cloud_info = info.model_copy(update={"route": "cloud", "rule": "cascade-escalated"})
-            try:
-                generation = await self._remote(prompt, params, cloud_info, policy)
-            except UpstreamError as exc:
-                try:
-                    job = await _not_falling_back(exc, policy)
-                except UpstreamError:
-                    await local.aclose()
-                    raise
-                if job is not None:
-                    await local.aclose()
-                    return job
-                self._note_fallback(info, exc, f"{info.reason}; cloud unavailable, stayed on the edge")
-            else:
-                await local.aclose()
-                return generation
-        return Generation(info, resume(probe, local))
-
     async def _finish_locally_on_break(
         self, events: Events, prompt: Prompt, params: GenerationParams, info: RouteInfo, link: LinkMonitor | None
     ) -> Events:
@@ -362,7 +296,7 @@ class Dispatcher:
             if link is not None:
                 link.record_failure()
             reason = f"{info.reason}; upstream broke after {len(received)} chunks, finished on the edge"
-            self._note_fallback(info, exc, reason, keep_route=True)
+            self.note_fallback(info, exc, reason, keep_route=True)
         remaining = params.max_tokens - len(received)
         if remaining <= 0:
             yield Finish(reason="length", prompt_tokens=0, completion_tokens=len(received))
@@ -375,7 +309,7 @@ class Dispatcher:
                 event = replace(event, completion_tokens=event.completion_tokens + len(received))
             yield event
 
-    def _note_fallback(self, info: RouteInfo, exc: UpstreamError, reason: str, keep_route: bool = False) -> None:
+    def note_fallback(self, info: RouteInfo, exc: UpstreamError, reason: str, keep_route: bool = False) -> None:
         if not keep_route:
             info.route = "edge"
         info.rule = "fallback"
@@ -384,7 +318,7 @@ class Dispatcher:
         info.upstream_error = str(exc)
 
 
-async def _not_falling_back(exc: UpstreamError, policy: CloudPolicy) -> JobRecord | None:
+async def not_falling_back(exc: UpstreamError, policy: CloudPolicy) -> JobRecord | None:
     """Apply the request's policy to an upstream failure: a job (defer), a raise (error), or None (fall back)."""
     if policy.on_unavailable == "error":
         raise exc
