@@ -86,5 +86,5 @@ def test_summary_line_counts_tiers_and_fallbacks() -> None:
     )
     assert line == (
         "device confidence cascade: 75% never reached the cloud; fallbacks 1; "
-        "easy answered on the device 1/2; hard answered above the device 1/2"
+        "routine kept below the cloud 2/2; hard answered above the device 1/2"
     )

@@ -58,3 +58,16 @@ def test_columns_pick_a_group_out_of_the_full_vector() -> None:
     assert [names[i] for i in columns(("upstream",))] == signal_names(("upstream",))
     with pytest.raises(AssertionError):
         assert [names[i] for i in columns(("tokens",))] == signal_names(("tasks",))
+
+
+def test_a_bootstrap_confidence_keeps_fewer_below_the_cloud_for_a_safer_quality() -> None:
+    rng = np.random.default_rng(3)
+    items = [
+        _item(k, float(rng.random() < 0.4), float(rng.random() < 0.6), float(rng.random() < 0.8)) for k in range(60)
+    ]
+    noisy = {t: np.asarray([i.quality[t] * 0.5 + rng.random() * 0.5 for i in items]) for t in ("edge", "local")}
+    exact = serve(items, noisy, calibrate(items, noisy, target=0.95))
+    safe = serve(items, noisy, calibrate(items, noisy, target=0.95, confidence=0.9))
+    assert exact.quality_ratio >= 0.95 and safe.quality_ratio >= 0.95
+    assert safe.below_cloud <= exact.below_cloud
+    assert safe.quality >= exact.quality

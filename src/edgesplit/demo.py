@@ -28,6 +28,7 @@ from edgesplit.server import NodeServer, build_node
 
 __all__ = [
     "DEMO_PROMPTS",
+    "DemoPrompt",
     "DemoResult",
     "SpeculativeCheck",
     "Tiers",
@@ -35,10 +36,44 @@ __all__ = [
     "run_demo",
     "send_chat",
     "start_tiers",
+    "workload_sample",
 ]
 
+
+@dataclass(frozen=True)
+class DemoPrompt:
+    kind: str  # routine | hard (older callers: easy | hard)
+    prompt: str
+    family: str = ""  # the edge-workload family, when it comes from that set
+    rule: tuple[str, Any, float] | None = None  # (check, expected, tolerance): the answer is checked
+    max_tokens: int | None = None  # None: the demo's max_tokens
+
+
+def workload_sample(code_max_tokens: int = 320) -> list[DemoPrompt]:
+    """One held-out item of each edge-workload family (never a calibration item), with its rule."""
+    from edgesplit.evaluation.workload import load
+
+    sample: dict[str, DemoPrompt] = {}
+    for item in load():
+        if item.family in sample or _split(item.id) != "heldout":
+            continue
+        budget = code_max_tokens if item.check == "code" else None
+        kind = "hard" if item.hard else "routine"
+        sample[item.family] = DemoPrompt(kind, item.prompt, item.family, (item.check, item.expected, item.tolerance),
+                                         budget)  # fmt: skip
+    return list(sample.values())
+
+
+def _split(item_id: str) -> str:
+    from edgesplit.evaluation.datasets import split_of
+    from edgesplit.evaluation.workload import SET_NAME
+
+    return split_of(f"{SET_NAME}/{item_id}")
+
+
 # (kind, prompt): everyday device/help-desk questions a small model handles, and harder
-# coding/reasoning ones that need a bigger one.
+# coding/reasoning ones that need a bigger one (no rule checks them: the demo's own sample is
+# workload_sample(); these remain for callers that pass their own prompts).
 DEMO_PROMPTS: list[tuple[str, str]] = [
     ("easy", "How do I restart my Wi-Fi router?"),
     ("easy", "What does a blinking red light on a printer usually mean?"),
@@ -71,6 +106,8 @@ class DemoResult:
     completion_tokens: int
     answer: str
     hops: list[dict[str, Any]] = field(default_factory=list)
+    family: str = ""
+    right: bool | None = None  # the item's rule on the answer; None when no rule checks it
 
     @property
     def tokens_per_s(self) -> float:
@@ -175,7 +212,7 @@ def run_demo(
     device: Settings | None = None,
     local: Settings | None = None,
     cloud: Settings | None = None,
-    prompts: list[tuple[str, str]] | None = None,
+    prompts: list[DemoPrompt] | list[tuple[str, str]] | None = None,
     max_tokens: int = 96,
     on_stage: Callable[[str], None] = lambda _: None,
     on_result: Callable[[DemoResult], None] = lambda _: None,
@@ -185,38 +222,45 @@ def run_demo(
     """Start the three tiers, send the prompts to the device, return per-prompt results.
 
     Then, when the cloud verifies drafts, the first ``speculative_checks`` hard prompts go to
-    the local tier twice: forced to the cloud, and through speculative decoding."""
+    the local tier twice: forced to the cloud, and through speculative decoding. The default
+    traffic is :func:`workload_sample`: one held-out item of each edge-workload family."""
+    chosen = [p if isinstance(p, DemoPrompt) else DemoPrompt(*p) for p in prompts] if prompts else workload_sample()
     with start_tiers(device, local, cloud, on_stage) as tiers:
         on_stage("sending demo traffic to the device")
         results = []
         with httpx.Client(base_url=tiers.device.url, timeout=600) as client:
-            for kind, prompt in prompts or DEMO_PROMPTS:
-                result = _ask(client, kind, prompt, max_tokens)
+            for item in chosen:
+                result = _ask(client, item, item.max_tokens or max_tokens)
                 results.append(result)
                 on_result(result)
         if tiers.cloud.node.settings.speculative_model:
             headers = {"authorization": f"Bearer {tiers.local_token}"}
             with httpx.Client(base_url=tiers.local.url, timeout=600, headers=headers) as client:
-                for prompt in [p for kind, p in prompts or DEMO_PROMPTS if kind == "hard"][:speculative_checks]:
+                for prompt in [p.prompt for p in chosen if p.kind == "hard"][:speculative_checks]:
                     on_stage(f"speculative (local drafts, cloud verifies) vs cloud: {prompt[:40]}")
                     on_check(_compare(client, prompt, max_tokens))
     return results
 
 
-def _ask(client: httpx.Client, kind: str, prompt: str, max_tokens: int) -> DemoResult:
+def _ask(client: httpx.Client, item: DemoPrompt, max_tokens: int) -> DemoResult:
+    from edgesplit.evaluation.rules import check_answer
+
     start = time.perf_counter()
-    body = send_chat(client, prompt, max_tokens)
+    body = send_chat(client, item.prompt, max_tokens)
     meta = body["edgesplit"]
+    answer = body["choices"][0]["message"]["content"]
     return DemoResult(
-        kind=kind,
-        prompt=prompt,
+        kind=item.kind,
+        prompt=item.prompt,
         tier=serving_tier(meta["hops"]),
         rule=meta["rule"],
         reason=meta["reason"],
         latency_s=time.perf_counter() - start,
         completion_tokens=body["usage"]["completion_tokens"],
-        answer=body["choices"][0]["message"]["content"],
+        answer=answer,
         hops=meta["hops"],
+        family=item.family,
+        right=check_answer(*item.rule[:2], answer, item.rule[2])[0] if item.rule is not None else None,
     )
 
 

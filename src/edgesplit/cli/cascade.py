@@ -20,6 +20,9 @@ def calibrate_cascade(
     budget: Annotated[
         float, typer.Option(min=0.0, help="most check time per kept answer, as a fraction of its generation time")
     ] = 0.10,
+    confidence: Annotated[
+        float, typer.Option(min=0.0, max=0.99, help="share of bootstrap resamples the target must hold in (0: none)")
+    ] = 0.9,
     db: Annotated[Path, typer.Option(help="results store written by `edgesplit eval`")] = Path("eval/results.db"),
     out_dir: Annotated[Path, typer.Option(help="where the checks go, as <model>.json")] = Path("eval/checks"),
     report: Annotated[Path, typer.Option(help="report directory")] = Path("eval/report"),
@@ -39,15 +42,15 @@ def calibrate_cascade(
     finally:
         results.close()
     try:
-        runs = run_cascade(items, models, min_quality, budget)
+        runs = run_cascade(items, models, min_quality, confidence)
     except ValueError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    pick = write_cascade_report(items, runs, min_quality, budget, report)
+    pick = write_cascade_report(items, runs, min_quality, confidence, budget, report)
     assert pick.hops is not None
     for position, (tier, check) in enumerate(pick.hops.checks.items()):
         heldout = {k: pick.heldout[k] for k in ("below_cloud", "of_oracle", "quality_ratio")}
-        calibration = {"target": min_quality, "signals": pick.name, "heldout": heldout,
+        calibration = {"target": min_quality, "confidence": confidence, "signals": pick.name, "heldout": heldout,
                        "auroc": pick.heldout["auroc"][tier]}  # fmt: skip
         save_check(replace(check, threshold=pick.thresholds[position], calibration=calibration),
                    out_dir / f"{check.tier_model}.json")  # fmt: skip

@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from edgesplit.config import load_settings
-from edgesplit.demo import DEMO_PROMPTS, TIERS, DemoResult, SpeculativeCheck, percentile, run_demo
+from edgesplit.demo import TIERS, DemoResult, SpeculativeCheck, percentile, run_demo, workload_sample
 from edgesplit.errors import EdgesplitError
 
 if TYPE_CHECKING:
@@ -34,7 +34,8 @@ def demo(
     _print_llama_runtime()
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=console) as bar:
-        task = bar.add_task("starting", total=len(DEMO_PROMPTS))
+        prompts = workload_sample()
+        task = bar.add_task("starting", total=len(prompts))
 
         def stage(text: str) -> None:
             console.print(f"demo: {text}")  # a line per stage, so a crash shows where it happened
@@ -44,10 +45,13 @@ def demo(
             bar.update(task, advance=1, description=f"answered at the {r.tier}: {r.prompt[:40]}")
 
         checks: list[SpeculativeCheck] = []
-        results = run_demo(device, max_tokens=max_tokens, on_stage=stage, on_result=result, on_check=checks.append)
+        results = run_demo(
+            device, prompts=prompts, max_tokens=max_tokens, on_stage=stage, on_result=result, on_check=checks.append
+        )
     console.print(_results_table(results))
     console.print(_answers_table(results))
     console.print(_summary_table(results))
+    console.print(_family_table(results))
     console.print(_summary_line(results))
     if checks:
         console.print(_speculative_line(checks))
@@ -67,11 +71,13 @@ def _print_llama_runtime() -> None:
 
 def _results_table(results: list[DemoResult]) -> Table:
     table = Table(title="Demo requests (edgesplit/auto at the device)")
-    for col in ("kind", "prompt", "served at", "path", "device's reason", "latency s", "tok/s"):
+    for col in ("family", "prompt", "served at", "path", "right", "device's reason", "latency s", "tok/s"):
         table.add_column(col, overflow="fold")
     for r in results:
         path = " → ".join(hop["tier"] for hop in r.hops)
-        row = (r.kind, r.prompt[:60], r.tier, path, r.reason, f"{r.latency_s:.2f}", f"{r.tokens_per_s:.1f}")
+        right = "-" if r.right is None else ("yes" if r.right else "no")
+        family = f"{r.family or r.kind}" + (" (hard)" if r.kind == "hard" and r.family else "")
+        row = (family, r.prompt[:60], r.tier, path, right, r.reason, f"{r.latency_s:.2f}", f"{r.tokens_per_s:.1f}")
         table.add_row(*row)
     return table
 
@@ -99,18 +105,36 @@ def _summary_table(results: list[DemoResult]) -> Table:
     return table
 
 
+def _family_table(results: list[DemoResult]) -> Table:
+    """Per edge-workload family in the sample: where it was served and whether the rule passed."""
+    table = Table(title="Per family (one held-out item each; right = the item's rule on the answer)")
+    for col in ("family", "hard", "device", "local", "cloud", "right"):
+        table.add_column(col)
+    for family in dict.fromkeys(r.family for r in results if r.family):
+        mine = [r for r in results if r.family == family]
+        right = [r.right for r in mine if r.right is not None]
+        served = [str(sum(r.tier == t for r in mine)) for t in TIERS]
+        table.add_row(family, "yes" if mine[0].kind == "hard" else "", *served, f"{sum(right)}/{len(right)}")
+    return table
+
+
 def _summary_line(results: list[DemoResult]) -> str:
-    """How much never reached the cloud, fallbacks, and how the easy and the hard prompts went."""
+    """How much never reached the cloud, fallbacks, how routine and hard prompts went, how many were right."""
     n = max(1, len(results))
     below_cloud = sum(r.tier != "cloud" for r in results) / n
-    easy = [r for r in results if r.kind == "easy"]
+    routine = [r for r in results if r.kind != "hard"]
     hard = [r for r in results if r.kind == "hard"]
     fallbacks = sum(any(hop.get("fallback") for hop in r.hops) for r in results)
-    router = "learned router" if any(r.rule.startswith("learned") for r in results) else "confidence cascade"
+    if any(r.reason.startswith("answer check") for r in results):
+        router = "answer check"
+    else:
+        router = "learned router" if any(r.rule.startswith("learned") for r in results) else "confidence cascade"
+    checked = [r.right for r in results if r.right is not None]
+    right = f"; right by rule {sum(checked)}/{len(checked)}" if checked else ""
     return (
         f"device {router}: {below_cloud:.0%} never reached the cloud; fallbacks {fallbacks}; "
-        f"easy answered on the device {sum(r.tier == 'device' for r in easy)}/{len(easy)}; "
-        f"hard answered above the device {sum(r.tier != 'device' for r in hard)}/{len(hard)}"
+        f"routine kept below the cloud {sum(r.tier != 'cloud' for r in routine)}/{len(routine)}; "
+        f"hard answered above the device {sum(r.tier != 'device' for r in hard)}/{len(hard)}{right}"
     )
 
 

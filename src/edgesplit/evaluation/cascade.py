@@ -113,16 +113,32 @@ def serve(items: Sequence[CascadeItem], p: dict[str, np.ndarray], thresholds: tu
     return LadderOutcome(served, quality, cloud, 1 - served.count("cloud") / len(items))
 
 
-def calibrate(items: Sequence[CascadeItem], p: dict[str, np.ndarray], target: float) -> tuple[float, float]:
-    """Thresholds that keep the most below the cloud at quality >= target x cloud-only (ties: higher quality)."""
+def calibrate(
+    items: Sequence[CascadeItem],
+    p: dict[str, np.ndarray],
+    target: float,
+    confidence: float = 0.0,
+    resamples: int = 200,
+) -> tuple[float, float]:
+    """Thresholds that keep the most below the cloud at quality >= target x cloud-only (ties: higher quality).
+
+    With ``confidence`` > 0 the target must also hold in that share of bootstrap resamples of the
+    items: thresholds fitted to exactly the target on a few dozen items fall short on new ones."""
+    q = {t: np.asarray([i.quality[t] for i in items], dtype=np.float64) for t in (*LOWER, "cloud")}
+    boot = np.random.default_rng(0).integers(0, len(items), (resamples, len(items))) if confidence > 0 else None
+    boot_cloud = np.maximum(q["cloud"][boot].sum(axis=1), 1e-12) if boot is not None else None
     grid = {tier: np.unique(np.concatenate([p[tier], [0.0, 1.0 + 1e-9]])) for tier in LOWER}
     best: tuple[float, float, tuple[float, float]] = (-1.0, -1.0, (1.0 + 1e-9, 1.0 + 1e-9))
     for t_edge in grid["edge"]:
+        at_edge = p["edge"] >= t_edge
         for t_local in grid["local"]:
-            outcome = serve(items, p, (float(t_edge), float(t_local)))
-            if outcome.quality < target * outcome.cloud_quality - 1e-12:
+            at_local = ~at_edge & (p["local"] >= t_local)
+            served = np.where(at_edge, q["edge"], np.where(at_local, q["local"], q["cloud"]))
+            if served.sum() < target * q["cloud"].sum() - 1e-12:
                 continue
-            key = (outcome.below_cloud, outcome.quality)
+            if boot is not None and np.quantile(served[boot].sum(axis=1) / boot_cloud, 1 - confidence) < target:
+                continue
+            key = (float((at_edge | at_local).mean()), float(served.sum()))
             if key > best[:2]:
                 best = (*key, (float(t_edge), float(t_local)))
     return best[2]

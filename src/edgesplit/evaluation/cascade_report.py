@@ -92,7 +92,7 @@ def _baseline(items: Sequence[CascadeItem]) -> dict[str, np.ndarray]:
 
 
 def run_cascade(
-    items: Sequence[CascadeItem], models: dict[str, str], target: float, budget: float
+    items: Sequence[CascadeItem], models: dict[str, str], target: float, confidence: float = 0.9
 ) -> list[CascadeResult]:
     """Every feature set (and the baseline), calibrated on calib and measured on held-out."""
     calib = [i for i in items if i.split == "calib"]
@@ -101,12 +101,12 @@ def run_cascade(
         raise ValueError(f"{len(calib)} calibration and {len(held)} held-out items: run more of the eval first")
     results = []
     base_calib, base_held = _baseline(calib), _baseline(held)
-    thresholds = calibrate(calib, base_calib, target)
+    thresholds = calibrate(calib, base_calib, target, confidence)
     results.append(CascadeResult(_BASELINE, ("tokens",), thresholds, serve(calib, base_calib, thresholds).below_cloud,
                                  _overhead(calib, ("tokens",)), _heldout(held, base_held, thresholds)))  # fmt: skip
     for name, groups in FEATURE_SETS.items():
         cv = cv_probabilities(calib, groups, models)
-        thresholds = calibrate(calib, cv, target)
+        thresholds = calibrate(calib, cv, target, confidence)
         hops = fit_hops(calib, groups, models)
         result = _heldout(held, probabilities(hops, held), thresholds)
         result["auroc_gbm"] = _gbm_auroc(calib, held, groups)
@@ -149,13 +149,16 @@ def _row(r: CascadeResult) -> str:
             f"| {r.calib_below_cloud:.1%} |")  # fmt: skip
 
 
-def _markdown(results: Sequence[CascadeResult], pick: CascadeResult, target: float, n: dict[str, int]) -> str:
+def _markdown(
+    results: Sequence[CascadeResult], pick: CascadeResult, target: float, confidence: float, n: dict[str, int]
+) -> str:
     h = pick.heldout
     lines = [
         "# The answer-level cascade on the edge-workload set (held out)",
         "",
         f"{n['calib']} calibration items, {n['heldout']} held-out; thresholds chosen on cross-validated calibration "
-        f"scores for >= {target:.0%} of cloud-only quality end to end. Oracle: each item at the lowest tier as good "
+        f"scores for >= {target:.0%} of cloud-only quality end to end, held in {confidence:.0%} of bootstrap "
+        "resamples of the calibration items. Oracle: each item at the lowest tier as good "
         f"as the cloud ({h['oracle_below_cloud']:.1%} below the cloud held out).",
         "",
         "| signals | AUROC device / local | GBM AUROC | below cloud | of oracle | quality vs cloud-only "
@@ -204,14 +207,21 @@ def _plot(items: Sequence[CascadeItem], pick: CascadeResult, path: Path) -> None
 
 
 def write_cascade_report(
-    items: Sequence[CascadeItem], results: Sequence[CascadeResult], target: float, budget: float, out: Path
+    items: Sequence[CascadeItem],
+    results: Sequence[CascadeResult],
+    target: float,
+    confidence: float,
+    budget: float,
+    out: Path,
 ) -> CascadeResult:
     pick = chosen(results, budget)
     out.mkdir(parents=True, exist_ok=True)
     n = {s: sum(i.split == s for i in items) for s in ("calib", "heldout")}
-    (out / "cascade.md").write_text(_markdown(results, pick, target, n), encoding="utf-8")
+    (out / "cascade.md").write_text(_markdown(results, pick, target, confidence, n), encoding="utf-8")
     data = [{**{k: v for k, v in vars(replace(r, hops=None)).items() if k != "hops"}, "chosen": r is pick}
             for r in results]  # fmt: skip
-    (out / "cascade.json").write_text(json.dumps({"target": target, "budget": budget, **n, "results": data}, indent=1))
+    (out / "cascade.json").write_text(
+        json.dumps({"target": target, "confidence": confidence, "budget": budget, **n, "results": data}, indent=1)
+    )
     _plot(items, pick, out / "cascade.png")
     return pick
