@@ -74,3 +74,14 @@ def test_which_judge_a_node_uses(tmp_path: Path) -> None:
     (tmp_path / "broken.json").write_text("{")
     with pytest.raises(ConfigError, match="unreadable"):
         cascade_judge(load_settings(answer_check=str(tmp_path / "broken.json")))
+
+
+@pytest.mark.parametrize(
+    ("role", "model"), [("edge", "smollm2-135m-instruct"), ("local", "qwen2.5-coder-0.5b-instruct")]
+)
+def test_a_plain_node_uses_the_check_packaged_for_its_model(role: str, model: str) -> None:
+    judge = cascade_judge(load_settings(role=role, api_token="t" * 24))
+    assert isinstance(judge, AnswerCheckJudge)
+    assert judge.check.tier_model == model and judge.probe_tokens == 256
+    assert 0 < judge.threshold < 1 and judge.check.calibration is not None
+    assert not (judge.check.needs_sample or judge.check.needs_upstream)  # a tier reads its own signals only

@@ -67,6 +67,7 @@ def _heldout(items: Sequence[CascadeItem], p: dict[str, np.ndarray], thresholds:
         "auroc": {t: auroc(p[t], [i.acceptable(t) for i in items]) for t in LOWER},
         "below_cloud": outcome.below_cloud,
         "oracle_below_cloud": oracle_below,
+        "lower_tier_right": sum(any(i.acceptable(t) for t in LOWER) for i in items) / len(items),
         "of_oracle": outcome.below_cloud / oracle_below if oracle_below else float("nan"),
         "quality_ratio": outcome.quality_ratio,
         "shares": {_NAMES[t]: outcome.served.count(t) / len(items) for t in (*LOWER, "cloud")},
@@ -159,7 +160,10 @@ def _markdown(
         f"{n['calib']} calibration items, {n['heldout']} held-out; thresholds chosen on cross-validated calibration "
         f"scores for >= {target:.0%} of cloud-only quality end to end, held in {confidence:.0%} of bootstrap "
         "resamples of the calibration items. Oracle: each item at the lowest tier as good "
-        f"as the cloud ({h['oracle_below_cloud']:.1%} below the cloud held out).",
+        f"as the cloud ({h['oracle_below_cloud']:.1%} below the cloud held out; it keeps an item nobody answers "
+        f"right below the cloud, which no check can know). A lower tier's answer is right on "
+        f'{h["lower_tier_right"]:.1%} of the held-out items: the most a check of "this answer is right" '
+        "can keep below the cloud at full quality.",
         "",
         "| signals | AUROC device / local | GBM AUROC | below cloud | of oracle | quality vs cloud-only "
         "| routine below cloud | hard solved | check time / generation (median, device / local) "
