@@ -85,3 +85,17 @@ def test_a_plain_node_uses_the_check_packaged_for_its_model(role: str, model: st
     assert judge.check.tier_model == model and judge.probe_tokens == 256
     assert 0 < judge.threshold < 1 and judge.check.calibration is not None
     assert not (judge.check.needs_sample or judge.check.needs_upstream)  # a tier reads its own signals only
+
+
+def test_a_node_may_refuse_to_run_model_written_code(tmp_path: Path) -> None:
+    import asyncio
+
+    from edgesplit.generation import Prompt, TokenEvent
+
+    path = _check(tmp_path, ("tasks",), "code_ok")
+    prompt = Prompt(messages=(("user", "Complete this python function.\n>>> double(2)\n4"),))
+    wrong = [TokenEvent("```python\ndef double(x):\n    return x + 1\n```", -0.1)]
+    runs = cascade_judge(load_settings(answer_check=str(path)))
+    parses_only = cascade_judge(load_settings(answer_check=str(path), cascade_run_code=False))
+    assert asyncio.run(runs.judge(prompt, 10, wrong)).escalate  # its own example fails
+    assert not asyncio.run(parses_only.judge(prompt, 10, wrong)).escalate  # it parses, nothing ran

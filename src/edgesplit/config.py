@@ -160,6 +160,9 @@ class Settings(BaseSettings):
     # or check only the first cascade_probe_tokens (prefix: faster first token, weaker check)
     cascade_stream: Literal["hold", "prefix"] = "hold"
     cascade_hold_tokens: int = Field(default=256, ge=1, le=8192)
+    # the answer check runs a code answer's own >>> examples in a child Python under CPU, memory,
+    # file and process limits (evaluation/execution.py), not network-isolated; false: only parse it
+    cascade_run_code: bool = True
     # edge: the learned router (`edgesplit calibrate`); none, missing or invalid = the cascade above
     router_artifact: Path | None = None
     # with no router_artifact: the router packaged for this node's model, when edgesplit ships one

@@ -72,6 +72,7 @@ class MeanLogprobJudge:
 class AnswerCheckJudge:
     check: AnswerCheck
     probe_tokens: int
+    run_code: bool = True  # run a code answer's own examples (a limited subprocess; not network-isolated)
 
     @property
     def threshold(self) -> float:
@@ -83,7 +84,7 @@ class AnswerCheckJudge:
         if not answer.strip():
             return CascadeVerdict(True, "the answer is empty", None)
         view = AnswerView(text, prompt_tokens, answer, [e.logprob for e in tokens if e.logprob is not None])
-        p = await asyncio.to_thread(self.check.probability, view)  # a code answer's examples run in a subprocess
+        p = await asyncio.to_thread(self.check.probability, view, self.run_code)  # code examples run in a subprocess
         where = f"answer check: P(acceptable) {p:.3f}"
         if p < self.check.threshold:
             return CascadeVerdict(True, f"{where} < {self.check.threshold:.3f}", p)
@@ -118,7 +119,7 @@ def cascade_judge(settings: Settings) -> Judge:
         log.warning("answer check %s was fitted on %s, this node serves %s", path, check.tier_model,
                     settings.served_model)  # fmt: skip
     hold = settings.cascade_hold_tokens if settings.cascade_stream == "hold" else settings.cascade_probe_tokens
-    return AnswerCheckJudge(check, hold)
+    return AnswerCheckJudge(check, hold, settings.cascade_run_code)
 
 
 def _prompt_tokens(d: Dispatcher, prompt: Prompt, finish: Finish | None) -> int:

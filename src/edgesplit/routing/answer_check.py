@@ -45,8 +45,9 @@ class AnswerCheck:
     def needs_upstream(self) -> bool:
         return "upstream" in self.groups
 
-    def probability(self, view: AnswerView) -> float:
-        return float(self.probabilities(signal_vector(view, self.groups)[None, :])[0])
+    def probability(self, view: AnswerView, run_examples: bool = True) -> float:
+        """P(acceptable); ``run_examples=False`` only parses a code answer instead of running its examples."""
+        return float(self.probabilities(signal_vector(view, self.groups, run_examples)[None, :])[0])
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         """P(acceptable) for rows of signal vectors (``(n, n_signals)``)."""
