@@ -56,14 +56,15 @@ def streamed(client: httpx.Client, item: WorkloadItem, model: str) -> dict[str, 
             if not line.startswith("data: ") or line == "data: [DONE]":
                 continue
             chunk = json.loads(line[6:])
-            meta = meta or chunk.get("edgesplit", {})
+            if chunk.get("edgesplit"):  # the first chunk says the route, the last one also lists the hops
+                meta = chunk["edgesplit"]
             delta = (chunk.get("choices") or [{}])[0].get("delta", {}).get("content")
             if delta:
                 first = first if first is not None else time.perf_counter() - started
                 parts.append(delta)
     text = "".join(parts)
     return {"ttft_s": first if first is not None else time.perf_counter() - started,
-            "total_s": time.perf_counter() - started, "tier": serving_tier(meta.get("hops", [])) if meta else "?",
+            "total_s": time.perf_counter() - started, "tier": serving_tier(meta["hops"]) if meta.get("hops") else "?",
             "right": check_answer(item.check, item.expected, text, item.tolerance)[0]}  # fmt: skip
 
 
