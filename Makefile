@@ -33,7 +33,7 @@ $(VENV)/.installed-bench: $(VENV)/.installed
 install-bench: $(VENV)/.installed-bench
 
 demo: install
-	@echo "make demo: starting a cloud and an edge node on loopback (loading the models takes a few seconds)"
+	@echo "make demo: starting the three tiers on loopback, cloud, local and device (loading the models takes about a minute)"
 	$(BIN)/edgesplit demo
 
 lint: install
