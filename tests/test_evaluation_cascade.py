@@ -71,3 +71,12 @@ def test_a_bootstrap_confidence_keeps_fewer_below_the_cloud_for_a_safer_quality(
     assert exact.quality_ratio >= 0.95 and safe.quality_ratio >= 0.95
     assert safe.below_cloud <= exact.below_cloud
     assert safe.quality >= exact.quality
+
+
+def test_the_stored_signal_vector_is_every_group_in_order() -> None:
+    from edgesplit.evaluation.cascade_data import _measured
+    from edgesplit.routing.answer_signals import AnswerView, signal_vector
+
+    view = AnswerView("How many? End your reply with the number.", 9, "It is 7", [-0.2, -0.1], "7", [-0.3, -0.4])
+    vector, own_ms = _measured(view)
+    assert np.array_equal(vector, signal_vector(view, ALL_GROUPS)) and own_ms >= 0

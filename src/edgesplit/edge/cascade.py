@@ -25,10 +25,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from edgesplit.errors import ConfigError, UpstreamError
-from edgesplit.generation import Finish, GenerationParams, Prompt, TokenEvent
+from edgesplit.generation import Finish, GenerationParams, Prompt, TokenEvent, mean_logprob
 from edgesplit.http.node import CloudPolicy, Generation
+from edgesplit.llama.backend import LocalBackend
 from edgesplit.routing.answer_check import AnswerCheck, load_check
 from edgesplit.routing.answer_signals import AnswerView
+from edgesplit.routing.artifact import packaged_file
 from edgesplit.routing.router import CascadePolicy, CascadeVerdict
 from edgesplit.schemas import JobRecord, RouteInfo
 
@@ -64,8 +66,7 @@ class MeanLogprobJudge:
         return self.policy.probe_tokens
 
     async def judge(self, prompt: Prompt, prompt_tokens: int, tokens: list[TokenEvent]) -> CascadeVerdict:
-        values = [e.logprob for e in tokens if e.logprob is not None]
-        return self.policy.judge(sum(values) / len(values) if values else None)
+        return self.policy.judge(mean_logprob(tokens))
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,7 @@ class AnswerCheckJudge:
 
 def packaged_check(model: str) -> Path | None:
     """The answer check shipped with edgesplit for ``model`` (``edgesplit calibrate-cascade``), if any."""
-    path = Path(__file__).parent.parent / "data" / "checks" / f"{model}.json"
-    return path if path.is_file() else None
+    return packaged_file("checks", model)
 
 
 def answer_check_path(settings: Settings) -> Path | None:
@@ -123,8 +123,6 @@ def cascade_judge(settings: Settings) -> Judge:
 
 
 def _prompt_tokens(d: Dispatcher, prompt: Prompt, finish: Finish | None) -> int:
-    from edgesplit.llama.backend import LocalBackend
-
     if finish is not None:
         return finish.prompt_tokens
     return len(d.local.tokenize(prompt)) if isinstance(d.local, LocalBackend) else 0

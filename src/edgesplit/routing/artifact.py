@@ -21,10 +21,24 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from edgesplit.errors import ConfigError
 from edgesplit.routing.scorer import CUE_NAMES, FeatureKind, LinearScorer
 
-__all__ = ["FORMAT", "ArtifactError", "RouterArtifact", "RouterRules", "load_artifact", "save_artifact"]
+__all__ = [
+    "FORMAT",
+    "ArtifactError",
+    "RouterArtifact",
+    "RouterRules",
+    "load_artifact",
+    "packaged_file",
+    "save_artifact",
+]
 
 log = logging.getLogger(__name__)
 FORMAT = "edgesplit-router/1"
+
+
+def packaged_file(folder: str, model: str) -> Path | None:
+    """``data/<folder>/<model>.json`` shipped with edgesplit (a router, an answer check), if there is one."""
+    path = Path(__file__).parent.parent / "data" / folder / f"{model}.json"
+    return path if path.is_file() else None
 
 
 class ArtifactError(ConfigError):

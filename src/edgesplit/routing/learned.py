@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from edgesplit.routing.artifact import ArtifactError, RouterArtifact, load_artifact
+from edgesplit.routing.artifact import ArtifactError, RouterArtifact, load_artifact, packaged_file
 from edgesplit.routing.scorer import PromptView
 
 __all__ = ["LearnedDecision", "LearnedRouter", "RequestHints", "RouterHolder", "packaged_router", "router_path"]
@@ -81,8 +81,7 @@ class LearnedRouter:
 
 def packaged_router(model: str) -> Path | None:
     """The router artifact shipped with edgesplit for ``model`` (fit by ``edgesplit calibrate``), if any."""
-    path = Path(__file__).parent.parent / "data" / "routers" / f"{model}.json"
-    return path if path.is_file() else None
+    return packaged_file("routers", model)
 
 
 def router_path(configured: Path | None, model: str, use_packaged: bool) -> Path | None:
