@@ -27,21 +27,11 @@ import httpx
 
 from edgesplit.demo import default_settings, serving_tier, start_tiers
 from edgesplit.evaluation.bench_report import pyplot, write_result
-from edgesplit.evaluation.datasets import split_of
 from edgesplit.evaluation.rules import check_answer
-from edgesplit.evaluation.workload import SET_NAME, WorkloadItem, load
+from edgesplit.evaluation.workload import WorkloadItem, heldout_sample
 
 OUT = Path(__file__).parent / "out"
 MODES = ("cloud-only", "hold", "prefix")
-
-
-def sample(per_family: int) -> list[WorkloadItem]:
-    chosen: dict[str, list[WorkloadItem]] = {}
-    for item in load():
-        mine = chosen.setdefault(item.family, [])
-        if len(mine) < per_family and split_of(f"{SET_NAME}/{item.id}") == "heldout":
-            mine.append(item)
-    return [item for items in chosen.values() for item in items]
 
 
 def streamed(client: httpx.Client, item: WorkloadItem, model: str) -> dict[str, Any]:
@@ -124,7 +114,7 @@ def main() -> None:
     parser.add_argument("--per-family", type=int, default=2)
     parser.add_argument("--probe-tokens", type=int, default=8)
     args = parser.parse_args()
-    items = sample(args.per_family)
+    items = heldout_sample(args.per_family)
     print(f"{len(items)} held-out items, {args.per_family} per family")
     rows = run(items, args.probe_tokens)
     text = table(rows)

@@ -81,3 +81,12 @@ def test_edgework_loads_as_an_eval_set_labelled_by_rules() -> None:
     assert {i.label_kind for i in items} == {"rule"}
     assert {i.split for i in items} == {"calib", "heldout"}
     assert all(i.rule is not None and i.category for i in items)
+
+
+def test_the_held_out_sample_takes_no_calibration_item() -> None:
+    from edgesplit.evaluation.datasets import split_of
+    from edgesplit.evaluation.workload import heldout_sample
+
+    sample = heldout_sample(2)
+    assert Counter(i.family for i in sample) == {family: 2 for family in FAMILIES}
+    assert all(split_of(f"{SET_NAME}/{i.id}") == "heldout" for i in sample)

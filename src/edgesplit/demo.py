@@ -51,24 +51,13 @@ class DemoPrompt:
 
 def workload_sample(code_max_tokens: int = 320) -> list[DemoPrompt]:
     """One held-out item of each edge-workload family (never a calibration item), with its rule."""
-    from edgesplit.evaluation.workload import load
+    from edgesplit.evaluation.workload import heldout_sample
 
-    sample: dict[str, DemoPrompt] = {}
-    for item in load():
-        if item.family in sample or _split(item.id) != "heldout":
-            continue
-        budget = code_max_tokens if item.check == "code" else None
-        kind = "hard" if item.hard else "routine"
-        sample[item.family] = DemoPrompt(kind, item.prompt, item.family, (item.check, item.expected, item.tolerance),
-                                         budget)  # fmt: skip
-    return list(sample.values())
-
-
-def _split(item_id: str) -> str:
-    from edgesplit.evaluation.datasets import split_of
-    from edgesplit.evaluation.workload import SET_NAME
-
-    return split_of(f"{SET_NAME}/{item_id}")
+    return [
+        DemoPrompt("hard" if item.hard else "routine", item.prompt, item.family,
+                   (item.check, item.expected, item.tolerance), code_max_tokens if item.check == "code" else None)
+        for item in heldout_sample()
+    ]  # fmt: skip
 
 
 # (kind, prompt): everyday device/help-desk questions a small model handles, and harder

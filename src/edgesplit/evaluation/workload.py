@@ -19,7 +19,17 @@ from typing import Any
 
 from edgesplit.evaluation.workload_families import FAMILIES
 
-__all__ = ["HARD_SHARE", "SEED", "SET_NAME", "WorkloadItem", "committed_path", "generate", "load", "write"]
+__all__ = [
+    "HARD_SHARE",
+    "SEED",
+    "SET_NAME",
+    "WorkloadItem",
+    "committed_path",
+    "generate",
+    "heldout_sample",
+    "load",
+    "write",
+]
 
 SEED = 20261207
 SET_NAME = "edgework"
@@ -35,6 +45,18 @@ class WorkloadItem:
     check: str  # contains | label | number | json | code (rules.py)
     expected: Any
     tolerance: float = 0.0  # relative, for numbers
+
+
+def heldout_sample(per_family: int = 1) -> list[WorkloadItem]:
+    """The first ``per_family`` held-out items of each family, in set order (never a calibration item)."""
+    from edgesplit.evaluation.datasets import split_of
+
+    chosen: dict[str, list[WorkloadItem]] = {}
+    for item in load():
+        mine = chosen.setdefault(item.family, [])
+        if len(mine) < per_family and split_of(f"{SET_NAME}/{item.id}") == "heldout":
+            mine.append(item)
+    return [item for items in chosen.values() for item in items]
 
 
 def generate(seed: int = SEED) -> list[WorkloadItem]:

@@ -24,7 +24,7 @@ from edgesplit.admission import ModelQueue
 from edgesplit.errors import ModelError
 from edgesplit.generation import Finish, GenerationParams, Prompt, PromptState, TokenEvent, finish_reason
 from edgesplit.llama.runtime import open_llama
-from edgesplit.llama.scoring import continuation_logprobs
+from edgesplit.llama.scoring import continuation_logprobs, token_logprobs
 from edgesplit.llama.tokenizer import ChatTokenizer, context_budget
 from edgesplit.models import locate_model
 from edgesplit.stops import TokenText
@@ -157,7 +157,7 @@ class LocalBackend:
         out: list[DraftToken] = []
         for token in llm.generate(tokens, temp=0.0, top_k=1, top_p=1.0, min_p=0.0, repeat_penalty=1.0):
             logits = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(n_vocab,))
-            logprob, _ = _logprobs(logits, token, 0, self._piece)
+            logprob, _ = token_logprobs(logits, token, 0, self._piece)
             if self.tokenizer.is_end(token):
                 out.append(DraftToken(b"", logprob, end=True, id=int(token)))
                 break
@@ -216,7 +216,7 @@ class LocalBackend:
                 reason = "stop"
                 break
             logits = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(n_vocab,))
-            logprob, top = _logprobs(logits, token, params.top_logprobs, self._piece)
+            logprob, top = token_logprobs(logits, token, params.top_logprobs, self._piece)
             generated += 1
             emit(TokenEvent(text=text.add(llm.detokenize([token])), logprob=logprob, top_logprobs=top))
             if text.stopped:
@@ -248,15 +248,3 @@ class LocalBackend:
     def close(self) -> None:
         self._executor.shutdown(wait=True)
         self._llm.close()
-
-
-def _logprobs(logits: np.ndarray, token: int, top_k: int, piece: Any) -> tuple[float, list[tuple[str, float]]]:
-    """log-softmax of the raw logits: the chosen token's value and the ``top_k`` best alternatives."""
-    shifted = logits - logits.max()
-    log_norm = float(np.log(np.exp(shifted, dtype=np.float64).sum()))
-    chosen = float(shifted[token]) - log_norm
-    if top_k <= 0:
-        return chosen, []
-    best = np.argpartition(-shifted, top_k)[:top_k]
-    best = best[np.argsort(-shifted[best])]
-    return chosen, [(piece(int(i)), float(shifted[i]) - log_norm) for i in best]

@@ -17,13 +17,26 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["continuation_logprobs"]
+__all__ = ["continuation_logprobs", "token_logprobs"]
+
+
+def token_logprobs(
+    logits: np.ndarray, token: int, top_k: int = 0, piece: Any = None
+) -> tuple[float, list[tuple[str, float]]]:
+    """log-softmax of the raw logits: the chosen token's value and the ``top_k`` best alternatives
+    (named by ``piece(token_id)``). Generation and scoring read log-probabilities through this one."""
+    shifted = logits - logits.max()
+    log_norm = float(np.log(np.exp(shifted, dtype=np.float64).sum()))
+    chosen = float(shifted[token]) - log_norm
+    if top_k <= 0:
+        return chosen, []
+    best = np.argpartition(-shifted, top_k)[:top_k]
+    best = best[np.argsort(-shifted[best])]
+    return chosen, [(piece(int(i)), float(shifted[i]) - log_norm) for i in best]
 
 
 def _row_logprob(llm: Any, row: int, token: int) -> float:
-    logits = np.ctypeslib.as_array(llm._ctx.get_logits_ith(row), shape=(llm.n_vocab(),)).astype(np.float64)
-    shifted = logits - logits.max()
-    return float(shifted[token] - np.log(np.exp(shifted).sum()))
+    return token_logprobs(np.ctypeslib.as_array(llm._ctx.get_logits_ith(row), shape=(llm.n_vocab(),)), token)[0]
 
 
 def continuation_logprobs(llm: Any, prompt: Sequence[int], answer: Sequence[int]) -> list[float]:
