@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgesplit.evaluation.cascade import auroc, calibrate, family_table, oracle, serve
+from edgesplit.evaluation.cascade import calibrate, family_table, oracle, serve
 from edgesplit.evaluation.cascade_data import ALL_GROUPS, CascadeItem, columns
+from edgesplit.evaluation.replay import auroc
 from edgesplit.routing.answer_signals import signal_names
 
 

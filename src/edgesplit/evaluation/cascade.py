@@ -23,7 +23,7 @@ import numpy as np
 from edgesplit.evaluation.cascade_data import LOWER, CascadeItem, columns
 from edgesplit.routing.answer_check import AnswerCheck, fit_check
 
-__all__ = ["FEATURE_SETS", "HopChecks", "LadderOutcome", "auroc", "calibrate", "cv_probabilities", "fit_hops", "serve"]
+__all__ = ["FEATURE_SETS", "HopChecks", "LadderOutcome", "calibrate", "cv_probabilities", "fit_hops", "serve"]
 
 # The foundation's cascade (the answer's mean log-probability against a threshold) is the baseline
 # the report adds beside these; it needs no fit.
@@ -53,16 +53,6 @@ class LadderOutcome:
     @property
     def quality_ratio(self) -> float:
         return self.quality / self.cloud_quality if self.cloud_quality else float("nan")
-
-
-def auroc(scores: Sequence[float] | np.ndarray, labels: Sequence[bool] | np.ndarray) -> float:
-    """Area under the ROC curve (ties count half); nan when one class is missing."""
-    s, y = np.asarray(scores, dtype=np.float64), np.asarray(labels, dtype=bool)
-    pos, neg = s[y], s[~y]
-    if not len(pos) or not len(neg):
-        return float("nan")
-    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
-    return float(greater / (len(pos) * len(neg)))
 
 
 def _matrix(items: Sequence[CascadeItem], tier: str, groups: Sequence[str]) -> np.ndarray:
@@ -98,16 +88,19 @@ def cv_probabilities(
     return out
 
 
+_TIERS = (*LOWER, "cloud")
+
+
+def _serving(p: dict[str, np.ndarray], thresholds: tuple[float, float]) -> np.ndarray:
+    """Index into (edge, local, cloud) per item: the device keeps at p >= t_device, else the local tier
+    at p >= t_local, else the cloud."""
+    at_edge = p["edge"] >= thresholds[0]
+    return np.where(at_edge, 0, np.where(p["local"] >= thresholds[1], 1, 2))
+
+
 def serve(items: Sequence[CascadeItem], p: dict[str, np.ndarray], thresholds: tuple[float, float]) -> LadderOutcome:
-    """The ladder with these checks: device keeps at p >= t_device, else local at p >= t_local, else cloud."""
-    served = []
-    for i, _ in enumerate(items):
-        if p["edge"][i] >= thresholds[0]:
-            served.append("edge")
-        elif p["local"][i] >= thresholds[1]:
-            served.append("local")
-        else:
-            served.append("cloud")
+    """The ladder with these checks (see :func:`_serving`)."""
+    served = [_TIERS[k] for k in _serving(p, thresholds)]
     quality = float(np.mean([item.quality[tier] for item, tier in zip(items, served, strict=True)]))
     cloud = float(np.mean([item.quality["cloud"] for item in items]))
     return LadderOutcome(served, quality, cloud, 1 - served.count("cloud") / len(items))
@@ -124,21 +117,21 @@ def calibrate(
 
     With ``confidence`` > 0 the target must also hold in that share of bootstrap resamples of the
     items: thresholds fitted to exactly the target on a few dozen items fall short on new ones."""
-    q = {t: np.asarray([i.quality[t] for i in items], dtype=np.float64) for t in (*LOWER, "cloud")}
+    q = np.asarray([[i.quality[t] for i in items] for t in _TIERS], dtype=np.float64)  # (3, n)
+    cloud, columns_ = q[2], np.arange(len(items))
     boot = np.random.default_rng(0).integers(0, len(items), (resamples, len(items))) if confidence > 0 else None
-    boot_cloud = np.maximum(q["cloud"][boot].sum(axis=1), 1e-12) if boot is not None else None
+    boot_cloud = np.maximum(cloud[boot].sum(axis=1), 1e-12) if boot is not None else None
     grid = {tier: np.unique(np.concatenate([p[tier], [0.0, 1.0 + 1e-9]])) for tier in LOWER}
     best: tuple[float, float, tuple[float, float]] = (-1.0, -1.0, (1.0 + 1e-9, 1.0 + 1e-9))
     for t_edge in grid["edge"]:
-        at_edge = p["edge"] >= t_edge
         for t_local in grid["local"]:
-            at_local = ~at_edge & (p["local"] >= t_local)
-            served = np.where(at_edge, q["edge"], np.where(at_local, q["local"], q["cloud"]))
-            if served.sum() < target * q["cloud"].sum() - 1e-12:
+            tier = _serving(p, (float(t_edge), float(t_local)))
+            served = q[tier, columns_]
+            if served.sum() < target * cloud.sum() - 1e-12:
                 continue
             if boot is not None and np.quantile(served[boot].sum(axis=1) / boot_cloud, 1 - confidence) < target:
                 continue
-            key = (float((at_edge | at_local).mean()), float(served.sum()))
+            key = (float((tier < 2).mean()), float(served.sum()))
             if key > best[:2]:
                 best = (*key, (float(t_edge), float(t_local)))
     return best[2]

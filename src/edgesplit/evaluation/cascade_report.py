@@ -19,7 +19,6 @@ import numpy as np
 from edgesplit.evaluation.cascade import (
     FEATURE_SETS,
     HopChecks,
-    auroc,
     calibrate,
     cv_probabilities,
     family_table,
@@ -29,6 +28,7 @@ from edgesplit.evaluation.cascade import (
     serve,
 )
 from edgesplit.evaluation.cascade_data import LOWER, CascadeItem, columns
+from edgesplit.evaluation.replay import auroc
 
 __all__ = ["CascadeResult", "run_cascade", "write_cascade_report"]
 
@@ -188,6 +188,8 @@ def _markdown(
 
 
 def _plot(items: Sequence[CascadeItem], pick: CascadeResult, path: Path) -> None:
+    from sklearn.metrics import roc_curve
+
     from edgesplit.evaluation.bench_report import pyplot
 
     plt = pyplot()
@@ -197,9 +199,7 @@ def _plot(items: Sequence[CascadeItem], pick: CascadeResult, path: Path) -> None
     fig, axes = plt.subplots(1, 2, figsize=(9, 4))
     for ax, tier in zip(axes, LOWER, strict=True):
         y = np.asarray([i.acceptable(tier) for i in held])
-        order = np.argsort(-p[tier])
-        tpr = np.concatenate([[0], np.cumsum(y[order]) / max(1, y.sum())])
-        fpr = np.concatenate([[0], np.cumsum(~y[order]) / max(1, (~y).sum())])
+        fpr, tpr, _ = roc_curve(y.astype(int), p[tier])
         ax.plot(fpr, tpr, label=f"{pick.name} (AUROC {auroc(p[tier], y):.2f})")
         ax.plot([0, 1], [0, 1], color="grey", linestyle="--")
         ax.set_title(f"{_NAMES[tier]} hop: answer acceptable?")

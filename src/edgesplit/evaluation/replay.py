@@ -99,12 +99,14 @@ def cascade_scores(records: Sequence[ItemRecord], probe: bool = False) -> np.nda
     return np.asarray([v if v is not None else -math.inf for v in values])
 
 
-def auroc(scores: np.ndarray, good: np.ndarray) -> float:
+def auroc(scores: Sequence[float] | np.ndarray, good: Sequence[bool] | np.ndarray) -> float:
+    """Area under the ROC curve of ``scores`` for ``good`` (ties count half); nan when one class is missing."""
     from sklearn.metrics import roc_auc_score
 
-    if len(set(good.tolist())) < 2:
+    labels = np.asarray(good, dtype=bool)
+    if len(set(labels.tolist())) < 2:
         return math.nan
-    return float(roc_auc_score(good.astype(int), np.nan_to_num(scores, neginf=-1e9)))
+    return float(roc_auc_score(labels.astype(int), np.nan_to_num(np.asarray(scores, dtype=np.float64), neginf=-1e9)))
 
 
 def prompt_views(records: Sequence[ItemRecord], embed: Embed | None = None) -> list[PromptView]:
