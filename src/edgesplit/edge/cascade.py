@@ -140,7 +140,7 @@ async def cascade_whole(d: Dispatcher, prompt: Prompt, params: GenerationParams,
     from edgesplit.edge.streams import drain, replay
 
     tokens, finish = await drain(d.local.stream(prompt, params))
-    verdict = await judge.judge(prompt, finish.prompt_tokens if finish else 0, tokens)
+    verdict = await judge.judge(prompt, _prompt_tokens(d, prompt, finish), tokens)
     edge_info = _info(verdict, judge)
     if not verdict.escalate:
         return Generation(edge_info, replay(tokens, finish))
