@@ -40,6 +40,7 @@ from edgesplit.evaluation.datasets import load_sharegpt
 from edgesplit.evaluation.feedback import compare, label_candidates, refit
 from edgesplit.evaluation.harness import EvalConfig
 from edgesplit.evaluation.runner import EvalModels
+from edgesplit.http.auth import bearer_headers
 from edgesplit.routing.artifact import load_artifact, save_artifact
 from edgesplit.routing.learned import packaged_router
 from edgesplit.server import NodeServer, build_node
@@ -53,13 +54,17 @@ TOKEN = "bench-feedback-token"
 MIN_QUALITY = 0.98
 
 
+ADMIN_TOKEN = "bench-admin-token"  # the edges' admin_token, for their sync pull route
+
+
 def start(work: Path, keys: Path) -> tuple[NodeServer, NodeServer]:
     cloud = NodeServer(build_node(load_settings(
         role="cloud", port=0, model=DEVICE, api_token=TOKEN, data_dir=work / "cloud", sync_keys_dir=keys,
     ))).start()  # fmt: skip
     edge = NodeServer(build_node(load_settings(
         role="edge", port=0, model=DEVICE, upstream=cloud.url, upstream_token=TOKEN, data_dir=work / "edge",
-        sync_root=keys / "root.json", sync_interval_s=0, link_probe_interval_s=0, feedback_shadow_rate=0.25,
+        sync_root=keys / "root.json", sync_interval_s=0, link_probe_interval_s=0,
+        admin_token=ADMIN_TOKEN, feedback_shadow_rate=0.25,
         feedback_batch=4, feedback_flush_s=1,
     ))).start()  # fmt: skip
     return cloud, edge
@@ -102,7 +107,7 @@ def one_round(cloud: NodeServer, edge: NodeServer, db: Path, work: Path, max_tok
         path = work / f"router-{calibration.artifact.version}.json"
         save_artifact(calibration.artifact, path)
         published = repo.publish(BundleSpec(tiers={"device": TierSpec(model_name=DEVICE, router=path)})).version
-        httpx.post(f"{edge.url}/v1/sync/pull", timeout=600).raise_for_status()
+        httpx.post(f"{edge.url}/v1/sync/pull", headers=bearer_headers(ADMIN_TOKEN), timeout=600).raise_for_status()
     return {
         "candidates": labelled,
         "kinds": sorted({c.kind for c in candidates}),

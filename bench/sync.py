@@ -37,6 +37,7 @@ from edgesplit.edge.bundles import BundleStore
 from edgesplit.edge.sync import SyncClient
 from edgesplit.errors import BundleRejected
 from edgesplit.evaluation.bench_report import pyplot, write_result
+from edgesplit.http.auth import bearer_headers
 from edgesplit.models import locate_model
 from edgesplit.routing.learned import packaged_router
 from edgesplit.server import NodeServer, build_node
@@ -46,6 +47,9 @@ from edgesplit.transport.netem import PROFILES, LinkEmulator
 OUT = Path(__file__).parent / "out"
 MODEL = "smollm2-135m-instruct"
 TOKEN = "bench-sync-token"
+
+
+ADMIN_TOKEN = "bench-admin-token"  # the edges' admin_token, for their sync pull route
 
 
 def start_cloud(work: Path, keys: Path) -> NodeServer:
@@ -58,7 +62,8 @@ def start_cloud(work: Path, keys: Path) -> NodeServer:
 def start_edge(upstream: str, keys: Path, data_dir: Path) -> NodeServer:
     settings = load_settings(
         role="edge", port=0, model=MODEL, upstream=upstream, upstream_token=TOKEN, data_dir=data_dir,
-        sync_root=keys / "root.json", sync_interval_s=0, link_probe_interval_s=0, router_packaged=False,
+        sync_root=keys / "root.json", sync_interval_s=0, link_probe_interval_s=0,
+        admin_token=ADMIN_TOKEN, router_packaged=False,
     )  # fmt: skip
     return NodeServer(build_node(settings)).start()
 
@@ -79,7 +84,7 @@ def pull(edge: NodeServer) -> tuple[float, int]:
     """(seconds, bytes over the link) of one pull through the edge's own API."""
     before = httpx.get(f"{edge.url}/v1/sync/status").json()["bytes"]["wire"]
     start = time.perf_counter()
-    reply = httpx.post(f"{edge.url}/v1/sync/pull", timeout=3600)
+    reply = httpx.post(f"{edge.url}/v1/sync/pull", headers=bearer_headers(ADMIN_TOKEN), timeout=3600)
     elapsed = time.perf_counter() - start
     reply.raise_for_status()
     return elapsed, reply.json()["bytes"]["wire"] - before

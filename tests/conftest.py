@@ -26,6 +26,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 EDGE_MODEL = "smollm2-135m-instruct"
 CLOUD_TOKEN = "test-cloud-token"
 SYNC_TOKEN = "sync-test-token"
+ADMIN_TOKEN = "admin-test-token"  # the sync edges' admin_token (pull, rollback)
+ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 @pytest.fixture(autouse=True)
@@ -129,7 +131,12 @@ def repository(cloud: NodeServer) -> SyncRepository:
 def start_edge(make_edge: EdgeFactory, cloud: NodeServer, keys: Path, **overrides: Any) -> NodeServer:
     """An edge that syncs from ``cloud`` on demand only (``POST /v1/sync/pull``)."""
     return make_edge(
-        upstream=cloud.url, upstream_token=SYNC_TOKEN, sync_root=keys / "root.json", sync_interval_s=0, **overrides
+        upstream=cloud.url,
+        upstream_token=SYNC_TOKEN,
+        sync_root=keys / "root.json",
+        sync_interval_s=0,
+        admin_token=ADMIN_TOKEN,
+        **overrides,
     )
 
 

@@ -151,3 +151,59 @@ class RecordingProxy:
 
     def seen(self) -> str:
         return b"\n".join(self.bodies).decode("utf-8")
+
+
+class HostileMirror:
+    """A mirror between an edge and the cloud's sync repository that misbehaves on purpose.
+
+    Every GET goes to ``target`` (``Range`` and the token passed on) unless a rule names the
+    file (by the end of its path): ``withhold`` answers 404, ``fail`` answers 503, ``stall``
+    never answers, ``corrupt`` flips one bit in the middle of the body, ``replay`` sends saved
+    bytes instead, and ``rate_bps`` trickles every target body at that many bytes a second.
+    """
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.withhold: set[str] = set()
+        self.fail: set[str] = set()
+        self.stall: set[str] = set()
+        self.corrupt: set[str] = set()
+        self.replay: dict[str, bytes] = {}
+        self.rate_bps: float | None = None
+        self.requests: list[str] = []
+        self.app = Starlette(routes=[Route("/{path:path}", self.handle, methods=["GET"])])
+
+    def _names(self, path: str, rule: set[str] | dict[str, bytes]) -> bool:
+        return any(path.endswith(name) for name in rule)
+
+    async def handle(self, request: Request) -> Response:
+        path = request.url.path
+        self.requests.append(path)
+        if self._names(path, self.withhold):
+            return JSONResponse({"error": {"message": "not found", "type": "invalid_request_error"}}, status_code=404)
+        if self._names(path, self.fail):
+            return JSONResponse({"error": {"message": "bad gateway", "type": "server_error"}}, status_code=503)
+        if self._names(path, self.stall):
+            await asyncio.sleep(3600)
+        for name, data in self.replay.items():
+            if path.endswith(name):
+                return Response(data, media_type="application/json")
+        headers = {k: v for k, v in request.headers.items() if k in ("authorization", "range")}
+        async with httpx.AsyncClient(base_url=self.target, timeout=120) as client:
+            answer = await client.get(path, headers=headers)
+        body = answer.content
+        if self._names(path, self.corrupt) and body:
+            flipped = bytearray(body)
+            flipped[len(flipped) // 2] ^= 0x01
+            body = bytes(flipped)
+        kept = {k: v for k, v in answer.headers.items() if k in ("content-range", "accept-ranges", "content-type")}
+        if self.rate_bps is not None and "/targets/" in path:
+            return StreamingResponse(self._trickle(body), status_code=answer.status_code, headers=kept)
+        return Response(body, status_code=answer.status_code, headers=kept)
+
+    async def _trickle(self, body: bytes) -> object:
+        assert self.rate_bps is not None
+        step = max(1, int(self.rate_bps / 10))
+        for start in range(0, len(body), step):
+            yield body[start : start + step]
+            await asyncio.sleep(0.1)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import EDGE_MODEL, EdgeFactory, start_edge
+from conftest import ADMIN_TOKEN, EDGE_MODEL, EdgeFactory, start_edge
 from edgesplit.cli import app
 from edgesplit.routing.learned import packaged_router
 from edgesplit.server import NodeServer
@@ -39,17 +39,17 @@ def test_publish_then_sync_pull_status_and_rollback(
     refused = runner.invoke(app, ["publish", "--policy", str(bad)])
     assert refused.exit_code == 2 and "api_token" in refused.output  # a policy may only set privacy_* keys
     edge = start_edge(make_edge, sync_cloud, keys)
-    assert runner.invoke(app, ["sync", "pull", "--url", edge.url]).exit_code == 0
+    assert runner.invoke(app, ["sync", "pull", "--url", edge.url, "--admin-token", ADMIN_TOKEN]).exit_code == 0
     policy = tmp_path / "policy.toml"
     policy.write_text('privacy_deny_list = ["Project Falcon"]\n')
     assert runner.invoke(app, ["publish", "--device-router", str(router), "--policy", str(policy)]).exit_code == 0
-    pulled = runner.invoke(app, ["sync", "pull", "--url", edge.url])
+    pulled = runner.invoke(app, ["sync", "pull", "--url", edge.url, "--admin-token", ADMIN_TOKEN])
     assert pulled.exit_code == 0, pulled.output
     assert edge.node.sync.status.current == 2  # type: ignore[attr-defined]
-    rolled = runner.invoke(app, ["sync", "rollback", "--url", edge.url])
+    rolled = runner.invoke(app, ["sync", "rollback", "--url", edge.url, "--admin-token", ADMIN_TOKEN])
     assert rolled.exit_code == 0, rolled.output
     status = runner.invoke(app, ["sync", "status", "--url", edge.url])
     assert "current version" in status.output and "last check" in status.output
     assert edge.node.sync.status.current == 1  # type: ignore[attr-defined]
-    nothing = runner.invoke(app, ["sync", "rollback", "--url", edge.url])
+    nothing = runner.invoke(app, ["sync", "rollback", "--url", edge.url, "--admin-token", ADMIN_TOKEN])
     assert nothing.exit_code == 1 and "no previous" in nothing.output

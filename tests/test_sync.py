@@ -15,16 +15,18 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import EDGE_MODEL, SYNC_TOKEN, EdgeFactory, chat, repository, start_edge
+from conftest import ADMIN, ADMIN_TOKEN, EDGE_MODEL, SYNC_TOKEN, EdgeFactory, chat, repository, start_edge
+from doubles import HostileMirror
 from edgesplit.cloud.repository import BundleSpec, SyncRepository, TierSpec
+from edgesplit.errors import ConfigError
 from edgesplit.models import locate_model
 from edgesplit.routing.learned import packaged_router
-from edgesplit.server import NodeServer
+from edgesplit.server import AppServer, NodeServer
 from edgesplit.sync.keys import init_keys
 
 
 def pull(edge: NodeServer) -> httpx.Response:
-    return httpx.post(f"{edge.url}/v1/sync/pull", timeout=120)
+    return httpx.post(f"{edge.url}/v1/sync/pull", headers=ADMIN, timeout=120)
 
 
 def status(edge: NodeServer) -> dict[str, Any]:
@@ -67,11 +69,14 @@ def test_publish_pull_swaps_router_and_policy_in(
     sync_cloud: NodeServer, keys: Path, make_edge: EdgeFactory, tmp_path: Path
 ) -> None:
     edge = start_edge(make_edge, sync_cloud, keys)
-    assert pull(edge).json()["current"] is None  # nothing published yet
+    nothing = pull(edge)  # nothing published yet: no verified metadata is an error, not "up to date"
+    assert nothing.status_code == 409 and nothing.json()["error"]["param"] == "unavailable"
+    assert status(edge)["last_error"] and status(edge)["current"] is None
     manifest = repository(sync_cloud).publish(router_bundle(tmp_path))
     reply = pull(edge)
     assert reply.status_code == 200, reply.text
     assert reply.json()["current"] == manifest.version == 1
+    assert reply.json()["last_error"] is None and reply.json()["last_fresh"] is not None
     assert edge.node.router.current is not None  # type: ignore[attr-defined]
     assert redacts(edge, "Project Falcon")
     assert "edgesplit_sync_version" in httpx.get(f"{edge.url}/metrics").text
@@ -94,13 +99,13 @@ def test_rollback_serves_the_previous_version_and_is_not_undone_by_the_next_pull
     repository(sync_cloud).publish(router_bundle(tmp_path, "Project Heron"))
     assert pull(edge).json()["current"] == 2
     assert redacts(edge, "Project Heron") and not redacts(edge, "Project Falcon")
-    reply = httpx.post(f"{edge.url}/v1/sync/rollback", timeout=60)
+    reply = httpx.post(f"{edge.url}/v1/sync/rollback", headers=ADMIN, timeout=60)
     assert reply.json()["current"] == 1
     assert redacts(edge, "Project Falcon") and not redacts(edge, "Project Heron")
     assert pull(edge).json()["current"] == 1  # version 2 was rolled back from
     repository(sync_cloud).publish(router_bundle(tmp_path, "Project Osprey"))
     assert pull(edge).json()["current"] == 3  # a newer publish is taken
-    assert httpx.post(f"{edge.url}/v1/sync/rollback", timeout=60).json()["current"] == 1
+    assert httpx.post(f"{edge.url}/v1/sync/rollback", headers=ADMIN, timeout=60).json()["current"] == 1
 
 
 def test_a_new_edge_model_is_swapped_in_while_a_stream_runs_on_the_old_one(
@@ -145,20 +150,48 @@ def test_a_restarted_edge_serves_the_version_it_had(
     assert_serves(again, 1)
 
 
-def test_a_corrupt_file_is_refused(sync_cloud: NodeServer, keys: Path, make_edge: EdgeFactory, tmp_path: Path) -> None:
+def test_a_file_corrupted_on_the_way_is_refused(
+    sync_cloud: NodeServer, keys: Path, make_edge: EdgeFactory, tmp_path: Path
+) -> None:
+    with AppServer((mirror := HostileMirror(sync_cloud.url)).app) as proxy:
+        edge = make_edge(
+            upstream=proxy.url, upstream_token=SYNC_TOKEN, sync_root=keys / "root.json", sync_interval_s=0,
+            admin_token=ADMIN_TOKEN,
+        )  # fmt: skip
+        repository(sync_cloud).publish(router_bundle(tmp_path, "Project Falcon"))
+        assert pull(edge).json()["current"] == 1
+        repository(sync_cloud).publish(router_bundle(tmp_path, "Project Heron"))
+        mirror.corrupt.add(".policy.toml")  # one bit flipped between the cloud and the edge
+        reply = pull(edge)
+        assert reply.status_code == 409
+        assert reply.json()["error"]["param"] == "corrupt"
+        assert status(edge)["last_reason"] == "corrupt"
+        assert 'edgesplit_sync_rejected_total{reason="corrupt"} 1.0' in httpx.get(f"{edge.url}/metrics").text
+        assert redacts(edge, "Project Falcon")
+        assert_serves(edge, 1)
+
+
+def test_a_target_damaged_on_the_server_is_not_served_and_a_republish_repairs_it(
+    sync_cloud: NodeServer, keys: Path, make_edge: EdgeFactory, tmp_path: Path
+) -> None:
     edge = serving_first_bundle(make_edge, sync_cloud, keys, tmp_path)
-    repository(sync_cloud).publish(router_bundle(tmp_path, "Project Heron"))
+    bundle = router_bundle(tmp_path, "Project Heron")
+    repository(sync_cloud).publish(bundle)
     target = _policy_target(sync_cloud)
     data = bytearray(target.read_bytes())
-    data[len(data) // 2] ^= 0x01  # one bit flipped on the server
+    data[len(data) // 2] ^= 0x01  # one bit flipped on the server's disk
     target.write_bytes(bytes(data))
+    served = httpx.get(
+        f"{sync_cloud.url}/v1/sync/targets/{target.name}", headers={"authorization": f"Bearer {SYNC_TOKEN}"}
+    )
+    assert served.status_code == 500 and "damaged" in served.json()["error"]["message"]
     reply = pull(edge)
-    assert reply.status_code == 409
-    assert reply.json()["error"]["param"] == "corrupt"
-    assert status(edge)["last_reason"] == "corrupt"
-    assert 'edgesplit_sync_rejected_total{reason="corrupt"} 1.0' in httpx.get(f"{edge.url}/metrics").text
-    assert redacts(edge, "Project Falcon")
+    assert reply.status_code == 409 and reply.json()["error"]["param"] == "unavailable"
     assert_serves(edge, 1)
+    assert repository(sync_cloud).publish(bundle).version == 3  # the same files again: the damaged copy is replaced
+    assert target.read_bytes() != bytes(data)
+    assert pull(edge).json()["current"] == 3
+    assert redacts(edge, "Project Heron")
 
 
 def _policy_target(cloud: NodeServer) -> Path:
@@ -174,12 +207,22 @@ def _policy_target(cloud: NodeServer) -> Path:
 def test_a_bundle_signed_with_the_wrong_key_is_refused(
     sync_cloud: NodeServer, keys: Path, make_edge: EdgeFactory, tmp_path: Path
 ) -> None:
+    from tuf.api.metadata import Metadata
+
+    from edgesplit.sync.keys import load_signer
+
     edge = serving_first_bundle(make_edge, sync_cloud, keys, tmp_path)
     forged_keys = tmp_path / "forged"
     init_keys(forged_keys)
     shutil.copy(keys / "root.json", forged_keys / "root.json")  # the real root, other signing keys
     forger = SyncRepository(repository(sync_cloud).directory, forged_keys)
-    forger.publish(router_bundle(tmp_path, "Project Heron"))
+    with pytest.raises(ConfigError, match="not the one root v1 names"):  # publish will not sign with them
+        forger.publish(router_bundle(tmp_path, "Project Heron"))
+    timestamp_path = repository(sync_cloud).metadata_dir / "timestamp.json"
+    forged = Metadata.from_file(str(timestamp_path))
+    forged.signed.version += 1
+    forged.sign(load_signer(forged_keys, "timestamp"))  # a mirror signs its own timestamp
+    timestamp_path.write_bytes(forged.to_bytes())
     reply = pull(edge)
     assert reply.status_code == 409 and reply.json()["error"]["param"] == "bad_signature"
     assert redacts(edge, "Project Falcon") and not redacts(edge, "Project Heron")
@@ -228,7 +271,11 @@ def test_a_device_syncs_through_its_local_tier(
         role="local", model=EDGE_MODEL, api_token="local-token", upstream=sync_cloud.url, upstream_token=SYNC_TOKEN
     )
     device = make_edge(
-        upstream=local.url, upstream_token="local-token", sync_root=keys / "root.json", sync_interval_s=0
+        upstream=local.url,
+        upstream_token="local-token",
+        sync_root=keys / "root.json",
+        sync_interval_s=0,
+        admin_token=ADMIN_TOKEN,
     )
     repository(sync_cloud).publish(router_bundle(tmp_path, "Project Falcon"))
     reply = pull(device)

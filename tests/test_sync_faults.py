@@ -21,7 +21,17 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import EDGE_MODEL, SYNC_TOKEN, EdgeFactory, free_port, repository, start_edge, wait_healthy
+from conftest import (
+    ADMIN,
+    ADMIN_TOKEN,
+    EDGE_MODEL,
+    SYNC_TOKEN,
+    EdgeFactory,
+    free_port,
+    repository,
+    start_edge,
+    wait_healthy,
+)
 from edgesplit.cloud.repository import BundleSpec, TierSpec
 from edgesplit.edge.bundles import BundleStore
 from edgesplit.edge.sync import SyncClient
@@ -102,9 +112,9 @@ def test_a_disk_too_small_for_staging_keeps_the_current_version(
 ) -> None:
     edge = start_edge(make_edge, sync_cloud, keys, data_dir=small_disk)
     repository(sync_cloud).publish(router_bundle(tmp_path, "Project Falcon"))
-    assert httpx.post(f"{edge.url}/v1/sync/pull", timeout=60).json()["current"] == 1
+    assert httpx.post(f"{edge.url}/v1/sync/pull", headers=ADMIN, timeout=60).json()["current"] == 1
     repository(sync_cloud).publish(MODEL_BUNDLE)
-    reply = httpx.post(f"{edge.url}/v1/sync/pull", timeout=60)
+    reply = httpx.post(f"{edge.url}/v1/sync/pull", headers=ADMIN, timeout=60)
     assert reply.status_code == 409 and reply.json()["error"]["param"] == "disk_full"
     assert httpx.get(f"{edge.url}/v1/sync/status").json()["current"] == 1
     assert not list((small_disk / "sync" / "partial").glob("*.part"))  # nothing was started
@@ -118,6 +128,7 @@ def _serve_edge(cloud: NodeServer, keys: Path, data_dir: Path) -> tuple[subproce
         "EDGESPLIT_UPSTREAM_TOKEN": SYNC_TOKEN,
         "EDGESPLIT_SYNC_ROOT": str(keys / "root.json"),
         "EDGESPLIT_SYNC_INTERVAL_S": "0",
+        "EDGESPLIT_ADMIN_TOKEN": ADMIN_TOKEN,
         "EDGESPLIT_DATA_DIR": str(data_dir),
         "EDGESPLIT_ROUTER_PACKAGED": "false",
         "EDGESPLIT_LINK_PROBE_INTERVAL_S": "0",
@@ -141,7 +152,7 @@ def test_an_edge_killed_during_a_pull_restarts_on_a_complete_version(
     repository(sync_cloud).publish(router_bundle(tmp_path, "Project Falcon"))
     proc, url = _serve_edge(sync_cloud, keys, data_dir)
     try:
-        assert httpx.post(f"{url}/v1/sync/pull", timeout=60).json()["current"] == 1
+        assert httpx.post(f"{url}/v1/sync/pull", headers=ADMIN, timeout=60).json()["current"] == 1
         repository(sync_cloud).publish(MODEL_BUNDLE)
         threading.Thread(target=lambda: _quietly_pull(url), daemon=True).start()
         time.sleep(kill_after_s)
@@ -153,7 +164,9 @@ def test_an_edge_killed_during_a_pull_restarts_on_a_complete_version(
         assert BundleStore(data_dir / "sync").is_complete(current)
         body = {"model": "edgesplit/edge", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}
         assert httpx.post(f"{url}/v1/chat/completions", json=body, timeout=60).status_code == 200
-        assert httpx.post(f"{url}/v1/sync/pull", timeout=60).json()["current"] == 2  # and it completes later
+        assert (
+            httpx.post(f"{url}/v1/sync/pull", headers=ADMIN, timeout=60).json()["current"] == 2
+        )  # and it completes later
     finally:
         proc.kill()
         proc.wait(timeout=10)
@@ -161,4 +174,4 @@ def test_an_edge_killed_during_a_pull_restarts_on_a_complete_version(
 
 def _quietly_pull(url: str) -> None:
     with contextlib.suppress(httpx.HTTPError):  # the process is killed under it
-        httpx.post(f"{url}/v1/sync/pull", timeout=60)
+        httpx.post(f"{url}/v1/sync/pull", headers=ADMIN, timeout=60)

@@ -7,7 +7,6 @@ Validation runs at start-up; any error is raised as :class:`ConfigError` naming 
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import tomllib
@@ -22,6 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from edgesplit.config_checks import ENV_PREFIX, check_model_reference, describe_error, is_loopback
 from edgesplit.config_tables import PrivacyRuleConfig, UpstreamConfig
 from edgesplit.errors import ConfigError
 from edgesplit.privacy.dates import DatePolicy
@@ -31,7 +31,6 @@ from edgesplit.schemas import PrivacyAction, UpstreamScope
 
 __all__ = ["ENV_PREFIX", "PrivacyRuleConfig", "Role", "Settings", "UpstreamConfig", "load_settings"]
 
-ENV_PREFIX = "EDGESPLIT_"
 # edge: the device next to the user ("device" is accepted too); local: an on-premises server,
 # upstream for devices and edge toward the cloud; cloud: the top tier.
 Role = Literal["edge", "local", "cloud"]
@@ -172,9 +171,16 @@ class Settings(BaseSettings):
     # pulling signed bundles of model, router and policy from the upstream
     sync_root: Path | None = None
     sync_interval_s: float = Field(default=300.0, ge=0, le=86400 * 7)  # poll period; 0 = only `sync pull`
-    # sync (cloud): where the signing keys are, for `edgesplit publish` and re-signing the timestamp
+    sync_stale_alarm_s: float = Field(default=86400.0, gt=0)  # alarm when no fresh timestamp verified this long
+    sync_min_rate_bps: float = Field(default=20_000.0, gt=0)  # a target download slower than this on average fails
+    # sync (cloud): the signing keys; serving needs only the snapshot and timestamp (online) keys
     sync_keys_dir: Path | None = None
     sync_timestamp_expiry_s: float = Field(default=86400.0, ge=60, le=86400 * 365)
+    sync_snapshot_expiry_s: float = Field(default=30 * 86400.0, ge=3600, le=86400 * 365)
+    sync_refresh_check_s: float = Field(default=60.0, gt=0, le=86400)  # how often due metadata is re-signed
+    sync_expiry_warn_days: float = Field(default=21.0, ge=0)  # warn of root and targets expiry this early
+    # every node: the bearer token for its admin routes (sync pull and rollback); unset = those are off
+    admin_token: SecretStr | None = None
     # feedback (edge, local): hard cases recorded (redacted) and sent up through the outbox
     feedback: bool = True
     feedback_shadow_rate: float = Field(default=0.02, ge=0, le=1)  # share of kept requests sent up as shadows
@@ -221,7 +227,7 @@ class Settings(BaseSettings):
     def _check_consistency(self) -> Settings:
         if not self.model:
             self.model = DEFAULT_MODELS[self.role]
-        _check_model_reference(self.model)
+        check_model_reference(self.model)
         if self.role == "cloud" and self.upstream:
             raise ValueError("upstream: the cloud tier has no upstream")
         if self.role == "local" and not self.requires_token:
@@ -233,8 +239,10 @@ class Settings(BaseSettings):
         self._check_boundary()
         if self.sync_root is not None and not self.upstream:
             raise ValueError("sync_root: syncing needs an upstream to pull from")
-        if not _is_loopback(self.host) and not self.requires_token:
+        if not is_loopback(self.host) and not self.requires_token:
             raise ValueError(f"api_token: required when binding beyond loopback (host={self.host!r})")
+        if self.admin_token is not None and self.admin_token == self.api_token:
+            raise ValueError("admin_token: must differ from api_token (clients hold that one)")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert, tls_key: TLS needs both the certificate and its key")
         for key in ("tls_cert", "tls_key", "upstream_ca", "api_tokens_file"):
@@ -356,25 +364,6 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
 
-def _check_model_reference(reference: str) -> None:
-    from edgesplit.models import MODELS, is_model_path
-
-    if is_model_path(reference):
-        if not Path(reference).expanduser().is_file():
-            raise ValueError(f"model: no GGUF file at {reference!r}")
-    elif reference not in MODELS:
-        raise ValueError(f"model: unknown model {reference!r}; registry models: {', '.join(MODELS)} (or a .gguf path)")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build validated settings from a TOML file, the environment and explicit overrides."""
     if config_file is not None and not config_file.is_file():
@@ -387,24 +376,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     try:
         return cls(**clean)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None
+        raise ConfigError(describe_error(exc)) from None
     except tomllib.TOMLDecodeError as exc:  # the file is not TOML: say where, not a traceback
         raise ConfigError(f"config file {config_file} is not valid TOML: {exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"config file {config_file} is not UTF-8 text") from None
-
-
-def _describe(exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        key = ".".join(str(part) for part in err["loc"]) or _key_from_message(err["msg"])
-        env = f"{ENV_PREFIX}{key.upper()}" if key else ""
-        where = f"config key {key!r} (env {env})" if key else "config"
-        lines.append(f"{where}: {err['msg']}")
-    return "invalid settings: " + "; ".join(lines)
-
-
-def _key_from_message(message: str) -> str:
-    # model-level validators put the key before the first colon: "upstream: must be ..."
-    head = message.removeprefix("Value error, ").split(":", 1)[0]
-    return head if head.isidentifier() else ""

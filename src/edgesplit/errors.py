@@ -7,6 +7,7 @@
     ├── InvalidRequest         a client request that cannot be served (HTTP 400)
     │   ├── PositionMismatch   a split frame for other positions than the session expects (HTTP 409)
     │   ├── IdempotencyConflict the key is in use by a running or a different request (HTTP 409 / 422)
+    │   ├── Busy               another operation holds what this one needs; try again (HTTP 409)
     │   ├── NotFound           no such job / result (HTTP 404)
     │   │   └── UnknownModel   the requested model alias is not served here (HTTP 404)
     │   └── ContextOverflow    prompt + max_tokens exceed the context window (HTTP 400)
@@ -28,6 +29,7 @@ from __future__ import annotations
 __all__ = [
     "AuthError",
     "BundleRejected",
+    "Busy",
     "ConfigError",
     "ContextOverflow",
     "EdgesplitError",
@@ -99,11 +101,15 @@ class OutboxFull(EdgesplitError):
 
 class BundleRejected(EdgesplitError):
     """A sync bundle was refused and the node kept serving its current one; ``reason`` says why:
-    corrupt, bad_signature, expired, rollback, download, disk_full, invalid, smoke."""
+    corrupt, bad_signature, expired, rollback, download, unavailable, slow, disk_full, invalid, smoke."""
 
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class Busy(InvalidRequest):
+    """Another operation (a sync pull, say) holds what this one needs; it was not started."""
 
 
 class AuthError(EdgesplitError):

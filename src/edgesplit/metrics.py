@@ -82,6 +82,16 @@ class NodeMetrics:
         self.sync_last_check = Gauge("edgesplit_sync_last_check_timestamp_seconds", "Last pull", registry=reg)
         self.sync_rejected = Counter("edgesplit_sync_rejected", "Bundles refused, by reason", ["reason"], registry=reg)
         self.sync_bytes = Counter("edgesplit_sync_bytes", "Sync target bytes: wire, reused", ["kind"], registry=reg)
+        self.sync_expiry = Gauge(
+            "edgesplit_sync_metadata_expiry_seconds", "Seconds until each role's TUF metadata expires", ["role"],
+            registry=reg,
+        )  # fmt: skip
+        self.sync_stale = Gauge(
+            "edgesplit_sync_stale_seconds", "Seconds since the last verified-fresh timestamp", registry=reg
+        )
+        self.sync_stale_alarm = Gauge(
+            "edgesplit_sync_stale_alarm", "1 when sync_stale_seconds is past sync_stale_alarm_s", registry=reg
+        )
         self.info = Gauge("edgesplit_node_info", "Node role", ["role"], registry=reg)
         self.info.labels(role=role).set(1)
 

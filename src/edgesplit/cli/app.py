@@ -30,7 +30,7 @@ app = typer.Typer(help="Split LLM work between the edge and the cloud.", no_args
 
 @app.command()
 def serve(
-    role: Annotated[str, typer.Option(help="edge (or device), local or cloud")] = "edge",
+    role: Annotated[Optional[str], typer.Option(help="edge (device), local or cloud; default: the config's")] = None,  # noqa: UP045
     upstream: Annotated[Optional[str], typer.Option(help="URL of the next tier (edge, local)")] = None,  # noqa: UP045
     host: Annotated[Optional[str], typer.Option(help="bind address (default 127.0.0.1)")] = None,  # noqa: UP045
     port: Annotated[Optional[int], typer.Option(help="port (default 8000)")] = None,  # noqa: UP045
@@ -43,18 +43,36 @@ def serve(
     from edgesplit.server import serve as serve_node
 
     offline()
-    roles: dict[str, Role] = {"edge": "edge", "device": "edge", "local": "local", "cloud": "cloud"}
-    if role not in roles:
-        raise typer.BadParameter("role must be edge (device), local or cloud", param_hint="--role")
     try:
         settings = load_settings(
-            config, role=roles[role], upstream=upstream, host=host, port=port, model=model, engine=engine,
-            ray_replicas=replicas,
+            config, role=_chosen_role(role, config), upstream=upstream, host=host, port=port, model=model,
+            engine=engine, ray_replicas=replicas,
         )  # fmt: skip
         serve_node(settings)
     except EdgesplitError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+
+
+_ROLES: dict[str, Role] = {"edge": "edge", "device": "edge", "local": "local", "cloud": "cloud"}
+
+
+def _chosen_role(flag: str | None, config: Path | None) -> Role | None:
+    """``--role`` if given, checked against the config file's ``role``: a disagreement is an error,
+    not a silent win for either. None leaves the role to the file, the environment, or "edge"."""
+    import tomllib
+
+    if flag is not None and flag not in _ROLES:
+        raise typer.BadParameter("role must be edge (device), local or cloud", param_hint="--role")
+    in_file = None
+    if config is not None and config.is_file():
+        try:
+            in_file = tomllib.loads(config.read_text()).get("role")
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            in_file = None  # load_settings says what is wrong with the file
+    if flag is not None and in_file is not None and _ROLES.get(str(in_file)) != _ROLES[flag]:
+        raise typer.BadParameter(f"--role {flag} disagrees with role = {in_file!r} in {config}", param_hint="--role")
+    return _ROLES[flag] if flag is not None else None
 
 
 @app.command()

@@ -19,14 +19,13 @@ feedback_app = typer.Typer(help="Hard cases the edges sent up, and refitting the
 
 def _cloud_files(config: Path | None) -> tuple[Any, Any, Any]:
     from edgesplit.cloud.feedback import FeedbackStore
-    from edgesplit.cloud.repository import SyncRepository
+    from edgesplit.cloud.repository import repository_for
     from edgesplit.config import load_settings
 
     settings = load_settings(config, role="cloud")
     data = settings.resolved_data_dir()
     store = FeedbackStore(data / "feedback.sqlite")
-    repo = SyncRepository(data / "sync", settings.sync_keys_dir or data / "keys", settings.sync_timestamp_expiry_s)
-    return settings, store, repo
+    return settings, store, repository_for(settings)
 
 
 @feedback_app.command("stats")

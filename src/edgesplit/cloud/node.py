@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from edgesplit.background import stop_task
 from edgesplit.cloud.feedback import FeedbackStore
-from edgesplit.cloud.repository import SyncRepository
+from edgesplit.cloud.freshness import MetadataKeeper
+from edgesplit.cloud.repository import repository_for, warn_of_offline_keys
 from edgesplit.config import Settings
 from edgesplit.errors import ConfigError, InvalidRequest, UnknownModel
 from edgesplit.generation import Backend, GenerationParams, Prompt
@@ -59,12 +61,9 @@ class CloudNode:
         self.redactor: Redactor | None = None  # the cloud is the last tier: nothing to redact for
         self.outbox: Outbox | None = None  # and nothing to defer to
         self.preprocessors: Sequence[Preprocessor] = _before_routing(settings)
-        self.repository = SyncRepository(
-            settings.resolved_data_dir() / "sync",
-            settings.sync_keys_dir or settings.resolved_data_dir() / "keys",
-            settings.sync_timestamp_expiry_s,
-        )  # bundles published for the edges (`edgesplit publish`), served under /v1/sync
-        self._timestamp_task: asyncio.Task[None] | None = None
+        self.repository = repository_for(settings)  # bundles for the edges (`edgesplit publish`), under /v1/sync
+        self.keeper = MetadataKeeper(self.repository, metrics, timedelta(days=settings.sync_expiry_warn_days))
+        self._keeper_task: asyncio.Task[None] | None = None
         self.feedback: FeedbackRecorder | None = None  # the cloud records no candidates; it stores the edges':
         self.feedback_store = FeedbackStore(settings.resolved_data_dir() / "feedback.sqlite")
 
@@ -106,7 +105,8 @@ class CloudNode:
     def describe(self) -> dict[str, Any]:
         """What runs here, for the dashboard (the cloud has no router, policy or bundle of its own)."""
         settings = self.settings
-        return {"role": settings.role, "tier": settings.tier, "model": settings.served_model, "upstream": False}
+        described = {"role": settings.role, "tier": settings.tier, "model": settings.served_model, "upstream": False}
+        return {**described, "repository": self.keeper.describe()} if self.repository.initialised else described
 
     def resolve(self, model: str, header: str | None, body_route: RouteName | None) -> RouteName:
         if model not in self.model_ids():
@@ -117,10 +117,10 @@ class CloudNode:
         return "cloud"
 
     async def start(self) -> None:
-        if (self.repository.keys_dir / "timestamp.pem").is_file():
-            from edgesplit.cloud.sync_api import keep_timestamp_fresh
-
-            self._timestamp_task = asyncio.create_task(keep_timestamp_fresh(self.repository), name="edgesplit-tuf")
+        if self.repository.initialised or self.repository.has_online_keys():
+            warn_of_offline_keys(self.repository.keys_dir)
+            task = self.keeper.run(self.settings.sync_refresh_check_s)
+            self._keeper_task = asyncio.create_task(task, name="edgesplit-tuf")
 
     def add_routes(self, app: FastAPI) -> None:
         """Split sessions and verify sessions, when their models are configured; the sync repository."""
@@ -161,7 +161,7 @@ class CloudNode:
         )
 
     async def aclose(self) -> None:
-        await stop_task(self._timestamp_task)
+        await stop_task(self._keeper_task)
         self.feedback_store.close()
         if self.results is not None:
             self.results.close()

@@ -3,22 +3,30 @@
 Layout under ``directory``: ``metadata/`` holds ``N.root.json``, ``N.targets.json``,
 ``N.snapshot.json`` and ``timestamp.json`` (consistent snapshots), ``targets/`` holds every file
 under its sha256-prefixed name, so a published file never changes in place and an edge that
-resumes a download resumes the same bytes. A publish writes the targets first, then the
-versioned metadata, and replaces ``timestamp.json`` last: an edge sees the old bundle or the new
-one, never half of one.
+resumes a download resumes the same bytes.
+
+A publish copies the targets in (verified against their digest; a damaged copy already there is
+replaced), signs the targets metadata with the *targets* key, then the snapshot and timestamp
+with the online keys when they are at hand, replacing ``timestamp.json`` last: an edge sees the
+old bundle or the new one, never half of one. On an operator machine without the online keys,
+publish stops after the targets; the serving cloud's :mod:`~edgesplit.cloud.freshness` loop
+signs the snapshot and timestamp for it (see :mod:`edgesplit.cloud.online_signing`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from edgesplit.cloud.online_signing import OnlineSigner
 from edgesplit.errors import ConfigError
-from edgesplit.sync.keys import load_signer
+from edgesplit.sync.files import atomic_write, file_digest
+from edgesplit.sync.keys import OFFLINE_ROLES
 from edgesplit.sync.manifest import (
     BUNDLE_TARGET,
     POLICY_KEYS,
@@ -28,10 +36,14 @@ from edgesplit.sync.manifest import (
     overrides_from_toml,
 )
 
-__all__ = ["BundleSpec", "SyncRepository", "TierSpec"]
+if TYPE_CHECKING:
+    from edgesplit.config import Settings
+
+__all__ = ["TARGETS_EXPIRY", "BundleSpec", "SyncRepository", "TierSpec", "repository_for", "warn_of_offline_keys"]
+
+log = logging.getLogger("edgesplit.cloud.sync")
 
 TARGETS_EXPIRY = timedelta(days=90)
-SNAPSHOT_EXPIRY = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -50,25 +62,16 @@ class BundleSpec:
     preprocess: Path | None = None  # TOML: preprocessors, compress_*
 
 
-class SyncRepository:
-    """Publishes bundles and keeps the timestamp fresh; the keys live in ``keys_dir``."""
+class SyncRepository(OnlineSigner):
+    """Publishes bundles (targets key) and keeps snapshot and timestamp fresh (online keys);
+    the keys live in ``keys_dir``."""
 
-    def __init__(self, directory: Path, keys_dir: Path, timestamp_expiry_s: float = 86400.0) -> None:
-        self.directory = directory
-        self.metadata_dir = directory / "metadata"
-        self.targets_dir = directory / "targets"
-        self.keys_dir = keys_dir
-        self.timestamp_expiry = timedelta(seconds=timestamp_expiry_s)
-
-    @property
-    def initialised(self) -> bool:
-        return (self.metadata_dir / "timestamp.json").is_file()
-
-    def publish(self, spec: BundleSpec) -> BundleManifest:
+    def publish(self, spec: BundleSpec, passphrase: str | None = None) -> BundleManifest:
         """Check the bundle is one consistent set, add its files and sign a new version of it."""
         from tuf.api.metadata import TargetFile
 
-        files = _bundle_files(spec)
+        self.import_roots()
+        files = _bundle_files(spec, self._published_spec())
         targets = self._open_targets()
         version = targets.signed.version + 1 if self.initialised else targets.signed.version
         manifest = _manifest(spec, version)
@@ -76,21 +79,30 @@ class SyncRepository:
         manifest_bytes = manifest.model_dump_json(indent=1).encode()
         entries[BUNDLE_TARGET] = self._add_target_bytes(BUNDLE_TARGET, manifest_bytes)
         targets.signed.targets = {path: TargetFile.from_dict(info, path) for path, info in entries.items()}
-        targets.signed.version = version
-        self._sign_and_write(targets, "targets", TARGETS_EXPIRY, versioned=True)
-        self._write_snapshot(version)
-        self.refresh_timestamp()
+        self._sign_targets(targets, version, passphrase)
         return manifest
 
+    def resign(self, passphrase: str | None = None) -> int:
+        """Sign the current bundle again, unchanged, with a fresh expiry (and the current targets
+        key, after a rotation); returns the new targets version. Edges download nothing."""
+        self.import_roots()
+        if not self.initialised:
+            raise ConfigError(f"sync repository {self.directory}: nothing published to re-sign")
+        targets = self._trusted_targets()
+        version: int = targets.signed.version + 1
+        self._sign_targets(targets, version, passphrase)
+        return version
+
     def current_spec(self) -> BundleSpec:
-        """The current bundle as a spec over the repository's own files, to republish with a change."""
+        """The current bundle as a spec over the repository's own files, each checked against the
+        signed digest (ConfigError for one that changed on disk), to republish with one change."""
         manifest = self.current()
         if manifest is None:
             return BundleSpec()
-        targets = self._latest("targets").signed.targets
+        targets = self._trusted_targets().signed.targets
 
         def stored(path: str | None) -> Path | None:
-            return self._target_file(path, targets[path].hashes["sha256"]) if path else None
+            return self._verified_target(path, targets[path]) if path else None
 
         tiers: dict[str, TierSpec] = {
             tier: TierSpec(stored(files.model), files.model_name, stored(files.router))
@@ -107,91 +119,76 @@ class SyncRepository:
         """The manifest of the last published bundle, if any."""
         if not self.initialised:
             return None
-        targets = self._open_targets()
-        info = targets.signed.targets.get(BUNDLE_TARGET)
+        info = self._trusted_targets().signed.targets.get(BUNDLE_TARGET)
         if info is None:
             return None
-        digest = info.hashes["sha256"]
-        return BundleManifest.model_validate_json((self.targets_dir / f"{digest}.{BUNDLE_TARGET}").read_bytes())
+        return BundleManifest.model_validate_json(self._verified_target(BUNDLE_TARGET, info).read_bytes())
 
-    def refresh_timestamp(self) -> int:
-        """Sign a new timestamp for the current snapshot (the cloud does this before it expires)."""
-        from tuf.api.metadata import Metadata, MetaFile, Timestamp
+    def _sign_targets(self, targets: Any, version: int, passphrase: str | None) -> None:
+        targets.signed.version = version
+        signer = self.trusted_signer("targets", self.latest("root"), passphrase)
+        self.sign_and_write(targets, "targets", TARGETS_EXPIRY, signer)
+        if self.has_online_keys():
+            self.refresh_online(force=True)
+        else:
+            log.info("targets v%d signed; the serving cloud signs its snapshot and timestamp", version)
 
-        snapshot = self._latest("snapshot")
-        previous = self._read("timestamp.json") if self.initialised else None
-        version = previous.signed.version + 1 if previous is not None else 1
-        timestamp = Metadata(Timestamp(version=version, snapshot_meta=MetaFile(snapshot.signed.version)))
-        self._sign_and_write(timestamp, "timestamp", self.timestamp_expiry, versioned=False)
-        return version
-
-    def timestamp_expires(self) -> datetime | None:
-        if not self.initialised:
-            return None
-        expires: datetime = self._read("timestamp.json").signed.expires
-        return expires
+    def _published_spec(self) -> BundleSpec | None:
+        try:
+            return self.current_spec() if self.initialised else None
+        except ConfigError:
+            return None  # a damaged current bundle: the new one must then name its models itself
 
     def _open_targets(self) -> Any:
         from tuf.api.metadata import Metadata, Targets
 
-        self._ensure_root()
+        self.ensure_root()
         if self.initialised:
-            return self._latest("targets")
+            return self._trusted_targets()
         return Metadata(Targets(version=1))
 
-    def _ensure_root(self) -> None:
-        """The first publish copies the root metadata ``edgesplit keys init`` made."""
-        if any(self.metadata_dir.glob("*.root.json")):
-            return
-        source = self.keys_dir / "root.json"
-        if not source.is_file():
-            raise ConfigError(f"no root metadata at {source} (create it with: edgesplit keys init {self.keys_dir})")
-        self.metadata_dir.mkdir(parents=True, exist_ok=True)
-        self.targets_dir.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.metadata_dir / "1.root.json", source.read_bytes())
-        _atomic_write(self.metadata_dir / "root.json", source.read_bytes())
+    def _trusted_targets(self) -> Any:
+        """The newest targets metadata, its signature checked against the root's targets keys."""
+        from tuf.api.exceptions import UnsignedMetadataError
 
-    def _latest(self, role: str) -> Any:
-        versions = sorted(int(p.name.split(".", 1)[0]) for p in self.metadata_dir.glob(f"*.{role}.json"))
-        if not versions:
-            raise ConfigError(f"sync repository {self.directory}: no {role} metadata")
-        return self._read(f"{versions[-1]}.{role}.json")
+        targets = self.latest("targets")
+        try:
+            self.latest("root").verify_delegate("targets", targets)
+        except UnsignedMetadataError as exc:
+            raise ConfigError(f"sync repository {self.directory}: targets metadata not signed by root: {exc}") from None
+        return targets
 
-    def _read(self, name: str) -> Any:
-        from tuf.api.metadata import Metadata
-
-        return Metadata.from_file(str(self.metadata_dir / name))
-
-    def _write_snapshot(self, targets_version: int) -> None:
-        from tuf.api.metadata import Metadata, MetaFile, Snapshot
-
-        version = self._latest("snapshot").signed.version + 1 if self.initialised else 1
-        snapshot = Metadata(Snapshot(version=version, meta={"targets.json": MetaFile(targets_version)}))
-        self._sign_and_write(snapshot, "snapshot", SNAPSHOT_EXPIRY, versioned=True)
-
-    def _sign_and_write(self, metadata: Any, role: str, expiry: timedelta, versioned: bool) -> None:
-        metadata.signed.expires = datetime.now(UTC).replace(microsecond=0) + expiry
-        metadata.signatures.clear()
-        metadata.sign(load_signer(self.keys_dir, role))
-        name = f"{metadata.signed.version}.{role}.json" if versioned else f"{role}.json"
-        _atomic_write(self.metadata_dir / name, metadata.to_bytes())
+    def _verified_target(self, path: str, info: Any) -> Path:
+        stored = self._target_file(path, info.hashes["sha256"])
+        if not stored.is_file() or file_digest(stored) != (info.hashes["sha256"], info.length):
+            raise ConfigError(f"sync repository: the stored {path} is missing or differs from what was signed")
+        return stored
 
     def _add_target(self, path: str, source: Path) -> dict[str, Any]:
+        """Copy ``source`` in under its digest; a stored file with that name but other bytes is replaced."""
         from tuf.api.metadata import TargetFile
 
         info = TargetFile.from_file(path, str(source))
-        destination = self._target_file(path, info.hashes["sha256"])
-        if not destination.exists():
-            tmp = destination.with_name(f".{destination.name}.tmp")
-            _link_or_copy(source, tmp)
-            os.replace(tmp, destination)
+        digest = info.hashes["sha256"]
+        destination = self._target_file(path, digest)
+        if destination.is_file() and file_digest(destination) == (digest, info.length):
+            return info.to_dict()
+        if destination.exists():
+            log.warning("sync: stored target %s was damaged; replacing it", destination.name)
+        tmp = destination.with_name(f".{destination.name}.tmp")
+        shutil.copyfile(source, tmp)  # a copy: editing the source later cannot change what was published
+        if file_digest(tmp) != (digest, info.length):
+            tmp.unlink()
+            raise ConfigError(f"publish: {source} changed while it was being copied; publish again")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, destination)
         return info.to_dict()
 
     def _add_target_bytes(self, path: str, data: bytes) -> dict[str, Any]:
         from tuf.api.metadata import TargetFile
 
         info = TargetFile.from_data(path, data)
-        _atomic_write(self._target_file(path, info.hashes["sha256"]), data)
+        atomic_write(self._target_file(path, info.hashes["sha256"]), data)
         return info.to_dict()
 
     def _target_file(self, path: str, digest: str) -> Path:
@@ -201,17 +198,36 @@ class SyncRepository:
         return folder / f"{digest}.{name}"
 
 
-def _bundle_files(spec: BundleSpec) -> dict[str, Path]:
-    """target path -> local file, after checking each router was fitted for its tier's model."""
-    from edgesplit.routing.artifact import ArtifactError, load_artifact
+def repository_for(settings: Settings) -> SyncRepository:
+    """The sync repository a configuration names: ``data_dir/sync``, keys in ``sync_keys_dir``."""
+    data = settings.resolved_data_dir()
+    return SyncRepository(
+        data / "sync",
+        settings.sync_keys_dir or data / "keys",
+        settings.sync_timestamp_expiry_s,
+        settings.sync_snapshot_expiry_s,
+    )
 
+
+def warn_of_offline_keys(keys_dir: Path) -> None:
+    """A serving cloud needs only the online keys; say so when the offline ones sit beside them."""
+    found = [role for role in OFFLINE_ROLES if (keys_dir / f"{role}.pem").is_file()]
+    if found:
+        log.warning(
+            "sync: the %s key(s) are on this serving host (%s); keep them offline and give the cloud only "
+            "the snapshot and timestamp keys (edgesplit keys init --online)",
+            " and ".join(found),
+            keys_dir,
+        )
+
+
+def _bundle_files(spec: BundleSpec, published: BundleSpec | None) -> dict[str, Path]:
+    """target path -> local file, after the edge's own checks: each router fits its tier's model
+    (name and feature size), each file exists, the TOML files set only their own keys and validate."""
     files: dict[str, Path] = {}
     for tier, tier_spec in spec.tiers.items():
         if tier_spec.router is not None:
-            try:
-                load_artifact(tier_spec.router, tier_spec.model_name)
-            except ArtifactError as exc:
-                raise ConfigError(f"publish: the {tier} router does not fit the {tier} model: {exc}") from None
+            _check_router(tier, tier_spec, published.tiers.get(tier) if published else None)
             files[_target_path(tier_spec)[1]] = tier_spec.router
         if tier_spec.model is not None:
             files[_target_path(tier_spec)[0]] = tier_spec.model
@@ -223,6 +239,33 @@ def _bundle_files(spec: BundleSpec) -> dict[str, Path]:
             _check_settings_file(path, allowed, name)
             files[f"{name}.toml"] = path
     return files
+
+
+def _check_router(tier: str, spec: TierSpec, published: TierSpec | None) -> None:
+    from edgesplit.routing.artifact import ArtifactError, load_artifact
+
+    assert spec.router is not None
+    try:
+        load_artifact(spec.router, spec.model_name, _hidden_size(spec, published))
+    except ArtifactError as exc:
+        raise ConfigError(f"publish: the {tier} router does not fit the {tier} model: {exc}") from None
+
+
+def _hidden_size(spec: TierSpec, published: TierSpec | None) -> int | None:
+    """The embedding width of the model the router will run beside: the bundle's own model file,
+    else the one already published for the tier, else the registry model of that name."""
+    from edgesplit.model_info import read_gguf_info
+    from edgesplit.models import MODELS, locate_model
+
+    model = spec.model
+    if model is None and published is not None and published.model_name == spec.model_name:
+        model = published.model
+    if model is None and spec.model_name in MODELS:
+        try:
+            model = locate_model(spec.model_name)
+        except Exception:  # not installed here: the edge checks it when it loads
+            return None
+    return read_gguf_info(model).hidden_size if model is not None else None
 
 
 def _check_settings_file(path: Path, allowed: tuple[str, ...], what: str) -> None:
@@ -244,6 +287,8 @@ def _target_path(spec: TierSpec) -> tuple[str, str]:
 
 
 def _manifest(spec: BundleSpec, version: int) -> BundleManifest:
+    from edgesplit.sync.clock import now
+
     tiers = {}
     for tier, tier_spec in spec.tiers.items():
         model_path, router_path = _target_path(tier_spec)
@@ -254,24 +299,8 @@ def _manifest(spec: BundleSpec, version: int) -> BundleManifest:
         )
     return BundleManifest(
         version=version,
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        created_at=now().isoformat(timespec="seconds"),
         tiers=tiers,  # type: ignore[arg-type]
         policy="policy.toml" if spec.policy else None,
         preprocess="preprocess.toml" if spec.preprocess else None,
     )
-
-
-def _link_or_copy(source: Path, destination: Path) -> None:
-    try:
-        os.link(source, destination)
-    except OSError:
-        shutil.copyfile(source, destination)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)

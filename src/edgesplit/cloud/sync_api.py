@@ -2,8 +2,10 @@
 
 ``GET /v1/sync/metadata/{name}`` serves TUF metadata, ``GET /v1/sync/targets/{path}`` the files.
 Targets honour ``Range`` (Starlette's ``FileResponse``), so an edge resumes a cut download;
-TUF still checks the length and hash of the whole file. A background task re-signs the timestamp
-before it expires, when the timestamp key is on this node (``sync_keys_dir``).
+TUF still checks the length and hash of the whole file. Before a target is served its bytes are
+checked against the digest in its name (once per file version: size, mtime and inode), so a file
+damaged on the server's disk answers 500 (``IntegrityError``) instead of reaching every edge.
+Re-signing the metadata is :mod:`edgesplit.cloud.freshness`'s job.
 """
 
 from __future__ import annotations
@@ -11,18 +13,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edgesplit.errors import NotFound
+from edgesplit.errors import IntegrityError, NotFound
+from edgesplit.sync.files import file_digest
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from edgesplit.cloud.repository import SyncRepository
 
-__all__ = ["add_sync_routes", "keep_timestamp_fresh"]
+__all__ = ["add_sync_routes"]
 
 log = logging.getLogger("edgesplit.cloud.sync")
 
@@ -54,7 +56,9 @@ def add_sync_routes(app: FastAPI, repository: SyncRepository) -> None:
         parts = path.split("/")
         if not all(_TARGET_PART.match(part) for part in parts):
             raise NotFound(f"no sync target {path!r}", code="not_found")
-        return FileResponse(_existing(repository.targets_dir.joinpath(*parts)), media_type="application/octet-stream")
+        stored = _existing(repository.targets_dir.joinpath(*parts))
+        await asyncio.to_thread(_check_digest, stored)
+        return FileResponse(stored, media_type="application/octet-stream")
 
 
 # TUF metadata: a signed document (the role's fields under "signed", checked by the edge's tuf client)
@@ -80,13 +84,17 @@ def _existing(path: Path) -> Path:
     return path
 
 
-async def keep_timestamp_fresh(repository: SyncRepository, check_s: float = 60.0) -> None:
-    """Re-sign the timestamp once less than half of its lifetime is left (cancel to stop)."""
-    while True:
-        expires = repository.timestamp_expires()
-        if expires is not None:
-            left_s = (expires - datetime.now(UTC)).total_seconds()
-            if left_s < repository.timestamp_expiry.total_seconds() / 2:
-                version = await asyncio.to_thread(repository.refresh_timestamp)
-                log.info("sync timestamp re-signed: version %d", version)
-        await asyncio.sleep(check_s)
+_CHECKED: dict[Path, tuple[int, int, int]] = {}  # path -> (size, mtime_ns, inode) last found intact
+
+
+def _check_digest(path: Path) -> None:
+    stat = path.stat()
+    stamp = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    if _CHECKED.get(path) == stamp:
+        return
+    expected = path.name.split(".", 1)[0]
+    if file_digest(path)[0] != expected:
+        _CHECKED.pop(path, None)
+        log.error("sync: stored target %s is damaged (sha256 differs from its name); republish it", path.name)
+        raise IntegrityError(f"sync target {path.name!r} is damaged on the server; the operator must republish it")
+    _CHECKED[path] = stamp

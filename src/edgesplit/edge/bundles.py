@@ -16,13 +16,13 @@ version: the old one until ``state.json`` names the new one. The previous versio
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from edgesplit.sync.files import file_digest
 from edgesplit.sync.manifest import BUNDLE_TARGET, BundleManifest
 
 __all__ = ["BundleStore", "SyncState", "file_digest"]
@@ -123,15 +123,6 @@ class BundleStore:
                 shutil.rmtree(folder, ignore_errors=True)
         for folder in (self.directory / "staging").iterdir():
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def file_digest(path: Path) -> tuple[str, int]:
-    """(sha256 hex, length) of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1024 * 1024):
-            digest.update(block)
-    return digest.hexdigest(), path.stat().st_size
 
 
 def _matches(path: Path, recorded: list[object]) -> bool:

@@ -6,13 +6,21 @@ what it received in a partial file and asks for the rest with ``Range: bytes=N-`
 one download (``retries`` times) and across pulls. The Updater still checks the length and hash
 of the whole stream, so a resumed file is verified exactly like a fresh one. Metadata is never
 resumed: ``timestamp.json`` changes in place.
+
+Every download has a whole-file deadline, not only a per-read timeout, so a trickle cannot hold
+the sync lock for hours: ``timeout_s + length / min_rate_bps`` for a target (set around each one
+with :meth:`deadline_for`), ``2 * timeout_s`` for a metadata file. A cut or failed reconnect is
+retried up to ``retries`` times with jittered exponential backoff, within that deadline.
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
 import ssl
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,9 +30,14 @@ from tuf.ngclient.fetcher import FetcherInterface
 
 from edgesplit.http.auth import bearer_headers
 
-__all__ = ["FetchStats", "ResumingFetcher"]
+__all__ = ["DeadlinePassed", "FetchStats", "ResumingFetcher"]
 
 _CHUNK_BYTES = 64 * 1024
+_BACKOFF_CAP_S = 30.0
+
+
+class DeadlinePassed(exceptions.SlowRetrievalError):
+    """The whole download took longer than its deadline (not retried: the deadline is the budget)."""
 
 
 @dataclass
@@ -43,10 +56,16 @@ class ResumingFetcher(FetcherInterface):
         retries: int = 3,
         transport: httpx.BaseTransport | None = None,
         verify: ssl.SSLContext | bool = True,
+        min_rate_bps: float = 20_000.0,
+        backoff_s: float = 0.5,
     ) -> None:
         self.partial_dir = partial_dir
         self.retries = retries
+        self.timeout_s = timeout_s
+        self.min_rate_bps = min_rate_bps
+        self.backoff_s = backoff_s
         self.stats = FetchStats()
+        self._target_deadline: float | None = None  # monotonic time the current target must be done by
         self._client = httpx.Client(
             headers=bearer_headers(token), timeout=timeout_s, transport=transport, verify=verify
         )
@@ -59,9 +78,20 @@ class ResumingFetcher(FetcherInterface):
         for path in self.partial_dir.glob("*.part"):
             path.unlink(missing_ok=True)
 
+    @contextmanager
+    def deadline_for(self, length: int) -> Iterator[None]:
+        """Downloads inside must finish within ``timeout_s + length / min_rate_bps`` seconds."""
+        self._target_deadline = time.monotonic() + self.timeout_s + length / self.min_rate_bps
+        try:
+            yield
+        finally:
+            self._target_deadline = None
+
     def _fetch(self, url: str) -> Iterator[bytes]:
         if "/targets/" not in url:
-            return self._chunks(self._open(url, 0), None)
+            deadline = time.monotonic() + 2 * self.timeout_s
+            return self._chunks(self._open(url, 0), None, deadline)
+        deadline = self._target_deadline or time.monotonic() + 2 * self.timeout_s
         self.partial_dir.mkdir(parents=True, exist_ok=True)
         partial = self.partial_dir / f"{hashlib.sha256(url.encode()).hexdigest()[:32]}.part"
         have = partial.stat().st_size if partial.exists() else 0
@@ -69,7 +99,7 @@ class ResumingFetcher(FetcherInterface):
         if have and response.status_code != 206:  # the server sent the whole file: start over
             partial.unlink()
             have = 0
-        return self._resumable(url, partial, have, response)
+        return self._resumable(url, partial, have, response, deadline)
 
     def _open(self, url: str, start: int) -> httpx.Response:
         headers = {"range": f"bytes={start}-"} if start else {}
@@ -88,10 +118,12 @@ class ResumingFetcher(FetcherInterface):
             raise exceptions.DownloadHTTPError(f"HTTP {response.status_code} for {url}", response.status_code)
         return response
 
-    def _chunks(self, response: httpx.Response, sink: Path | None) -> Iterator[bytes]:
+    def _chunks(self, response: httpx.Response, sink: Path | None, deadline: float) -> Iterator[bytes]:
         handle = open(sink, "ab") if sink is not None else None  # noqa: SIM115  (closed in finally)
         try:
             for chunk in response.iter_bytes(_CHUNK_BYTES):
+                if time.monotonic() > deadline:
+                    raise DeadlinePassed(f"download from {response.url} is under the minimum rate; gave up")
                 self.stats.wire_bytes += len(chunk)
                 if handle is not None:
                     handle.write(chunk)
@@ -106,7 +138,9 @@ class ResumingFetcher(FetcherInterface):
             if handle is not None:
                 handle.close()
 
-    def _resumable(self, url: str, partial: Path, have: int, response: httpx.Response) -> Iterator[bytes]:
+    def _resumable(
+        self, url: str, partial: Path, have: int, response: httpx.Response | None, deadline: float
+    ) -> Iterator[bytes]:
         if have:
             self.stats.reused_bytes += have
             with open(partial, "rb") as kept:  # in blocks: a partial model can be hundreds of MB
@@ -115,15 +149,32 @@ class ResumingFetcher(FetcherInterface):
         attempts = 0
         while True:
             try:
-                yield from self._chunks(response, partial)
+                if response is None:
+                    response = self._reopen(url, partial)
+                yield from self._chunks(response, partial, deadline)
                 break
+            except DeadlinePassed:
+                raise  # the partial file stays: the next pull resumes from it
             except exceptions.DownloadError:
+                response = None
                 attempts += 1
                 if attempts > self.retries:
-                    raise  # the partial file stays: the next pull resumes from it
-                self.stats.resumes += 1
-                response = self._open(url, partial.stat().st_size if partial.exists() else 0)
-                if response.status_code != 206:
-                    response.close()
                     raise
+                self._backoff(attempts, deadline)
         partial.unlink(missing_ok=True)
+
+    def _reopen(self, url: str, partial: Path) -> httpx.Response:
+        response = self._open(url, partial.stat().st_size if partial.exists() else 0)
+        if response.status_code != 206:
+            response.close()
+            raise exceptions.DownloadError(f"{url}: the server did not resume with Range")
+        self.stats.resumes += 1
+        return response
+
+    def _backoff(self, attempt: int, deadline: float) -> None:
+        """Sleep ``backoff_s * 2^(attempt-1)``, jittered to 50-100 %, capped, and never past the deadline."""
+        wait_s = min(_BACKOFF_CAP_S, self.backoff_s * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+        left_s = deadline - time.monotonic()
+        if left_s <= 0:
+            raise DeadlinePassed("download deadline passed while retrying")
+        time.sleep(min(wait_s, left_s))

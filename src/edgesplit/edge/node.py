@@ -283,7 +283,7 @@ class EdgeNode:
     def describe(self) -> dict[str, Any]:
         """What runs here, for the dashboard: model, router, privacy policy, bundle and sync state."""
         settings = self.settings
-        status = self.sync.status.as_dict() if self.sync is not None else None
+        status = self.sync.snapshot() if self.sync is not None else None
         return {
             "role": settings.role, "tier": settings.tier, "model": settings.served_model,
             "upstream": settings.upstream is not None, "link": self.link.state.value,

@@ -7,6 +7,11 @@ is unchanged, otherwise downloaded with Range resume. The complete, verified ver
 to the :class:`~edgesplit.edge.bundles.BundleStore`; swapping it into the running node is
 :mod:`edgesplit.edge.swap`'s job. Every refusal is a :class:`~edgesplit.errors.BundleRejected`
 with a reason, and the node keeps serving what it has.
+
+No answer is not "nothing new": a 404, a 5xx or a timeout on any metadata file fails the pull
+(``unavailable``, ``download``, ``slow``), because a mirror that withholds ``timestamp.json``
+would otherwise hold the edge on an old bundle in silence. :attr:`SyncClient.fresh_at` records
+when a whole refresh last verified, the basis of the edge's staleness alarm.
 """
 
 from __future__ import annotations
@@ -14,83 +19,21 @@ from __future__ import annotations
 import errno
 import shutil
 import ssl
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-from pydantic import BaseModel
 
 from edgesplit.edge.bundles import BundleStore
-from edgesplit.edge.fetcher import FetchStats, ResumingFetcher
+from edgesplit.edge.fetcher import DeadlinePassed, ResumingFetcher
 from edgesplit.errors import BundleRejected
 from edgesplit.sync.manifest import BUNDLE_TARGET, BundleManifest
 
-__all__ = ["SyncClient", "SyncStatus", "SyncStatusBody", "SyncStatusNow", "rejection_reason"]
+__all__ = ["SyncClient", "rejection_reason"]
 
 _FREE_MARGIN_BYTES = 16 * 1024 * 1024  # left free after staging, for SQLite and logs
-
-
-class SyncBytes(BaseModel):
-    wire: int  # bytes downloaded
-    reused: int  # bytes of targets already on disk, not downloaded again
-    resumes: int  # downloads continued with an HTTP Range request
-
-
-class SyncStatusBody(BaseModel):
-    """``POST /v1/sync/pull`` and ``/v1/sync/rollback``: :class:`SyncStatus` after the call."""
-
-    current: int | None  # bundle version serving
-    previous: int | None  # the version a rollback returns to
-    pending: int | None
-    last_check: float | None
-    last_error: str | None
-    last_reason: str | None
-    rejected: dict[str, int]
-    bytes: SyncBytes
-
-
-class Download(BaseModel):
-    target: str
-    length: int
-    bytes: int
-
-
-class SyncStatusNow(SyncStatusBody):
-    """``GET /v1/sync/status``: the status and the download in progress, if any."""
-
-    downloading: Download | None
-
-
-@dataclass
-class SyncStatus:
-    """What ``edgesplit sync status`` shows and ``/metrics`` exports."""
-
-    current: int | None = None
-    previous: int | None = None
-    pending: int | None = None  # a version being downloaded or swapped in
-    last_check: float | None = None  # unix time of the last pull attempt
-    last_error: str | None = None
-    last_reason: str | None = None
-    rejected: dict[str, int] = field(default_factory=dict)  # reason -> count
-    fetch: FetchStats = field(default_factory=FetchStats)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "current": self.current,
-            "previous": self.previous,
-            "pending": self.pending,
-            "last_check": self.last_check,
-            "last_error": self.last_error,
-            "last_reason": self.last_reason,
-            "rejected": dict(self.rejected),
-            "bytes": {
-                "wire": self.fetch.wire_bytes,
-                "reused": self.fetch.reused_bytes,
-                "resumes": self.fetch.resumes,
-            },
-        }
 
 
 class SyncClient:
@@ -107,13 +50,18 @@ class SyncClient:
         transport: httpx.BaseTransport | None = None,
         progress: Callable[[str, int], None] | None = None,
         verify: ssl.SSLContext | bool = True,
+        min_rate_bps: float = 20_000.0,
     ) -> None:
         self.store = store
         self.base_url = base_url.rstrip("/")
         self.trusted_root = trusted_root
         self.tier = tier
-        self.fetcher = ResumingFetcher(token, store.partial_dir, timeout_s, transport=transport, verify=verify)
+        self.fetcher = ResumingFetcher(
+            token, store.partial_dir, timeout_s, transport=transport, verify=verify, min_rate_bps=min_rate_bps
+        )
         self.progress = progress  # (target path, length) before each download
+        self.fresh_at: float | None = None  # unix time the last whole metadata refresh verified
+        self.pending: int | None = None  # the version this pull is fetching, while it runs
         self._downloading: tuple[str, int, int] | None = None  # target, length, wire bytes when it started
 
     def downloading(self) -> dict[str, Any] | None:
@@ -133,22 +81,20 @@ class SyncClient:
             return self._pull(floor)
         except BundleRejected:
             raise
+        except DeadlinePassed as exc:
+            raise BundleRejected(f"sync: slow: {exc}", "slow") from exc
         except Exception as exc:
             reason = rejection_reason(exc)
             if reason == "corrupt":
                 self.fetcher.discard_partials()
             raise BundleRejected(f"sync: {reason}: {type(exc).__name__}: {exc}", reason) from exc
+        finally:
+            self.pending = None
 
     def _pull(self, floor: int | None) -> BundleManifest | None:
-        from tuf.api.exceptions import DownloadHTTPError
-
         updater = self._updater()
-        try:
-            updater.refresh()
-        except DownloadHTTPError as exc:
-            if exc.status_code == 404:  # the upstream has published nothing yet
-                return None
-            raise
+        updater.refresh()  # every failure raises: withheld metadata is an error, not "nothing new"
+        self.fresh_at = time.time()
         info = updater.get_targetinfo(BUNDLE_TARGET)
         if info is None:
             return None
@@ -158,6 +104,7 @@ class SyncClient:
         if floor is not None and manifest.version <= floor:
             shutil.rmtree(staged, ignore_errors=True)
             return None
+        self.pending = manifest.version
         version_dir = self.store.staging(manifest.version)
         shutil.move(manifest_path, version_dir / BUNDLE_TARGET)
         shutil.rmtree(staged, ignore_errors=True)
@@ -204,7 +151,8 @@ class SyncClient:
             self.progress(target.path, target.length)
         self._downloading = (target.path, target.length, self.fetcher.stats.wire_bytes)
         try:
-            updater.download_target(target, str(destination))
+            with self.fetcher.deadline_for(target.length):
+                updater.download_target(target, str(destination))
         finally:
             self._downloading = None
 
@@ -223,6 +171,8 @@ def rejection_reason(exc: BaseException) -> str:
         (tuf_errors.UnsignedMetadataError, "bad_signature"),
         (tuf_errors.ExpiredMetadataError, "expired"),
         (tuf_errors.BadVersionNumberError, "rollback"),
+        (tuf_errors.DownloadHTTPError, "unavailable"),  # a 404 or 5xx: withheld, or the upstream is broken
+        (tuf_errors.SlowRetrievalError, "slow"),
         (tuf_errors.DownloadError, "download"),
         (tuf_errors.RepositoryError, "invalid"),
     ]

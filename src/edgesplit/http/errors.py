@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from edgesplit.errors import (
     AuthError,
     BundleRejected,
+    Busy,
     EdgesplitError,
     IdempotencyConflict,
     InvalidRequest,
@@ -68,6 +69,8 @@ def map_error(exc: Exception) -> JSONResponse:
     if isinstance(exc, IdempotencyConflict):
         status = 409 if exc.still_running else 422
         return error_response(status, str(exc), "invalid_request_error", exc.param, exc.code, {"retry-after": "1"})
+    if isinstance(exc, Busy):
+        return error_response(409, str(exc), "invalid_request_error", None, exc.code or "busy", {"retry-after": "5"})
     if isinstance(exc, NotFound):
         return error_response(404, str(exc), "invalid_request_error", exc.param, exc.code or "not_found")
     if isinstance(exc, OutboxFull):

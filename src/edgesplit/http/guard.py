@@ -21,9 +21,10 @@ from edgesplit.http.node import Node
 from edgesplit.http.ratelimit import RateLimiter
 from edgesplit.tracing import server_span
 
-__all__ = ["Guard", "path_kind"]
+__all__ = ["ADMIN_PATHS", "Guard", "path_kind"]
 
 _UNAUTHENTICATED_PATHS = ("/healthz", "/metrics")
+ADMIN_PATHS = ("/v1/sync/pull", "/v1/sync/rollback")  # need admin_token, never the clients' api_token
 _UNTRACED_PATHS = (*_UNAUTHENTICATED_PATHS, "/v1/stats", "/v1/link/probe")  # polled: no trace of their own
 
 
@@ -37,18 +38,27 @@ def _open(path: str) -> bool:
     return path in _UNAUTHENTICATED_PATHS or _dashboard_page(path)
 
 
-def _caller(request: Request, tokens: TokenSet | None) -> str:
+def _caller(request: Request, tokens: TokenSet | None, admin: TokenSet | None) -> str:
     """Who is calling: the presented token's client id, or the address on a node without tokens.
 
-    Raises AuthError for a missing or wrong token on a path that needs one."""
+    Raises AuthError for a missing or wrong token on a path that needs one. An admin path takes
+    only the admin token, on every node, loopback or not; with no ``admin_token`` it is off."""
     path = request.url.path
+    if path in ADMIN_PATHS:
+        if admin is None:
+            raise AuthError(f"{path} is an admin route and this node has no admin_token; set one to use it")
+        return "admin:" + _presented_client(request, admin, "admin token")
     if tokens is None or _open(path):
         return "address:" + (request.client.host if request.client else "unknown")
+    return _presented_client(request, tokens, "bearer token")
+
+
+def _presented_client(request: Request, tokens: TokenSet, what: str) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, presented = header.partition(" ")
     client = tokens.client(presented.strip()) if scheme.lower() == "bearer" else None
     if client is None:
-        raise AuthError("missing or invalid bearer token")
+        raise AuthError(f"missing or invalid {what}")
     return client
 
 
@@ -59,6 +69,8 @@ class Guard:
         self.app = app
         self.node = node
         self.tokens = TokenSet.from_settings(node.settings)
+        admin = node.settings.admin_token
+        self.admin = TokenSet([admin.get_secret_value()]) if admin is not None else None
         rps = node.settings.rate_limit_rps
         self.limiter = RateLimiter(rps, node.settings.rate_limit_burst) if rps > 0 else None
 
@@ -85,7 +97,7 @@ class Guard:
         )
         with span as current:
             try:
-                client = _caller(request, self.tokens)
+                client = _caller(request, self.tokens, self.admin)
                 receive = self._limited(request, receive)
                 if self.limiter is not None and not _open(path):
                     try:
