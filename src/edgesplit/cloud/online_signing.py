@@ -129,6 +129,10 @@ class OnlineSigner:
             raise ConfigError(f"sync repository {self.directory}: no {role} metadata")
         return metadata
 
+    def roots(self) -> list[Any]:
+        """Every root in the repository's chain, newest first."""
+        return [self._read(f"{version}.root.json") for version in reversed(self._versions("root"))]
+
     def sign_and_write(self, metadata: Any, role: str, expiry: timedelta, signer: Any) -> None:
         metadata.signed.expires = now().replace(microsecond=0) + expiry
         metadata.signatures.clear()

@@ -152,11 +152,14 @@ class SyncRepository(OnlineSigner):
         from tuf.api.exceptions import UnsignedMetadataError
 
         targets = self.latest("targets")
-        try:
-            self.latest("root").verify_delegate("targets", targets)
-        except UnsignedMetadataError as exc:
-            raise ConfigError(f"sync repository {self.directory}: targets metadata not signed by root: {exc}") from None
-        return targets
+        error: Exception | None = None
+        for root in self.roots():  # newest first: before a re-sign, the last targets key may be a rotated one
+            try:
+                root.verify_delegate("targets", targets)
+                return targets
+            except UnsignedMetadataError as exc:
+                error = error or exc
+        raise ConfigError(f"sync repository {self.directory}: targets metadata not signed by any root: {error}")
 
     def _verified_target(self, path: str, info: Any) -> Path:
         stored = self._target_file(path, info.hashes["sha256"])

@@ -32,7 +32,6 @@ from edgesplit.http.auth import bearer_headers
 
 __all__ = ["DeadlinePassed", "FetchStats", "ResumingFetcher"]
 
-_CHUNK_BYTES = 64 * 1024
 _BACKOFF_CAP_S = 30.0
 
 
@@ -121,7 +120,7 @@ class ResumingFetcher(FetcherInterface):
     def _chunks(self, response: httpx.Response, sink: Path | None, deadline: float) -> Iterator[bytes]:
         handle = open(sink, "ab") if sink is not None else None  # noqa: SIM115  (closed in finally)
         try:
-            for chunk in response.iter_bytes(_CHUNK_BYTES):
+            for chunk in response.iter_bytes():  # as it arrives: a chunk size would buffer a trickle
                 if time.monotonic() > deadline:
                     raise DeadlinePassed(f"download from {response.url} is under the minimum rate; gave up")
                 self.stats.wire_bytes += len(chunk)
