@@ -7,11 +7,12 @@
    Range resume against starting over (same run, same cut), as a ratio.
 3. Hot swap under load: 2 clients stream edge answers without pause while the edge swaps its
    model K times. Requests dropped (goal: 0) and the p50 latency during swaps as a ratio to before.
+4. A year: weekly publishes, one rotation, daily pulls under a simulated clock (bench/sync_year.py).
 
 Every edge, the cloud and the link emulators are the real ones, in this process, on loopback.
 Writes bench/out/sync.md, sync.json and sync.png.
 
-    .venv/bin/python bench/sync.py [--edges 10] [--profiles 4g,satellite] [--swaps 3] [--parts rollout,resume,swap]
+    .venv/bin/python bench/sync.py [--edges 10] [--profiles 4g,satellite] [--swaps 3] [--parts rollout,resume,swap,year]
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from edgesplit.routing.learned import packaged_router
 from edgesplit.server import NodeServer, build_node
 from edgesplit.sync.keys import init_keys
 from edgesplit.transport.netem import PROFILES, LinkEmulator
+from sync_year import simulate_year
 
 OUT = Path(__file__).parent / "out"
 MODEL = "smollm2-135m-instruct"
@@ -238,6 +240,14 @@ def report(results: dict[str, Any]) -> str:
                   "|---|---:|---:|---:|---:|",
                   f"| {swap['swaps']} model swaps, 2 streaming clients | {swap['requests']} | {swap['dropped']} | "
                   f"{swap['p50_before_ms']:.0f} ms | {during or 0:.0f} ms ({ratio}) |", ""]  # fmt: skip
+    if year := results.get("year"):
+        lines += ["| a year of simulated clock | days | publishes | rotations | pulls | attacks | "
+                  "refused, should pass | accepted, should fail |", "|---|---:|---:|---:|---:|---:|---:|---:|",
+                  f"| weekly publish, daily pull, keeper ticks daily | {year['days']} | {year['publishes']} | "
+                  f"{year['rotations']} | {year['pulls']} | {year['attacks']} | {year['wrongly_refused']} | "
+                  f"{year['wrongly_accepted']} |", ""]  # fmt: skip
+        if year["refusals"]:
+            lines += ["Refused that should have passed: " + "; ".join(year["refusals"]), ""]
     return "\n".join(lines)
 
 
@@ -264,7 +274,7 @@ def main() -> None:
     parser.add_argument("--edges", type=int, default=10)
     parser.add_argument("--profiles", default="lan,4g,satellite")
     parser.add_argument("--swaps", type=int, default=3)
-    parser.add_argument("--parts", default="rollout,resume,swap")
+    parser.add_argument("--parts", default="rollout,resume,swap,year")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     OUT.mkdir(exist_ok=True)
@@ -281,6 +291,14 @@ def main() -> None:
                 results["resume"] = resume_savings(work, keys, cloud)
             if "swap" in parts:
                 results["swap"] = swap_under_load(work, keys, cloud, args.swaps)
+            if "year" in parts:
+                year_keys = work / "year-keys"
+                init_keys(year_keys)
+                year_cloud = start_cloud(work / "year", year_keys)
+                try:
+                    results["year"] = simulate_year(work, year_keys, year_cloud, TOKEN, router_bundle)
+                finally:
+                    year_cloud.stop()
         finally:
             cloud.stop()
     text = report(results)

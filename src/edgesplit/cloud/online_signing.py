@@ -15,6 +15,7 @@ says when each runs out, for the metric, the log and the dashboard.
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ class OnlineSigner:
         self.keys_dir = keys_dir
         self.timestamp_expiry = timedelta(seconds=timestamp_expiry_s)
         self.snapshot_expiry = timedelta(seconds=snapshot_expiry_s)
+        self.lock = threading.RLock()  # one signer at a time in this process: the loop, a publish
 
     @property
     def initialised(self) -> bool:
@@ -56,6 +58,10 @@ class OnlineSigner:
 
     def refresh_online(self, force: bool = False) -> list[str]:
         """Re-sign snapshot and timestamp where due (all of them with ``force``); the roles signed."""
+        with self.lock:
+            return self._refresh_online(force)
+
+    def _refresh_online(self, force: bool) -> list[str]:
         self.import_roots()
         if not self.initialised:
             return []
@@ -74,6 +80,10 @@ class OnlineSigner:
 
     def refresh_timestamp(self) -> int:
         """Sign a new timestamp for the current snapshot now; its version."""
+        with self.lock:
+            return self._refresh_timestamp()
+
+    def _refresh_timestamp(self) -> int:
         self.import_roots()
         previous = self._read("timestamp.json") if (self.metadata_dir / "timestamp.json").is_file() else None
         return self._write_timestamp(self.latest("root"), previous)

@@ -68,6 +68,10 @@ class SyncRepository(OnlineSigner):
 
     def publish(self, spec: BundleSpec, passphrase: str | None = None) -> BundleManifest:
         """Check the bundle is one consistent set, add its files and sign a new version of it."""
+        with self.lock:
+            return self._publish(spec, passphrase)
+
+    def _publish(self, spec: BundleSpec, passphrase: str | None) -> BundleManifest:
         from tuf.api.metadata import TargetFile
 
         self.import_roots()
@@ -85,6 +89,10 @@ class SyncRepository(OnlineSigner):
     def resign(self, passphrase: str | None = None) -> int:
         """Sign the current bundle again, unchanged, with a fresh expiry (and the current targets
         key, after a rotation); returns the new targets version. Edges download nothing."""
+        with self.lock:
+            return self._resign(passphrase)
+
+    def _resign(self, passphrase: str | None) -> int:
         self.import_roots()
         if not self.initialised:
             raise ConfigError(f"sync repository {self.directory}: nothing published to re-sign")

@@ -102,6 +102,12 @@ function bars(id, counts) {
   }) : [Object.assign(document.createElement("div"), { className: "empty", textContent: "none yet" })]));
 }
 
+function expiryText(left, warnings) {
+  const soonest = Object.entries(left || {}).sort((a, b) => a[1] - b[1])[0];
+  const head = soonest ? soonest[0] + " expires in " + (soonest[1] / 86400).toFixed(1) + " d" : "no metadata yet";
+  return head + ((warnings || []).length ? "; WARNING: " + warnings.join("; ") : "");
+}
+
 function versions(node) {
   const body = document.querySelector("#versions tbody");
   const sync = node.sync;
@@ -109,7 +115,11 @@ function versions(node) {
     ["privacy policy", node.policy], ["bundle", node.bundle], ["link", node.link],
     ["sync", sync ? ("current " + sync.current + ", previous " + sync.previous +
       (sync.pending ? ", pulling " + sync.pending : "") + (sync.last_error ? ", error: " + sync.last_error : ""))
-      : "not configured"]];
+      : "not configured"],
+    ["sync freshness", sync ? ("verified " + Math.round(sync.stale_s) + " s ago" + (sync.stale ? " (STALE: alarm)" : ""))
+      : undefined],
+    ["sync expiry", sync ? (expiryText(sync.expires_in_s, sync.warnings)) : node.repository ?
+      expiryText(node.repository.expires_in_s, node.repository.warnings) : undefined]];
   body.replaceChildren(...rows.filter((r) => r[1] !== undefined).map(([k, v]) => {
     const tr = document.createElement("tr");
     tr.append(Object.assign(document.createElement("td"), { textContent: k }),
