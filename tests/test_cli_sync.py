@@ -50,6 +50,30 @@ def test_publish_then_sync_pull_status_and_rollback(
     assert rolled.exit_code == 0, rolled.output
     status = runner.invoke(app, ["sync", "status", "--url", edge.url])
     assert "current version" in status.output and "last check" in status.output
+    assert "last verified fresh" in status.output and "root" in status.output  # expiry per role
     assert edge.node.sync.status.current == 1  # type: ignore[attr-defined]
     nothing = runner.invoke(app, ["sync", "rollback", "--url", edge.url, "--admin-token", ADMIN_TOKEN])
     assert nothing.exit_code == 1 and "no previous" in nothing.output
+
+
+def test_keys_rotate_and_publish_resign_from_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    runner = CliRunner()
+    keys, online = tmp_path / "keys", tmp_path / "online"
+    assert runner.invoke(app, ["keys", "init", str(keys), "--online", str(online)]).exit_code == 0
+    assert (online / "timestamp.pem").is_file() and not (keys / "timestamp.pem").exists()
+    monkeypatch.setenv("EDGESPLIT_DATA_DIR", str(tmp_path / "cloud"))
+    monkeypatch.setenv("EDGESPLIT_SYNC_KEYS_DIR", str(keys))
+    router = packaged_router(EDGE_MODEL)
+    assert router is not None
+    published = runner.invoke(app, ["publish", "--device-router", str(router)])
+    assert published.exit_code == 0 and "no online keys here" in published.output  # the cloud signs the rest
+    rotated = runner.invoke(app, ["keys", "rotate", str(keys), "--role", "root", "--role", "targets"])
+    assert rotated.exit_code == 0, rotated.output
+    assert "root v2 written" in rotated.output and "targets re-signed as v2" in rotated.output
+    assert json.loads((keys / "2.root.json").read_text())["signed"]["version"] == 2
+    resigned = runner.invoke(app, ["publish", "--resign"])
+    assert resigned.exit_code == 0 and "targets v3" in resigned.output
+    bad = runner.invoke(app, ["keys", "rotate", str(keys), "--role", "nobody"])
+    assert bad.exit_code == 2 and "no TUF role" in bad.output

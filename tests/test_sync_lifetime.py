@@ -100,7 +100,7 @@ def test_an_edge_still_updates_31_days_after_the_last_publish(
 
 
 def test_past_366_days_a_renewed_root_keeps_the_edge_updating(
-    cloud: NodeServer, own_keys: Path, make_edge: EdgeFactory, tmp_path: Path
+    cloud: NodeServer, own_keys: Path, make_edge: EdgeFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     edge = edge_of(make_edge, cloud.url, own_keys / "root.json")
     repo(cloud).publish(router_bundle(tmp_path, "Project Falcon"))
@@ -111,6 +111,7 @@ def test_past_366_days_a_renewed_root_keeps_the_edge_updating(
         metrics = httpx.get(f"{edge.url}/metrics").text
         assert 'edgesplit_sync_metadata_expiry_seconds{role="root"}' in metrics
         assert any("root" in w for w in cloud.node.keeper.describe()["warnings"])  # type: ignore[attr-defined]
+        wait_for(lambda: "sync: root metadata expires in" in caplog.text)  # the cloud's log says it too
         rotate_keys(own_keys, roles=())  # the operator renews the root: v2, a year from now
         repo(cloud).publish(router_bundle(tmp_path, "Project Heron"))  # weekly publishes re-sign targets
     with simulated(timedelta(days=367)):
