@@ -129,15 +129,13 @@ def repository(cloud: NodeServer) -> SyncRepository:
 
 
 def start_edge(make_edge: EdgeFactory, cloud: NodeServer, keys: Path, **overrides: Any) -> NodeServer:
-    """An edge that syncs from ``cloud`` on demand only (``POST /v1/sync/pull``)."""
-    return make_edge(
-        upstream=cloud.url,
-        upstream_token=SYNC_TOKEN,
-        sync_root=keys / "root.json",
-        sync_interval_s=0,
-        admin_token=ADMIN_TOKEN,
-        **overrides,
-    )
+    """An edge that syncs from ``cloud`` on demand only (``POST /v1/sync/pull`` with ``ADMIN``);
+    ``overrides`` win (``upstream=`` a mirror in front of the cloud, ``sync_root=`` another root)."""
+    synced = {
+        "upstream": cloud.url, "upstream_token": SYNC_TOKEN, "sync_root": keys / "root.json", "sync_interval_s": 0,
+        "admin_token": ADMIN_TOKEN,
+    }  # fmt: skip
+    return make_edge(**{**synced, **overrides})
 
 
 def free_port() -> int:

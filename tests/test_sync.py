@@ -51,9 +51,11 @@ def redacts(edge: NodeServer, term: str) -> bool:
     return any(e.value == term for e in redactor.detector.detect(f"the {term} budget"))
 
 
-def serving_first_bundle(make_edge: EdgeFactory, cloud: NodeServer, keys: Path, tmp_path: Path) -> NodeServer:
+def serving_first_bundle(
+    make_edge: EdgeFactory, cloud: NodeServer, keys: Path, tmp_path: Path, **overrides: Any
+) -> NodeServer:
     """An edge that pulled version 1: the packaged router and a policy redacting "Project Falcon"."""
-    edge = start_edge(make_edge, cloud, keys)
+    edge = start_edge(make_edge, cloud, keys, **overrides)
     repository(cloud).publish(router_bundle(tmp_path, "Project Falcon"))
     assert pull(edge).json()["current"] == 1
     return edge
@@ -154,12 +156,7 @@ def test_a_file_corrupted_on_the_way_is_refused(
     sync_cloud: NodeServer, keys: Path, make_edge: EdgeFactory, tmp_path: Path
 ) -> None:
     with AppServer((mirror := HostileMirror(sync_cloud.url)).app) as proxy:
-        edge = make_edge(
-            upstream=proxy.url, upstream_token=SYNC_TOKEN, sync_root=keys / "root.json", sync_interval_s=0,
-            admin_token=ADMIN_TOKEN,
-        )  # fmt: skip
-        repository(sync_cloud).publish(router_bundle(tmp_path, "Project Falcon"))
-        assert pull(edge).json()["current"] == 1
+        edge = serving_first_bundle(make_edge, sync_cloud, keys, tmp_path, upstream=proxy.url)
         repository(sync_cloud).publish(router_bundle(tmp_path, "Project Heron"))
         mirror.corrupt.add(".policy.toml")  # one bit flipped between the cloud and the edge
         reply = pull(edge)

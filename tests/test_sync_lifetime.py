@@ -17,14 +17,14 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import ADMIN, ADMIN_TOKEN, SYNC_TOKEN, EdgeFactory
+from conftest import ADMIN, SYNC_TOKEN, EdgeFactory, repository, start_edge
 from doubles import HostileMirror
 from edgesplit.cloud.repository import SyncRepository
 from edgesplit.config import load_settings
 from edgesplit.server import AppServer, NodeServer, build_node
 from edgesplit.sync.clock import simulated
 from edgesplit.sync.keys import init_keys, rotate_keys
-from test_sync import redacts, router_bundle
+from test_sync import pull, redacts, router_bundle, serving_first_bundle, status
 
 
 @pytest.fixture
@@ -49,25 +49,6 @@ def cloud(tmp_path: Path, own_keys: Path) -> Iterator[NodeServer]:
     server.stop()
 
 
-def repo(cloud: NodeServer) -> SyncRepository:
-    return cloud.node.repository  # type: ignore[attr-defined, no-any-return]
-
-
-def edge_of(make_edge: EdgeFactory, upstream: str, root: Path, **overrides: Any) -> NodeServer:
-    return make_edge(
-        upstream=upstream, upstream_token=SYNC_TOKEN, sync_root=root, sync_interval_s=0, admin_token=ADMIN_TOKEN,
-        **overrides,
-    )  # fmt: skip
-
-
-def pull(edge: NodeServer) -> httpx.Response:
-    return httpx.post(f"{edge.url}/v1/sync/pull", headers=ADMIN, timeout=120)
-
-
-def status(edge: NodeServer) -> dict[str, Any]:
-    return httpx.get(f"{edge.url}/v1/sync/status").json()  # type: ignore[no-any-return]
-
-
 def wait_for(check: Any, timeout_s: float = 10.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not check():
@@ -75,8 +56,14 @@ def wait_for(check: Any, timeout_s: float = 10.0) -> None:
         time.sleep(0.05)
 
 
+def trusted_root_version(edge: NodeServer) -> int:
+    """The root version the edge's TUF client trusts now."""
+    path = edge.node.sync.store.metadata_dir / "root.json"  # type: ignore[attr-defined]
+    return int(json.loads(path.read_text())["signed"]["version"])
+
+
 def snapshot_version(cloud: NodeServer) -> int:
-    return int(repo(cloud).latest("snapshot").signed.version)
+    return int(repository(cloud).latest("snapshot").signed.version)
 
 
 # 1. metadata that stays valid
@@ -85,16 +72,14 @@ def snapshot_version(cloud: NodeServer) -> int:
 def test_an_edge_still_updates_31_days_after_the_last_publish(
     cloud: NodeServer, own_keys: Path, make_edge: EdgeFactory, tmp_path: Path
 ) -> None:
-    edge = edge_of(make_edge, cloud.url, own_keys / "root.json")
-    repo(cloud).publish(router_bundle(tmp_path, "Project Falcon"))
-    assert pull(edge).json()["current"] == 1
+    edge = serving_first_bundle(make_edge, cloud, own_keys, tmp_path)
     before = snapshot_version(cloud)
     with simulated(timedelta(days=31)):  # the snapshot signed at publish expired a day ago
         wait_for(lambda: snapshot_version(cloud) > before)  # the serving cloud re-signed it by itself
         reply = pull(edge)
         assert reply.status_code == 200, reply.text
         assert reply.json()["last_error"] is None
-        repo(cloud).publish(router_bundle(tmp_path, "Project Heron"))
+        repository(cloud).publish(router_bundle(tmp_path, "Project Heron"))
         assert pull(edge).json()["current"] == 2
     assert redacts(edge, "Project Heron")
 
@@ -102,9 +87,7 @@ def test_an_edge_still_updates_31_days_after_the_last_publish(
 def test_past_366_days_a_renewed_root_keeps_the_edge_updating(
     cloud: NodeServer, own_keys: Path, make_edge: EdgeFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    edge = edge_of(make_edge, cloud.url, own_keys / "root.json")
-    repo(cloud).publish(router_bundle(tmp_path, "Project Falcon"))
-    assert pull(edge).json()["current"] == 1
+    edge = serving_first_bundle(make_edge, cloud, own_keys, tmp_path)
     with simulated(timedelta(days=350)):  # 15 days left: inside the 21-day warning
         warnings = status(edge)["warnings"]
         assert any(w.startswith("root metadata expires in") for w in warnings)  # warned days ahead
@@ -113,24 +96,21 @@ def test_past_366_days_a_renewed_root_keeps_the_edge_updating(
         assert any("root" in w for w in cloud.node.keeper.describe()["warnings"])  # type: ignore[attr-defined]
         wait_for(lambda: "sync: root metadata expires in" in caplog.text)  # the cloud's log says it too
         rotate_keys(own_keys, roles=())  # the operator renews the root: v2, a year from now
-        repo(cloud).publish(router_bundle(tmp_path, "Project Heron"))  # weekly publishes re-sign targets
+        repository(cloud).publish(router_bundle(tmp_path, "Project Heron"))  # weekly publishes re-sign targets
     with simulated(timedelta(days=367)):
-        repo(cloud).publish(router_bundle(tmp_path, "Project Osprey"))
+        repository(cloud).publish(router_bundle(tmp_path, "Project Osprey"))
         reply = pull(edge)
         assert reply.status_code == 200, reply.text
         assert reply.json()["current"] == 3
-    trusted = json.loads((edge.node.sync.store.metadata_dir / "root.json").read_text())  # type: ignore[attr-defined]
-    assert trusted["signed"]["version"] == 2
+    assert trusted_root_version(edge) == 2
 
 
 def test_without_a_renewal_an_expired_root_is_refused(
     cloud: NodeServer, own_keys: Path, make_edge: EdgeFactory, tmp_path: Path
 ) -> None:
-    edge = edge_of(make_edge, cloud.url, own_keys / "root.json")
-    repo(cloud).publish(router_bundle(tmp_path, "Project Falcon"))
-    assert pull(edge).json()["current"] == 1
+    edge = serving_first_bundle(make_edge, cloud, own_keys, tmp_path)
     with simulated(timedelta(days=367)):
-        repo(cloud).publish(router_bundle(tmp_path, "Project Heron"))
+        repository(cloud).publish(router_bundle(tmp_path, "Project Heron"))
         reply = pull(edge)
         assert reply.status_code == 409 and reply.json()["error"]["param"] == "expired"
         assert "root metadata has expired" in " ".join(status(edge)["warnings"])
@@ -142,22 +122,20 @@ def test_without_a_renewal_an_expired_root_is_refused(
 def test_an_edge_offline_for_two_rotations_walks_the_root_chain(
     cloud: NodeServer, own_keys: Path, make_edge: EdgeFactory, tmp_path: Path
 ) -> None:
-    edge = edge_of(make_edge, cloud.url, own_keys / "root.json")
-    repo(cloud).publish(router_bundle(tmp_path, "Project Falcon"))
-    assert pull(edge).json()["current"] == 1
+    edge = serving_first_bundle(make_edge, cloud, own_keys, tmp_path)
     old_timestamp_key = (own_keys / "timestamp.pem").read_bytes()
     rotate_keys(own_keys, roles=("root", "timestamp"))  # the edge is offline for this one
     assert (own_keys / "timestamp.pem").read_bytes() != old_timestamp_key
-    wait_for(lambda: repo(cloud).latest("root").signed.version == 2)  # the cloud imports it, re-signs
+    wait_for(lambda: repository(cloud).latest("root").signed.version == 2)  # the cloud imports it, re-signs
     rotate_keys(own_keys, roles=("root", "targets", "snapshot"))  # and this one
-    repo(cloud).publish(router_bundle(tmp_path, "Project Heron"))
+    repository(cloud).publish(router_bundle(tmp_path, "Project Heron"))
     reply = pull(edge)
     assert reply.status_code == 200, reply.text
     assert reply.json()["current"] == 2
-    trusted = json.loads((edge.node.sync.store.metadata_dir / "root.json").read_text())  # type: ignore[attr-defined]
-    assert trusted["signed"]["version"] == 3
+    assert trusted_root_version(edge) == 3
     assert redacts(edge, "Project Heron")
-    fresh = edge_of(make_edge, cloud.url, own_keys / "1.root.json")  # a new edge given the first root
+    first_root = own_keys / "1.root.json"  # a new edge given the first root walks the chain too
+    fresh = start_edge(make_edge, cloud, own_keys, sync_root=first_root)
     assert pull(fresh).json()["current"] == 2
 
 
@@ -168,15 +146,13 @@ def test_a_root_signed_only_by_a_new_key_is_refused(
 
     from edgesplit.sync.keys import load_signer
 
-    edge = edge_of(make_edge, cloud.url, own_keys / "root.json")
-    repo(cloud).publish(router_bundle(tmp_path, "Project Falcon"))
-    assert pull(edge).json()["current"] == 1
+    edge = serving_first_bundle(make_edge, cloud, own_keys, tmp_path)
     stranger = tmp_path / "stranger"
     init_keys(stranger)
     forged = Metadata.from_file(str(own_keys / "root.json"))
     forged.signed.version = 2
     forged.sign(load_signer(stranger, "root"))  # not signed by the old root key
-    (repo(cloud).metadata_dir / "2.root.json").write_bytes(forged.to_bytes())
+    (repository(cloud).metadata_dir / "2.root.json").write_bytes(forged.to_bytes())
     reply = pull(edge)
     assert reply.status_code == 409 and reply.json()["error"]["param"] == "bad_signature"
 
@@ -220,11 +196,11 @@ def test_a_cloud_with_only_online_keys_serves_a_bundle_signed_elsewhere(tmp_path
     cloud = start_cloud(tmp_path, online)
     try:
         (online / "root.json").write_bytes((offline / "root.json").read_bytes())  # public: the cloud may hold it
-        operator = SyncRepository(repo(cloud).directory, offline)  # the repository, as the operator copies it
+        operator = SyncRepository(repository(cloud).directory, offline)  # the repository, as the operator copies it
         operator.publish(router_bundle(tmp_path, "Project Falcon"))
         assert not (operator.metadata_dir / "timestamp.json").exists()  # no online key on the operator's side
         wait_for(lambda: (operator.metadata_dir / "timestamp.json").exists())  # the serving cloud signs it
-        edge = edge_of(make_edge, cloud.url, offline / "root.json")
+        edge = start_edge(make_edge, cloud, offline)
         reply = pull(edge)
         assert reply.status_code == 200, reply.text
         assert reply.json()["current"] == 1
@@ -246,11 +222,10 @@ def test_withheld_or_failing_metadata_is_an_error_not_nothing_new(
 ) -> None:
     mirror = HostileMirror(cloud.url)
     with AppServer(mirror.app) as proxy:
-        edge = edge_of(make_edge, proxy.url, own_keys / "root.json", upstream_timeout_s=1, sync_stale_alarm_s=0.5)
-        repo(cloud).publish(router_bundle(tmp_path, "Project Falcon"))
-        assert pull(edge).json()["current"] == 1
+        options = {"upstream": proxy.url, "upstream_timeout_s": 1, "sync_stale_alarm_s": 0.5}
+        edge = serving_first_bundle(make_edge, cloud, own_keys, tmp_path, **options)
         fresh = status(edge)["last_fresh"]
-        repo(cloud).publish(router_bundle(tmp_path, "Project Heron"))
+        repository(cloud).publish(router_bundle(tmp_path, "Project Heron"))
         getattr(mirror, rule).add(name)
         for _ in range(2):
             reply = pull(edge)
@@ -276,13 +251,13 @@ def test_rollback_keeps_refused_versions_refused_and_moves_the_gauge(
 ) -> None:
     from edgesplit.cloud.repository import BundleSpec, TierSpec
 
-    edge = edge_of(make_edge, cloud.url, own_keys / "root.json")
+    edge = start_edge(make_edge, cloud, own_keys)
     for term in ("Project Falcon", "Project Heron"):
-        repo(cloud).publish(router_bundle(tmp_path, term))
+        repository(cloud).publish(router_bundle(tmp_path, term))
         pull(edge)
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(b"GGUF" + bytes(4096))
-    repo(cloud).publish(BundleSpec(tiers={"device": TierSpec(model=broken, model_name="smollm2-135m-instruct")}))
+    repository(cloud).publish(BundleSpec(tiers={"device": TierSpec(model=broken, model_name="smollm2-135m-instruct")}))
     assert pull(edge).json()["error"]["param"] == "smoke"  # v3 refused: skip through 3
     reply = httpx.post(f"{edge.url}/v1/sync/rollback", headers=ADMIN, timeout=60)
     assert reply.json()["current"] == 1
@@ -298,9 +273,9 @@ def test_a_rollback_during_a_pull_fails_at_once(
 ) -> None:
     mirror = HostileMirror(cloud.url)
     with AppServer(mirror.app) as proxy:
-        edge = edge_of(make_edge, proxy.url, own_keys / "root.json", upstream_timeout_s=3)
+        edge = start_edge(make_edge, cloud, own_keys, upstream=proxy.url, upstream_timeout_s=3)
         for term in ("Project Falcon", "Project Heron"):
-            repo(cloud).publish(router_bundle(tmp_path, term))
+            repository(cloud).publish(router_bundle(tmp_path, term))
             pull(edge)
         mirror.stall.add("timestamp.json")
         pulling = threading.Thread(target=lambda: pull(edge))
@@ -325,9 +300,9 @@ def test_a_trickle_is_cut_at_its_deadline_and_the_status_shows_it(
     mirror = HostileMirror(cloud.url)
     data_dir = tmp_path / "edge"
     with AppServer(mirror.app) as proxy:
-        options = {"upstream_timeout_s": 1, "sync_min_rate_bps": 2000, "data_dir": data_dir}
-        edge = edge_of(make_edge, proxy.url, own_keys / "root.json", **options)
-        repo(cloud).publish(router_bundle(tmp_path, "Project Falcon"))
+        options = {"upstream": proxy.url, "upstream_timeout_s": 1, "sync_min_rate_bps": 2000, "data_dir": data_dir}
+        edge = start_edge(make_edge, cloud, own_keys, **options)
+        repository(cloud).publish(router_bundle(tmp_path, "Project Falcon"))
         mirror.rate_bps = 300.0  # the 1.7 kB router would take 6 s; its deadline is 1 + 1.7/2 s
         seen: list[dict[str, Any]] = []
         watcher = threading.Thread(target=lambda: wait_for(lambda: seen.append(status(edge)) or seen[-1]["pending"]))
@@ -340,7 +315,7 @@ def test_a_trickle_is_cut_at_its_deadline_and_the_status_shows_it(
         assert elapsed < 5.0
         assert seen[-1]["pending"] == 1  # said while the download ran
         edge.stop()
-        again = edge_of(make_edge, proxy.url, own_keys / "root.json", **options)
+        again = start_edge(make_edge, cloud, own_keys, **options)
         assert status(again)["rejected"] == {"slow": 1}  # the counter survived the restart
         assert status(again)["last_reason"] == "slow"
         assert 'edgesplit_sync_rejected_total{reason="slow"} 1.0' in httpx.get(f"{again.url}/metrics").text
@@ -381,7 +356,7 @@ def test_a_failed_reconnect_is_retried_with_backoff(tmp_path: Path) -> None:
 
 
 def test_sync_pull_and_rollback_need_the_admin_token(cloud: NodeServer, own_keys: Path, make_edge: EdgeFactory) -> None:
-    edge = edge_of(make_edge, cloud.url, own_keys / "root.json", api_token="client-token")
+    edge = start_edge(make_edge, cloud, own_keys, api_token="client-token")
     client = {"authorization": "Bearer client-token"}
     for route in ("pull", "rollback"):
         assert httpx.post(f"{edge.url}/v1/sync/{route}").status_code == 401

@@ -25,7 +25,7 @@ from edgesplit.sync.clock import now
 from edgesplit.sync.files import atomic_write
 from edgesplit.sync.keys import ONLINE_ROLES, load_signer
 
-__all__ = ["SNAPSHOT_EXPIRY", "OnlineSigner"]
+__all__ = ["SNAPSHOT_EXPIRY", "OnlineSigner", "signed_by"]
 
 log = logging.getLogger("edgesplit.cloud.sync")
 
@@ -72,35 +72,17 @@ class OnlineSigner:
         if force or stale_snapshot or self._due(snapshot, "snapshot", root, self.snapshot_expiry):
             self._write_snapshot(root, targets.signed.version, snapshot)
             signed.append("snapshot")
-        timestamp = self._read("timestamp.json") if (self.metadata_dir / "timestamp.json").is_file() else None
+        timestamp = self._timestamp()
         if signed or self._due(timestamp, "timestamp", root, self.timestamp_expiry):
             self._write_timestamp(root, timestamp)
             signed.append("timestamp")
         return signed
 
-    def refresh_timestamp(self) -> int:
-        """Sign a new timestamp for the current snapshot now; its version."""
-        with self.lock:
-            return self._refresh_timestamp()
-
-    def _refresh_timestamp(self) -> int:
-        self.import_roots()
-        previous = self._read("timestamp.json") if (self.metadata_dir / "timestamp.json").is_file() else None
-        return self._write_timestamp(self.latest("root"), previous)
-
     def expiries(self) -> dict[str, datetime]:
         """When each role's newest metadata expires (roles not yet written are left out)."""
-        found: dict[str, datetime] = {}
-        for role in ("root", "targets", "snapshot"):
-            metadata = self._newest(role)
-            if metadata is not None:
-                found[role] = metadata.signed.expires
-        if (self.metadata_dir / "timestamp.json").is_file():
-            found["timestamp"] = self._read("timestamp.json").signed.expires
-        return found
-
-    def timestamp_expires(self) -> datetime | None:
-        return self.expiries().get("timestamp")
+        found = {role: self._newest(role) for role in ("root", "targets", "snapshot")}
+        found["timestamp"] = self._timestamp()
+        return {role: metadata.signed.expires for role, metadata in found.items() if metadata is not None}
 
     def ensure_root(self) -> None:
         """The first publish copies the root chain ``edgesplit keys init`` (and rotate) made."""
@@ -115,11 +97,7 @@ class OnlineSigner:
         """Copy every root in the keys folder newer than the repository's newest; their versions."""
         have = self._versions("root")
         newest = have[-1] if have else 0
-        chain = sorted(
-            (int(path.name.split(".", 1)[0]), path)
-            for path in self.keys_dir.glob("*.root.json")
-            if path.name.split(".", 1)[0].isdigit()
-        )
+        chain = [(version, self.keys_dir / f"{version}.root.json") for version in _versions(self.keys_dir, "root")]
         if not chain and not have and (self.keys_dir / "root.json").is_file():  # keys from before the chain
             chain = [(1, self.keys_dir / "root.json")]
         added = []
@@ -178,25 +156,38 @@ class OnlineSigner:
 
     def _due(self, metadata: Any, role: str, root: Any, lifetime: timedelta) -> bool:
         """Missing, past half its lifetime, or signed by a key the newest root no longer names."""
-        from tuf.api.exceptions import UnsignedMetadataError
-
         if metadata is None or metadata.signed.expires - now() < lifetime / 2:
             return True
-        try:
-            root.verify_delegate(role, metadata)
-        except UnsignedMetadataError:
-            return True
-        return False
+        return not signed_by(root, role, metadata)
+
+    def _timestamp(self) -> Any:
+        return self._read("timestamp.json") if (self.metadata_dir / "timestamp.json").is_file() else None
 
     def _newest(self, role: str) -> Any:
         versions = self._versions(role)
         return self._read(f"{versions[-1]}.{role}.json") if versions else None
 
     def _versions(self, role: str) -> list[int]:
-        names = (p.name.split(".", 1)[0] for p in self.metadata_dir.glob(f"*.{role}.json"))
-        return sorted(int(name) for name in names if name.isdigit())
+        return _versions(self.metadata_dir, role)
 
     def _read(self, name: str) -> Any:
         from tuf.api.metadata import Metadata
 
         return Metadata.from_file(str(self.metadata_dir / name))
+
+
+def signed_by(root: Any, role: str, metadata: Any) -> bool:
+    """Does ``root`` vouch for ``metadata`` as ``role`` (its keys, its threshold)?"""
+    from tuf.api.exceptions import UnsignedMetadataError
+
+    try:
+        root.verify_delegate(role, metadata)
+    except UnsignedMetadataError:
+        return False
+    return True
+
+
+def _versions(folder: Path, role: str) -> list[int]:
+    """The versions of ``N.<role>.json`` files in ``folder``, oldest first."""
+    names = (p.name.split(".", 1)[0] for p in folder.glob(f"*.{role}.json"))
+    return sorted(int(name) for name in names if name.isdigit())

@@ -23,7 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edgesplit.cloud.online_signing import OnlineSigner
+from edgesplit.cloud.online_signing import OnlineSigner, signed_by
 from edgesplit.errors import ConfigError
 from edgesplit.sync.files import atomic_write, file_digest
 from edgesplit.sync.keys import OFFLINE_ROLES
@@ -156,18 +156,12 @@ class SyncRepository(OnlineSigner):
         return Metadata(Targets(version=1))
 
     def _trusted_targets(self) -> Any:
-        """The newest targets metadata, its signature checked against the root's targets keys."""
-        from tuf.api.exceptions import UnsignedMetadataError
-
+        """The newest targets metadata, its signature checked against the root chain (newest first:
+        before a re-sign, the last targets key may be a rotated one)."""
         targets = self.latest("targets")
-        error: Exception | None = None
-        for root in self.roots():  # newest first: before a re-sign, the last targets key may be a rotated one
-            try:
-                root.verify_delegate("targets", targets)
-                return targets
-            except UnsignedMetadataError as exc:
-                error = error or exc
-        raise ConfigError(f"sync repository {self.directory}: targets metadata not signed by any root: {error}")
+        if not any(signed_by(root, "targets", targets) for root in self.roots()):
+            raise ConfigError(f"sync repository {self.directory}: targets metadata not signed by any root")
+        return targets
 
     def _verified_target(self, path: str, info: Any) -> Path:
         stored = self._target_file(path, info.hashes["sha256"])
