@@ -41,8 +41,10 @@ lint: install
 	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/mypy
 
+# Two workers, whole files each (module fixtures such as the Ray cluster start once); TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # bench/engine.py compares the installed build with a -march=native one (AMX off), built once and cached.
 bench: install-bench

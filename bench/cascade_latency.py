@@ -27,8 +27,9 @@ import httpx
 
 from edgesplit.demo import default_settings, serving_tier, start_tiers
 from edgesplit.evaluation.bench_report import pyplot, write_result
+from edgesplit.evaluation.datasets import heldout_sample
 from edgesplit.evaluation.rules import check_answer
-from edgesplit.evaluation.workload import WorkloadItem, heldout_sample
+from edgesplit.evaluation.workload import WorkloadItem
 
 OUT = Path(__file__).parent / "out"
 MODES = ("cloud-only", "hold", "prefix")

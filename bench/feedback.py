@@ -40,11 +40,11 @@ from edgesplit.evaluation.datasets import load_sharegpt
 from edgesplit.evaluation.feedback import compare, label_candidates, refit
 from edgesplit.evaluation.harness import EvalConfig
 from edgesplit.evaluation.runner import EvalModels
-from edgesplit.http.auth import bearer_headers
 from edgesplit.routing.artifact import load_artifact, save_artifact
 from edgesplit.routing.learned import packaged_router
 from edgesplit.server import NodeServer, build_node
 from edgesplit.sync.keys import init_keys
+from edgesplit.transport.upstream import bearer_headers
 
 ROOT = Path(__file__).parent.parent
 OUT = Path(__file__).parent / "out"

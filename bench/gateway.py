@@ -5,10 +5,16 @@ back in 8 chunks) and three edges in front of it (own processes: default setting
 ``privacy_default=allow``; NER off). The client sends ``--requests`` requests per target,
 interleaved (direct, each edge, direct, ...), non-streamed and forced to the cloud, so each
 edge request crosses the whole request path (admit, classify, redact, dispatch, restore,
-respond) and one upstream call. The overhead is the paired difference per round, as p50/p95.
+respond) and one upstream call. The overhead is the paired difference per round, as p50/p95/p99.
+
+Two references run in the same rounds: a bare proxy (Starlette + httpx under the same uvicorn,
+uvloop and httptools; it forwards the bytes and does nothing else), the least any Python
+gateway built on these libraries costs; and, with ``--litellm PATH`` (the ``litellm`` command
+of a venv with ``litellm[proxy]``), LiteLLM's proxy in front of the same echo. Where each
+bar goes is bench/gateway_profile.py's question.
 Prints the table and writes bench/out/gateway.md, gateway.json and gateway.png.
 
-    .venv/bin/python bench/gateway.py [--requests 200]
+    .venv/bin/python bench/gateway.py [--requests 200] [--litellm /path/to/venv/bin/litellm]
 """
 
 from __future__ import annotations
@@ -33,6 +39,9 @@ OUT = Path(__file__).parent / "out"
 PROMPT = (
     "Please summarise the maintenance log for line 4: the conveyor stopped twice and was restarted by the operator."
 )
+BARE = "bare proxy (Starlette + httpx)"
+LITELLM = "LiteLLM proxy"
+LITELLM_KEY = "sk-edgesplit-bench-0123456789abcdef"  # LiteLLM refuses to start without one
 EDGES = {
     "edge (default: redact, NER)": {},
     "edge, privacy_default=allow": {"EDGESPLIT_PRIVACY_DEFAULT": "allow"},
@@ -70,6 +79,28 @@ def echo_app():  # type: ignore[no-untyped-def]
     return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
 
 
+def proxy_app(upstream: str):  # type: ignore[no-untyped-def]
+    """The bare proxy: the request's bytes to the upstream, its answer's bytes back, nothing else."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response, StreamingResponse
+    from starlette.routing import Route
+
+    client = httpx.AsyncClient(base_url=upstream, timeout=30)
+
+    async def chat(request: Request) -> Response:
+        sent = client.build_request("POST", "/v1/chat/completions", content=await request.body(),
+                                    headers={"content-type": "application/json"})  # fmt: skip
+        reply = await client.send(sent, stream=True)
+        if reply.headers.get("content-type", "").startswith("text/event-stream"):
+            return StreamingResponse(reply.aiter_raw(), media_type="text/event-stream", background=None)
+        body = await reply.aread()
+        await reply.aclose()
+        return Response(body, status_code=reply.status_code, media_type="application/json")
+
+    return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -98,6 +129,33 @@ def start_echo() -> tuple[str, subprocess.Popen[bytes]]:
     return url, proc
 
 
+def start_proxy(upstream: str) -> tuple[str, subprocess.Popen[bytes]]:
+    port = _free_port()
+    cmd = [sys.executable, __file__, "--serve-proxy", str(port), "--upstream", upstream]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    _wait(url, proc)
+    return url, proc
+
+
+def start_litellm(command: str, upstream: str, folder: Path) -> tuple[str, subprocess.Popen[bytes]]:
+    """LiteLLM's proxy with one model, ``echo``, served by the echo upstream (OpenAI-compatible)."""
+    port = _free_port()
+    config = folder / "litellm.yaml"
+    config.write_text(
+        "model_list:\n  - model_name: echo\n    litellm_params:\n      model: openai/echo\n"
+        f"      api_base: {upstream}/v1\n      api_key: unused\n"
+        "litellm_settings:\n  telemetry: false\n  drop_params: true\n"
+    )
+    env = {**os.environ, "LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False", "NO_DOCS": "True",
+           "LITELLM_MASTER_KEY": LITELLM_KEY}  # fmt: skip
+    cmd = [command, "--config", str(config), "--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    _wait(f"{url}/health/liveliness", proc)
+    return url, proc
+
+
 def start_edge(upstream: str, env: dict[str, str], data_dir: Path) -> tuple[str, subprocess.Popen[bytes]]:
     port = _free_port()
     cmd = [sys.executable, "-m", "edgesplit", "serve", "--role", "edge", "--upstream", upstream, "--port", str(port)]
@@ -109,24 +167,26 @@ def start_edge(upstream: str, env: dict[str, str], data_dir: Path) -> tuple[str,
 
 
 def one(client: httpx.Client, url: str, model: str) -> float:
+    """One request's round trip in ms (and a check that it came back whole)."""
     body = {"model": model, "messages": [{"role": "user", "content": PROMPT}], "max_tokens": 32}
+    headers = {"authorization": f"Bearer {LITELLM_KEY}"} if model == "echo" else {}  # only LiteLLM reads it
     start = time.perf_counter()
-    response = client.post(f"{url}/v1/chat/completions", json=body)
+    response = client.post(f"{url}/v1/chat/completions", json=body, headers=headers)
     elapsed = time.perf_counter() - start
     response.raise_for_status()
     assert response.json()["choices"][0]["message"]["content"] == PROMPT, response.text
     return elapsed * 1000
 
 
-def measure(echo: str, edges: dict[str, str], requests: int) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {"direct": [], **{name: [] for name in edges}}
+def measure(echo: str, targets: dict[str, tuple[str, str]], requests: int) -> dict[str, list[float]]:
+    """Round trips per target (name → url, model), interleaved; "direct" is the echo itself."""
+    order = [("direct", echo, "echo"), *((name, url, model) for name, (url, model) in targets.items())]
+    times: dict[str, list[float]] = {name: [] for name, _, _ in order}
     with httpx.Client(timeout=30) as client:
         for _ in range(10):  # warm up every path
-            one(client, echo, "echo")
-            for url in edges.values():
-                one(client, url, "edgesplit/cloud")
+            for _, url, model in order:
+                one(client, url, model)
         for i in range(requests):
-            order = [("direct", echo, "echo"), *((n, u, "edgesplit/cloud") for n, u in edges.items())]
             for name, url, model in order[i % len(order) :] + order[: i % len(order)]:  # rotate who goes first
                 times[name].append(one(client, url, model))
     return times
@@ -135,21 +195,37 @@ def measure(echo: str, edges: dict[str, str], requests: int) -> dict[str, list[f
 def report(times: dict[str, list[float]]) -> tuple[str, dict[str, dict[str, float]]]:
     direct = times["direct"]
     rows: dict[str, dict[str, float]] = {}
-    lines = ["| target | p50 ms | p95 ms | added p50 ms | added p95 ms |", "|---|---:|---:|---:|---:|"]
+    floor = times.get(BARE)
+    lines = [
+        "| target | p50 ms | p99 ms | added p50 ms | added p95 ms | added p99 ms | added p50 / bare proxy's |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, values in times.items():
         added = sorted(v - d for v, d in zip(values, direct, strict=True))
         ordered = sorted(values)
         rows[name] = {
             "p50_ms": statistics.median(ordered),
-            "p95_ms": ordered[int(0.95 * (len(ordered) - 1))],
+            "p95_ms": _pct(ordered, 0.95),
+            "p99_ms": _pct(ordered, 0.99),
             "added_p50_ms": statistics.median(added),
-            "added_p95_ms": added[int(0.95 * (len(added) - 1))],
+            "added_p95_ms": _pct(added, 0.95),
+            "added_p99_ms": _pct(added, 0.99),
         }
         r = rows[name]
+        ratio = ""
+        if floor is not None and name != "direct":
+            floor_added = statistics.median(sorted(v - d for v, d in zip(floor, direct, strict=True)))
+            r["ratio_to_bare"] = r["added_p50_ms"] / floor_added if floor_added > 0 else float("nan")
+            ratio = f"{r['ratio_to_bare']:.1f}x"
         lines.append(
-            f"| {name} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | {r['added_p50_ms']:.2f} | {r['added_p95_ms']:.2f} |"
+            f"| {name} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['added_p50_ms']:.2f} | {r['added_p95_ms']:.2f} "
+            f"| {r['added_p99_ms']:.2f} | {ratio} |"
         )
     return "\n".join(lines), rows
+
+
+def _pct(ordered: list[float], q: float) -> float:
+    return ordered[int(q * (len(ordered) - 1))]
 
 
 def plot(rows: dict[str, dict[str, float]], path: Path) -> None:
@@ -167,12 +243,18 @@ def plot(rows: dict[str, dict[str, float]], path: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="requests per target")
+    parser.add_argument("--litellm", help="the litellm command of a venv with litellm[proxy]: a reference row")
     parser.add_argument("--serve-echo", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-proxy", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--upstream", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve_echo:
+    if args.serve_echo or args.serve_proxy:
         import uvicorn
 
-        uvicorn.run(echo_app(), host="127.0.0.1", port=args.serve_echo, log_level="warning")
+        from edgesplit.server import _IO  # the bare proxy runs on what the edges run on
+
+        app = echo_app() if args.serve_echo else proxy_app(args.upstream)
+        uvicorn.run(app, host="127.0.0.1", port=args.serve_echo or args.serve_proxy, log_level="warning", **_IO)
         return 0
     import tempfile
 
@@ -180,13 +262,20 @@ def main() -> int:
     try:
         echo, proc = start_echo()
         procs.append(proc)
-        edges = {}
+        targets: dict[str, tuple[str, str]] = {}
         with tempfile.TemporaryDirectory(prefix="edgesplit-gateway-") as tmp:
+            url, proc = start_proxy(echo)
+            procs.append(proc)
+            targets[BARE] = (url, "echo")
+            if args.litellm:
+                url, proc = start_litellm(args.litellm, echo, Path(tmp))
+                procs.append(proc)
+                targets[LITELLM] = (url, "echo")
             for i, (name, env) in enumerate(EDGES.items()):
                 url, proc = start_edge(echo, env, Path(tmp) / str(i))
                 procs.append(proc)
-                edges[name] = url
-            times = measure(echo, edges, args.requests)
+                targets[name] = (url, "edgesplit/cloud")
+            times = measure(echo, targets, args.requests)
     finally:
         for proc in procs:
             proc.terminate()

@@ -38,12 +38,12 @@ from edgesplit.edge.bundles import BundleStore
 from edgesplit.edge.sync import SyncClient
 from edgesplit.errors import BundleRejected
 from edgesplit.evaluation.bench_report import pyplot, write_result
-from edgesplit.http.auth import bearer_headers
 from edgesplit.models import locate_model
 from edgesplit.routing.learned import packaged_router
 from edgesplit.server import NodeServer, build_node
 from edgesplit.sync.keys import init_keys
 from edgesplit.transport.netem import PROFILES, LinkEmulator
+from edgesplit.transport.upstream import bearer_headers
 from sync_year import simulate_year
 
 OUT = Path(__file__).parent / "out"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -30,11 +31,33 @@ ADMIN_TOKEN = "admin-test-token"  # the sync edges' admin_token (pull, rollback)
 ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
+# Under xdist (`make test`: two workers, whole files each), the longest files start first, so the
+# run does not end waiting on one of them (the order within each file is kept).
+_LONGEST_FIRST = (
+    "test_ray_serve.py", "test_soak.py", "test_evaluation_harness.py", "test_offline_fault.py", "test_api_fuzz.py",
+    "test_sync_faults.py", "test_split.py", "test_e2e_real_tiers.py", "test_sync_lifetime.py", "test_privacy.py",
+    "test_speculative.py", "test_equivalence.py",
+)  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(_LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("EDGESPLIT_") and key != "EDGESPLIT_CACHE_DIR":
             monkeypatch.delenv(key)
+
+
+@pytest.fixture(autouse=True)
+def _wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLI tables (rich) as wide as a terminal's: an xdist worker has none and would wrap them at 80."""
+    from edgesplit.cli.common import console
+
+    monkeypatch.setattr(console, "width", 240)
 
 
 @pytest.fixture(scope="session")
@@ -75,6 +98,23 @@ def make_edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeFactory]
     yield start
     for server in started:
         server.stop()
+
+
+@contextlib.contextmanager
+def asgi_node(**overrides: Any) -> Iterator[httpx.Client]:
+    """A node's app in this process behind an httpx client over an ASGI transport (Starlette's
+    TestClient): the full app and its lifespan, no socket and no server thread. For checks of
+    what the HTTP layer answers (bad input, schemas); end-to-end tests keep real servers."""
+    from starlette.testclient import TestClient
+
+    from edgesplit.http.app import create_app
+
+    overrides.setdefault("role", "edge")
+    overrides.setdefault("router_packaged", False)
+    overrides.setdefault("answer_check_packaged", False)
+    app = create_app(build_node(load_settings(port=0, **overrides)))
+    with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as client:
+        yield client
 
 
 @pytest.fixture

@@ -42,7 +42,13 @@ def test_waiters_are_served_in_arrival_order() -> None:
 def test_full_queue_raises_at_once() -> None:
     async def scenario() -> None:
         depths: list[int] = []
-        queue = ModelQueue("m", max_waiting=1, retry_after_s=7, on_depth=lambda _, d: depths.append(d))
+        held: list[int] = []
+
+        def seen(_: str, waiting: int, running: int) -> None:
+            depths.append(waiting)
+            held.append(running)
+
+        queue = ModelQueue("m", max_waiting=1, retry_after_s=7, on_change=seen)
         gate = asyncio.Event()
 
         async def hold() -> None:
@@ -60,6 +66,7 @@ def test_full_queue_raises_at_once() -> None:
         gate.set()
         await asyncio.gather(running, waiter)
         assert depths[-1] == 0 and max(depths) == 1
+        assert held[-1] == 0 and max(held) == 1  # the slot was held, then freed
 
     asyncio.run(scenario())
 

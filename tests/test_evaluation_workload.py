@@ -84,8 +84,7 @@ def test_edgework_loads_as_an_eval_set_labelled_by_rules() -> None:
 
 
 def test_the_held_out_sample_takes_no_calibration_item() -> None:
-    from edgesplit.evaluation.datasets import split_of
-    from edgesplit.evaluation.workload import heldout_sample
+    from edgesplit.evaluation.datasets import heldout_sample, split_of
 
     sample = heldout_sample(2)
     assert Counter(i.family for i in sample) == {family: 2 for family in FAMILIES}

@@ -75,9 +75,12 @@ def test_a_bad_header_is_a_model_error(tmp_path: Path, content: bytes) -> None:
         read_gguf_info(path)
 
 
-def test_edgesplit_models_lists_every_tier_and_a_named_file(tmp_path: Path) -> None:
+def test_edgesplit_models_lists_every_tier_and_a_named_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgesplit.cli.common import console
+
     own = MODELS["smollm2-135m-instruct"].locate()
-    result = CliRunner().invoke(app, ["models", str(own), str(tmp_path / "none.gguf")], env={"COLUMNS": "240"})
+    monkeypatch.setattr(console, "width", 400)  # wide enough for a venv's path, terminal or not (xdist)
+    result = CliRunner().invoke(app, ["models", str(own), str(tmp_path / "none.gguf")])
     assert result.exit_code == 0, result.output
     for expected in ("smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct", "qwen2.5-coder-1.5b-instruct", "qwen2"):
         assert expected in result.output

@@ -121,7 +121,7 @@ def test_internal_errors_are_logged_without_the_request(
 ) -> None:
     """A bug answers 500 (or an in-band error once streaming) and leaves a traceback in the log, no body."""
     from edgesplit.generation import TokenEvent
-    from edgesplit.http.node import Generation
+    from edgesplit.request_flow import Generation
     from edgesplit.schemas import RouteInfo
 
     async def events():  # type: ignore[no-untyped-def]

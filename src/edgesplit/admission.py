@@ -25,14 +25,15 @@ class ModelQueue:
         model: str,
         max_waiting: int,
         retry_after_s: int,
-        on_depth: Callable[[str, int], None] | None = None,
+        on_change: Callable[[str, int, int], None] | None = None,  # (model, waiting, running)
     ) -> None:
         self.model = model
         self.max_waiting = max_waiting
         self.retry_after_s = retry_after_s
         self._slots = asyncio.Semaphore(1)
         self._waiting = 0
-        self._on_depth = on_depth
+        self._running = 0
+        self._on_change = on_change
 
     @property
     def waiting(self) -> int:
@@ -52,17 +53,20 @@ class ModelQueue:
                 f"model {self.model!r} is busy: {self._waiting} requests already waiting",
                 retry_after_s=self.retry_after_s,
             )
-        self._set_waiting(self._waiting + 1)
+        self._set(waiting=self._waiting + 1)
         try:
             await self._slots.acquire()
         finally:
-            self._set_waiting(self._waiting - 1)
+            self._set(waiting=self._waiting - 1)
+        self._set(running=1)
         try:
             yield
         finally:
+            self._set(running=0)
             self._slots.release()
 
-    def _set_waiting(self, value: int) -> None:
-        self._waiting = value
-        if self._on_depth is not None:
-            self._on_depth(self.model, value)
+    def _set(self, waiting: int | None = None, running: int | None = None) -> None:
+        self._waiting = self._waiting if waiting is None else waiting
+        self._running = self._running if running is None else running
+        if self._on_change is not None:
+            self._on_change(self.model, self._waiting, self._running)

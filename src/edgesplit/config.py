@@ -189,8 +189,10 @@ class Settings(BaseSettings):
     queue_max_waiting: int = Field(default=16, ge=0, le=100_000)  # waiting requests per model before 429
     queue_retry_after_s: int = Field(default=2, ge=1, le=3600)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
-    max_tokens_limit: int = Field(default=1024, ge=1)  # largest max_tokens a client may ask for
-    default_max_tokens: int = Field(default=256, ge=1)
+    max_tokens_limit: int = Field(default=1024, ge=1)  # largest max_tokens a client may ask for (else 400)
+    default_max_tokens: int = Field(default=256, ge=1)  # a request without max_tokens (shrunk to fit the context)
+    # on SIGTERM: in-flight requests get this long (s) to finish; then they are cancelled and the node exits
+    shutdown_timeout_s: int = Field(default=10, ge=1, le=3600)
 
     @field_validator("privacy_medical_record_pattern")
     @classmethod

@@ -51,7 +51,7 @@ class DemoPrompt:
 
 def workload_sample(code_max_tokens: int = 320) -> list[DemoPrompt]:
     """One held-out item of each edge-workload family (never a calibration item), with its rule."""
-    from edgesplit.evaluation.workload import heldout_sample
+    from edgesplit.evaluation.datasets import heldout_sample
 
     return [
         DemoPrompt("hard" if item.hard else "routine", item.prompt, item.family,

@@ -44,6 +44,13 @@ class NodeMetrics:
             "edgesplit_redacted", "Values redacted from text that left this tier, by type", ["type"], registry=reg
         )
         self.queue_depth = Gauge("edgesplit_queue_depth", "Requests waiting per model", ["model"], registry=reg)
+        self.model_running = Gauge(
+            "edgesplit_model_running", "Generations holding each model's slot (0 or 1)", ["model"], registry=reg
+        )
+        self.client_gone = Counter(
+            "edgesplit_client_gone", "Requests whose client left before the answer: their work was cancelled",
+            registry=reg,
+        )  # fmt: skip
         self.upstream_errors = Counter("edgesplit_upstream_errors", "Upstream failures by kind", ["kind"], registry=reg)
         self.rate_limited = Counter("edgesplit_rate_limited", "Requests refused by the per-client limit", registry=reg)
         self.link_state = EnumMetric(
@@ -95,8 +102,9 @@ class NodeMetrics:
         self.info = Gauge("edgesplit_node_info", "Node role", ["role"], registry=reg)
         self.info.labels(role=role).set(1)
 
-    def set_queue_depth(self, model: str, depth: int) -> None:
-        self.queue_depth.labels(model=model).set(depth)
+    def set_queue(self, model: str, waiting: int, running: int) -> None:
+        self.queue_depth.labels(model=model).set(waiting)
+        self.model_running.labels(model=model).set(running)
 
     def record_speculative(self, rounds: int, drafted: int, accepted: int, tokens: int) -> None:
         for what, value in (("uploads", rounds), ("drafted", drafted), ("accepted", accepted), ("tokens", tokens)):

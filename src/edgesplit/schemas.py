@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 __all__ = [
     "PRIVACY_ACTIONS",
+    "Candidate",
     "ChatCompletionRequest",
     "ChatMessage",
     "CompletionRequest",
@@ -76,6 +77,28 @@ class FeedbackMark(_Strict):
 
     response_id: str = Field(min_length=1, max_length=100)
     rating: Literal["good", "bad"]
+
+
+class Candidate(BaseModel):
+    """A hard case the edge sends up, redacted: the prompt, the edge's answer, how it was routed."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1, max_length=100)
+    kind: Literal["escalated", "marked_bad", "shadow"]
+    tier: str = "device"
+    edge_model: str
+    router: str | None = None
+    score: float | None = None
+    messages: list[dict[str, str]] = Field(min_length=1, max_length=64)
+    answer: str | None = None
+    at: float = 0.0
+
+    @property
+    def prompt(self) -> str:
+        """The last user turn: what the eval harness asks every tier."""
+        users = [m.get("content", "") for m in self.messages if m.get("role") == "user"]
+        return users[-1] if users else self.messages[-1].get("content", "")
 
 
 class EdgesplitOptions(_Strict):

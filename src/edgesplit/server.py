@@ -31,7 +31,7 @@ def build_node(settings: Settings) -> Node:
 
 # asyncio and h11 whatever else is installed (Ray brings uvloop and httptools, which uvicorn
 # would pick by itself): one event loop and one HTTP parser, the ones everything is tested on
-_IO: dict[str, Any] = {"loop": "asyncio", "http": "h11"}
+_IO: dict[str, Any] = {"loop": "uvloop", "http": "httptools"}
 
 
 def serve(settings: Settings) -> None:
@@ -45,7 +45,7 @@ def serve(settings: Settings) -> None:
     tls = TlsFiles.from_settings(settings)
     uvicorn.run(
         create_app(node), host=settings.host, port=settings.port, log_level="info", access_log=False, **_IO,
-        **(tls.uvicorn_options() if tls else {}),
+        timeout_graceful_shutdown=settings.shutdown_timeout_s, **(tls.uvicorn_options() if tls else {}),
     )  # fmt: skip
 
 
@@ -53,12 +53,18 @@ class AppServer:
     """An ASGI app served by uvicorn on a background thread; ``port=0`` picks a free port."""
 
     def __init__(
-        self, app: Any, host: str = "127.0.0.1", port: int = 0, name: str = "app", tls: TlsFiles | None = None
+        self,
+        app: Any,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        name: str = "app",
+        tls: TlsFiles | None = None,
+        shutdown_timeout_s: int = 5,
     ) -> None:
         # a connection still open after 5 s of shutdown (a test double that never answers) is dropped
         config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=5, **_IO,
-            **(tls.uvicorn_options() if tls else {}),
+            app, host=host, port=port, log_level="warning", lifespan="on", **_IO,
+            timeout_graceful_shutdown=shutdown_timeout_s, **(tls.uvicorn_options() if tls else {}),
         )  # fmt: skip
         self.scheme = "https" if tls else "http"
         self._server = uvicorn.Server(config)
@@ -66,8 +72,11 @@ class AppServer:
         self._error: BaseException | None = None
 
     def _run(self) -> None:
+        import uvloop
+
         try:
-            asyncio.run(self._server.serve())
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # what uvicorn.run picks
+                runner.run(self._server.serve())
         except BaseException as exc:
             self._error = exc
 
@@ -105,9 +114,10 @@ class NodeServer(AppServer):
     def __init__(self, node: Node) -> None:
         self.node = node
         settings = node.settings
-        super().__init__(
-            create_app(node), settings.host, settings.port, settings.role, TlsFiles.from_settings(settings)
-        )
+        tls = TlsFiles.from_settings(settings)
+        # the same deadline as `edgesplit serve`, at most 5 s: a test double that never answers is dropped
+        deadline = min(settings.shutdown_timeout_s, 5)
+        super().__init__(create_app(node), settings.host, settings.port, settings.role, tls, deadline)
 
     def start(self, timeout_s: float = 30.0) -> NodeServer:
         super().start(timeout_s)

@@ -10,10 +10,10 @@ The cloud's split and verify session calls are server spans of their own in that
 Attributes are about the request, never its content: tier, role, route, rule, status, counts and
 entity *types*. No prompt, answer, placeholder value or token goes into a span.
 
-``trace_exporter`` (config) picks the exporter, once per process: ``none`` (the default: no SDK
-work at all; an incoming ``traceparent`` is still passed on), ``console`` or ``otlp`` (HTTP/protobuf
-to ``trace_otlp_endpoint``; needs the ``otlp`` extra). :func:`use_exporter` installs any SDK
-exporter, as tests do with the in-memory one.
+``trace_exporter`` (config) picks the exporter, once per process: ``none`` (the default: no span
+work at all, since nothing would record it; an incoming ``traceparent`` is still passed on),
+``console`` or ``otlp`` (HTTP/protobuf to ``trace_otlp_endpoint``; needs the ``otlp`` extra).
+:func:`use_exporter` installs any SDK exporter, as tests do with the in-memory one.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import functools
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry import propagate, trace
+from opentelemetry import context, propagate, trace
 
 from edgesplit.errors import ConfigError
 
@@ -71,9 +71,24 @@ def use_exporter(exporter: SpanExporter, batch: bool = True, name: str = "custom
     _installed.append(name)
 
 
+def _recording() -> bool:
+    """Whether spans go anywhere: without an exporter they are skipped (bench/gateway_profile.py)."""
+    return bool(_installed)
+
+
 @contextlib.contextmanager
 def server_span(name: str, headers: Mapping[str, str], **attributes: Any) -> Iterator[trace.Span]:
     """A server span continuing the trace of an incoming ``traceparent`` (or starting one)."""
+    if not _recording():  # no span; the caller's trace context alone, so the next tier continues it
+        if "traceparent" not in headers:
+            yield trace.INVALID_SPAN
+            return
+        token = context.attach(propagate.extract(dict(headers)))
+        try:
+            yield trace.INVALID_SPAN
+        finally:
+            context.detach(token)
+        return
     parent = propagate.extract(dict(headers))
     with _tracer().start_as_current_span(name, context=parent, kind=trace.SpanKind.SERVER) as span:
         _set_attributes(span, attributes)
@@ -83,6 +98,9 @@ def server_span(name: str, headers: Mapping[str, str], **attributes: Any) -> Ite
 @contextlib.contextmanager
 def stage(name: str, **attributes: Any) -> Iterator[trace.Span]:
     """One pipeline stage as a child span of the current one."""
+    if not _recording():
+        yield trace.INVALID_SPAN
+        return
     with _tracer().start_as_current_span(name) as span:
         _set_attributes(span, attributes)
         yield span
@@ -91,6 +109,8 @@ def stage(name: str, **attributes: Any) -> Iterator[trace.Span]:
 def open_span(name: str, **attributes: Any) -> trace.Span:
     """A child of the current span that the caller ends: for a stage that lives across a generator's
     yields (a stream's restore), where a context manager would leave its context in another task."""
+    if not _recording():
+        return trace.INVALID_SPAN
     span = _tracer().start_span(name)
     _set_attributes(span, attributes)
     return span
@@ -102,6 +122,8 @@ def _set_attributes(span: trace.Span, attributes: dict[str, Any]) -> None:
 
 async def inject_traceparent(request: httpx.Request) -> None:
     """An ``httpx`` request hook: the current span's ``traceparent`` goes with every upstream call."""
+    if not _recording() and not trace.get_current_span().get_span_context().is_valid:
+        return  # no trace to continue
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     request.headers.update(carrier)

@@ -14,36 +14,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from edgesplit.errors import InvalidRequest
 from edgesplit.http.openapi import json_body
+from edgesplit.schemas import Candidate
 from edgesplit.store import Database
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-__all__ = ["Candidate", "FeedbackBatch", "FeedbackBatchAck", "FeedbackStats", "FeedbackStore", "add_feedback_routes"]
-
-
-class Candidate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    id: str = Field(min_length=1, max_length=100)
-    kind: Literal["escalated", "marked_bad", "shadow"]
-    tier: str = "device"
-    edge_model: str
-    router: str | None = None
-    score: float | None = None
-    messages: list[dict[str, str]] = Field(min_length=1, max_length=64)
-    answer: str | None = None
-    at: float = 0.0
-
-    @property
-    def prompt(self) -> str:
-        """The last user turn: what the eval harness asks every tier."""
-        users = [m.get("content", "") for m in self.messages if m.get("role") == "user"]
-        return users[-1] if users else self.messages[-1].get("content", "")
+__all__ = ["FeedbackBatch", "FeedbackBatchAck", "FeedbackStats", "FeedbackStore", "add_feedback_routes"]
 
 
 class FeedbackBatch(BaseModel):

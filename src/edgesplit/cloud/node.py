@@ -14,12 +14,12 @@ from edgesplit.cloud.repository import repository_for, warn_of_offline_keys
 from edgesplit.config import Settings
 from edgesplit.errors import ConfigError, InvalidRequest, UnknownModel
 from edgesplit.generation import Backend, GenerationParams, Prompt
-from edgesplit.http.node import FALLBACK, CloudPolicy, Generation, primed
 from edgesplit.http.results import ResultStore
 from edgesplit.llama.backend import LocalBackend
 from edgesplit.metrics import NodeMetrics
 from edgesplit.models import locate_model
 from edgesplit.preprocess.base import Preprocessor, load_preprocessors
+from edgesplit.request_flow import FALLBACK, CloudPolicy, Generation, primed
 from edgesplit.schemas import JobRecord, RouteInfo, RouteName
 
 if TYPE_CHECKING:
@@ -27,8 +27,7 @@ if TYPE_CHECKING:
 
     from edgesplit.cloud.split_sessions import SessionStore
     from edgesplit.cloud.verifier import Verifier
-    from edgesplit.edge.feedback import FeedbackRecorder
-    from edgesplit.edge.outbox import Outbox
+    from edgesplit.http.node import FeedbackSink, JobQueue
     from edgesplit.privacy.redactor import Redactor
 
 __all__ = ["CloudNode"]
@@ -59,12 +58,12 @@ class CloudNode:
         self.split_sessions = split_sessions  # the suffix [k, N) of the split model, if one is configured
         self.verifier = verifier  # verify sessions for the edge's speculative drafts, if configured
         self.redactor: Redactor | None = None  # the cloud is the last tier: nothing to redact for
-        self.outbox: Outbox | None = None  # and nothing to defer to
+        self.outbox: JobQueue | None = None  # and nothing to defer to
         self.preprocessors: Sequence[Preprocessor] = _before_routing(settings)
         self.repository = repository_for(settings)  # bundles for the edges (`edgesplit publish`), under /v1/sync
         self.keeper = MetadataKeeper(self.repository, metrics, timedelta(days=settings.sync_expiry_warn_days))
         self._keeper_task: asyncio.Task[None] | None = None
-        self.feedback: FeedbackRecorder | None = None  # the cloud records no candidates; it stores the edges':
+        self.feedback: FeedbackSink | None = None  # the cloud records no candidates; it stores the edges':
         self.feedback_store = FeedbackStore(settings.resolved_data_dir() / "feedback.sqlite")
 
     @classmethod

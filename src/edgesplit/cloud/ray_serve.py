@@ -48,10 +48,10 @@ class CloudReplica:
     def __serve_build_asgi_app__(self) -> Any:
         from ray import serve
 
+        from edgesplit.cloud.node import CloudNode
         from edgesplit.http.app import create_app
-        from edgesplit.server import build_node
 
-        app = create_app(build_node(self.settings))
+        app = create_app(CloudNode.from_settings(self.settings))  # engine ray runs the cloud tier only
         app.add_middleware(ReplicaHeader, replica=serve.get_replica_context().replica_id.to_full_id_str())
         return app
 
@@ -106,6 +106,7 @@ def application(settings: Settings) -> Any:
         name="cloud",
         ray_actor_options={"num_cpus": settings.ray_replica_threads, "runtime_env": {"env_vars": env}},
         max_ongoing_requests=max(settings.queue_max_waiting, 1) + 1,
+        graceful_shutdown_timeout_s=settings.shutdown_timeout_s,  # a replica's in-flight work, then it stops
         request_router_config=RequestRouterConfig(
             request_router_class=SessionRouter,  # type: ignore[arg-type]  # its stub says dict
             request_router_kwargs={"num_fallback_replicas": 0},

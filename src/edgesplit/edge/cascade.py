@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from edgesplit.edge.streams import drain, replay, resume
 from edgesplit.errors import ConfigError, UpstreamError
-from edgesplit.generation import Finish, GenerationParams, Prompt, TokenEvent, mean_logprob
-from edgesplit.http.node import CloudPolicy, Generation
+from edgesplit.generation import Backend, Finish, GenerationParams, Prompt, TokenEvent, mean_logprob
 from edgesplit.llama.backend import LocalBackend
+from edgesplit.request_flow import CloudPolicy, Generation, not_falling_back
 from edgesplit.routing.answer_check import AnswerCheck, load_check
 from edgesplit.routing.answer_signals import AnswerView
 from edgesplit.routing.artifact import packaged_file
@@ -36,11 +37,30 @@ from edgesplit.schemas import JobRecord, RouteInfo
 
 if TYPE_CHECKING:
     from edgesplit.config import Settings
-    from edgesplit.edge.dispatch import Dispatcher
 
-__all__ = ["AnswerCheckJudge", "Judge", "MeanLogprobJudge", "answer_check_path", "cascade_judge", "packaged_check"]
+__all__ = [
+    "AnswerCheckJudge",
+    "CascadeHost",
+    "Judge",
+    "MeanLogprobJudge",
+    "answer_check_path",
+    "cascade_judge",
+    "packaged_check",
+]
 
 log = logging.getLogger("edgesplit.edge")
+
+
+class CascadeHost(Protocol):
+    """What a cascade needs from the dispatcher: this tier's model, the upstream call, the fallback note."""
+
+    local: Backend
+
+    async def remote(
+        self, prompt: Prompt, params: GenerationParams, info: RouteInfo, policy: CloudPolicy
+    ) -> Generation: ...
+
+    def note_fallback(self, info: RouteInfo, exc: UpstreamError, reason: str) -> None: ...
 
 
 class Judge(Protocol):
@@ -122,7 +142,7 @@ def cascade_judge(settings: Settings) -> Judge:
     return AnswerCheckJudge(check, hold, settings.cascade_run_code)
 
 
-def _prompt_tokens(d: Dispatcher, prompt: Prompt, finish: Finish | None) -> int:
+def _prompt_tokens(d: CascadeHost, prompt: Prompt, finish: Finish | None) -> int:
     if finish is not None:
         return finish.prompt_tokens
     return len(d.local.tokenize(prompt)) if isinstance(d.local, LocalBackend) else 0
@@ -133,12 +153,9 @@ def _info(verdict: CascadeVerdict, judge: Judge, note: str = "") -> RouteInfo:
                      threshold=judge.threshold)  # fmt: skip
 
 
-async def cascade_whole(d: Dispatcher, prompt: Prompt, params: GenerationParams, policy: CloudPolicy,
+async def cascade_whole(d: CascadeHost, prompt: Prompt, params: GenerationParams, policy: CloudPolicy,
                         judge: Judge) -> Generation | JobRecord:  # fmt: skip
     """Non-streamed auto: check the whole answer, then keep it or ask the upstream."""
-    from edgesplit.edge.dispatch import not_falling_back
-    from edgesplit.edge.streams import drain, replay
-
     tokens, finish = await drain(d.local.stream(prompt, params))
     verdict = await judge.judge(prompt, _prompt_tokens(d, prompt, finish), tokens)
     edge_info = _info(verdict, judge)
@@ -156,14 +173,11 @@ async def cascade_whole(d: Dispatcher, prompt: Prompt, params: GenerationParams,
         return Generation(edge_info, replay(tokens, finish))
 
 
-async def cascade_streaming(d: Dispatcher, prompt: Prompt, params: GenerationParams, policy: CloudPolicy,
+async def cascade_streaming(d: CascadeHost, prompt: Prompt, params: GenerationParams, policy: CloudPolicy,
                             judge: Judge) -> Generation | JobRecord:  # fmt: skip
     """Streamed auto: hold the first ``judge.probe_tokens`` tokens (the whole of a short answer),
     check them, then commit to one tier. The local generation keeps running while the upstream
     is asked, so a failing upstream costs no extra time."""
-    from edgesplit.edge.dispatch import not_falling_back
-    from edgesplit.edge.streams import resume
-
     local = d.local.stream(prompt, params)
     probe: list[TokenEvent | Finish] = []
     async for event in local:

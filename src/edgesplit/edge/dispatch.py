@@ -28,11 +28,11 @@ from edgesplit.edge.speculative import VERIFY_REASONS
 from edgesplit.edge.streams import learned_info, restoring, score_while_evaluating, unscored
 from edgesplit.errors import InvalidRequest, LinkDown, ModelError, UpstreamError
 from edgesplit.generation import Backend, Finish, GenerationParams, Prompt, TokenEvent
-from edgesplit.http.node import FALLBACK, CloudPolicy, Events, Generation, primed
 from edgesplit.llama.backend import LocalBackend
 from edgesplit.metrics import NodeMetrics
 from edgesplit.models import locate_model
 from edgesplit.privacy.restore import StreamRestorer
+from edgesplit.request_flow import FALLBACK, CloudPolicy, Events, Generation, not_falling_back, primed
 from edgesplit.routing.embedding import TokenEmbeddings
 from edgesplit.routing.learned import LearnedDecision, LearnedRouter, RouterHolder
 from edgesplit.routing.scorer import PromptView
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from edgesplit.preprocess.base import Preprocessor
     from edgesplit.privacy.redactor import PrivacyPlan
 
-__all__ = ["Dispatcher", "not_falling_back"]
+__all__ = ["Dispatcher"]
 
 log = logging.getLogger("edgesplit.edge")
 
@@ -316,12 +316,3 @@ class Dispatcher:
         info.fallback = True
         info.reason = reason
         info.upstream_error = str(exc)
-
-
-async def not_falling_back(exc: UpstreamError, policy: CloudPolicy) -> JobRecord | None:
-    """Apply the request's policy to an upstream failure: a job (defer), a raise (error), or None (fall back)."""
-    if policy.on_unavailable == "error":
-        raise exc
-    if policy.on_unavailable == "defer" and policy.enqueue is not None:
-        return await policy.enqueue()
-    return None

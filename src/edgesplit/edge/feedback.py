@@ -24,17 +24,19 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from edgesplit.background import run_in_background, stop_task
 from edgesplit.generation import Finish, Prompt, TokenEvent
-from edgesplit.http.node import Generation
+from edgesplit.request_flow import Generation
 
 if TYPE_CHECKING:
-    from edgesplit.edge.node import EdgeNode
-    from edgesplit.privacy.redactor import PrivacyPlan
+    from edgesplit.config import Settings
+    from edgesplit.edge.delivery import DeliveryWorker
+    from edgesplit.edge.outbox import Outbox
+    from edgesplit.privacy.redactor import PrivacyPlan, Redactor
 
-__all__ = ["KEPT_RULES", "FeedbackRecorder"]
+__all__ = ["KEPT_RULES", "FeedbackHost", "FeedbackRecorder"]
 
 log = logging.getLogger("edgesplit.edge.feedback")
 
@@ -53,10 +55,26 @@ class _Answered:
     at: float = field(default_factory=time.time)
 
 
+class FeedbackHost(Protocol):
+    """What the recorder reads off its node (the EdgeNode), each time: a bundle swap may replace them."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def redactor(self) -> Redactor | None: ...
+
+    @property
+    def outbox(self) -> Outbox | None: ...
+
+    @property
+    def worker(self) -> DeliveryWorker | None: ...
+
+
 class FeedbackRecorder:
     def __init__(
         self,
-        node: EdgeNode,
+        node: FeedbackHost,
         shadow_rate: float,
         batch: int,
         flush_s: float,

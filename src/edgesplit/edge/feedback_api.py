@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from fastapi import Request
 from pydantic import BaseModel
 
-from edgesplit.errors import NotFound
+from edgesplit.http.admit import parse_body, read_body
+from edgesplit.http.node import apply_mark
 from edgesplit.http.openapi import json_body
 from edgesplit.schemas import FeedbackMark
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 
     from edgesplit.edge.feedback import FeedbackRecorder
 
-__all__ = ["FeedbackAck", "FeedbackRecorded", "add_feedback_mark_route", "apply_mark"]
+__all__ = ["FeedbackAck", "FeedbackRecorded", "add_feedback_mark_route"]
 
 
 class FeedbackAck(BaseModel):
@@ -35,20 +36,8 @@ class FeedbackRecorded(BaseModel):
     remembered: int  # recent local answers a verdict can still name
 
 
-async def apply_mark(recorder: FeedbackRecorder, mark: FeedbackMark) -> None:
-    """Record the verdict; NotFound when this node does not (or no longer) remember the answer."""
-    if not await recorder.mark(mark.response_id, mark.rating):
-        raise NotFound(
-            f"no recent local answer {mark.response_id!r} on this node (only answers kept on the edge are remembered)",
-            param="response_id",
-            code="response_not_found",
-        )
-
-
 def add_feedback_mark_route(app: FastAPI, recorder: FeedbackRecorder) -> None:
     async def feedback(request: Request) -> dict[str, Any]:
-        from edgesplit.http.admit import parse_body, read_body
-
         mark = parse_body(FeedbackMark, await read_body(request, 64 * 1024), "feedback")
         await apply_mark(recorder, mark)
         return {"object": "feedback", "response_id": mark.response_id, "rating": mark.rating}

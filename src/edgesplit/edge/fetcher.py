@@ -28,7 +28,7 @@ import httpx
 from tuf.api import exceptions
 from tuf.ngclient.fetcher import FetcherInterface
 
-from edgesplit.http.auth import bearer_headers
+from edgesplit.transport.upstream import bearer_headers
 
 __all__ = ["DeadlinePassed", "FetchStats", "ResumingFetcher"]
 

@@ -27,7 +27,6 @@ from edgesplit.edge.outbox import Outbox
 from edgesplit.edge.upstreams import UpstreamPool, upstream_pool
 from edgesplit.errors import InvalidRequest
 from edgesplit.generation import Backend, GenerationParams, Prompt
-from edgesplit.http.node import FALLBACK, CloudPolicy, Generation
 from edgesplit.llama.backend import LocalBackend
 from edgesplit.metrics import NodeMetrics
 from edgesplit.models import locate_model
@@ -35,6 +34,7 @@ from edgesplit.preprocess.base import Preprocessor, load_preprocessors
 from edgesplit.privacy.redactor import Redactor
 from edgesplit.privacy.restore import restore
 from edgesplit.privacy.sealed import SealedMappings, load_key
+from edgesplit.request_flow import FALLBACK, CloudPolicy, Generation
 from edgesplit.routing.learned import RouterHolder, router_path
 from edgesplit.routing.router import EDGE_ALIASES, resolve_route
 from edgesplit.schemas import JobRecord, RouteName
@@ -350,7 +350,7 @@ def _split_backend(settings: Settings, metrics: NodeMetrics, client: UpstreamCli
     k = settings.split_k if settings.split_k is not None else model.config.n_layers // 2
     segment = RemoteSegment(client)
     name = f"{settings.split_model}/split"
-    queue = ModelQueue(name, settings.queue_max_waiting, settings.queue_retry_after_s, metrics.set_queue_depth)
+    queue = ModelQueue(name, settings.queue_max_waiting, settings.queue_retry_after_s, metrics.set_queue)
     tokenizer = ChatTokenizer.vocab_only(path)
     return SplitBackend(settings.split_model, model, tokenizer, segment, k, settings.split_codec, queue, settings.n_ctx)
 

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 from edgesplit.errors import ModelError, UpstreamError
 from edgesplit.generation import Finish, GenerationParams, Prompt, PromptState, TokenEvent
-from edgesplit.http.node import Events, primed
 from edgesplit.llama.backend import LocalBackend
 from edgesplit.privacy.restore import StreamRestorer
+from edgesplit.request_flow import Events, primed
 from edgesplit.routing.learned import LearnedDecision, LearnedRouter
 from edgesplit.routing.scorer import PromptView
 from edgesplit.schemas import RouteInfo

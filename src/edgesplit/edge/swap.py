@@ -14,7 +14,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
@@ -23,17 +23,37 @@ from edgesplit.errors import BundleRejected, EdgesplitError
 from edgesplit.sync.manifest import POLICY_KEYS, PREPROCESS_KEYS, overrides_from_toml
 
 if TYPE_CHECKING:
-    from edgesplit.config import Settings
-    from edgesplit.edge.node import EdgeNode
-    from edgesplit.llama.backend import LocalBackend
+    from collections.abc import Sequence
 
-__all__ = ["BundleFiles", "bundle_settings", "settings_at_start", "swap_bundle"]
+    from edgesplit.config import Settings
+    from edgesplit.edge.dispatch import Dispatcher
+    from edgesplit.generation import Backend
+    from edgesplit.llama.backend import LocalBackend
+    from edgesplit.metrics import NodeMetrics
+    from edgesplit.preprocess.base import Preprocessor
+    from edgesplit.privacy.redactor import Redactor
+    from edgesplit.routing.learned import RouterHolder
+
+__all__ = ["BundleFiles", "SwapTarget", "bundle_settings", "settings_at_start", "swap_bundle"]
 
 log = logging.getLogger("edgesplit.edge.sync")
 
 SMOKE_PROMPT = "Reply with one word: ready?"
 RETIRE_GRACE_S = 1.0  # a request that read the old model just before the swap gets this long to start
 _RETIRING: set[asyncio.Task[None]] = set()  # replaced models being closed (the reference keeps each task alive)
+
+
+class SwapTarget(Protocol):
+    """The references a bundle swap replaces on a node (the EdgeNode), and what it loads with."""
+
+    settings: Settings
+    metrics: NodeMetrics
+    local: Backend
+    speculative: Backend | None
+    dispatch: Dispatcher
+    redactor: Redactor | None
+    preprocessors: Sequence[Preprocessor]
+    router: RouterHolder
 
 
 @dataclass(frozen=True)
@@ -108,7 +128,7 @@ def _prepare(settings: Settings, hidden_dim: int | None) -> tuple[Any, list[Any]
     return Redactor.from_settings(settings), list(load_preprocessors(settings.preprocessors, settings))
 
 
-async def swap_bundle(node: EdgeNode, settings: Settings) -> None:
+async def swap_bundle(node: SwapTarget, settings: Settings) -> None:
     """Load what changed beside what runs, check it, then switch new requests over at once."""
     from edgesplit.routing.artifact import ArtifactError
 
@@ -131,7 +151,7 @@ async def swap_bundle(node: EdgeNode, settings: Settings) -> None:
         task.add_done_callback(_RETIRING.discard)
 
 
-async def _load_model(node: EdgeNode, settings: Settings) -> LocalBackend:
+async def _load_model(node: SwapTarget, settings: Settings) -> LocalBackend:
     from edgesplit.edge.streams import drain
     from edgesplit.generation import GenerationParams, Prompt
     from edgesplit.llama.backend import LocalBackend
@@ -151,7 +171,7 @@ async def _load_model(node: EdgeNode, settings: Settings) -> LocalBackend:
     return backend
 
 
-def _switch(node: EdgeNode, settings: Settings, local: Any, redactor: Any, steps: list[Any], hidden: Any) -> None:
+def _switch(node: SwapTarget, settings: Settings, local: Any, redactor: Any, steps: list[Any], hidden: Any) -> None:
     """Every reference new requests read, replaced with no await in between."""
     dispatch = node.dispatch
     if local is not node.local:

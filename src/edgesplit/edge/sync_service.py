@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgesplit.background import stop_task
 from edgesplit.edge.bundles import BundleStore, SyncState
-from edgesplit.edge.swap import BundleFiles, bundle_settings, swap_bundle
+from edgesplit.edge.swap import BundleFiles, SwapTarget, bundle_settings, swap_bundle
 from edgesplit.edge.sync import SyncClient
 from edgesplit.edge.sync_status import SyncStatus, SyncStatusBody, SyncStatusNow
 from edgesplit.errors import BundleRejected, Busy, InvalidRequest
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from edgesplit.config import Settings
-    from edgesplit.edge.node import EdgeNode
 
 __all__ = ["SyncService", "sync_service"]
 
@@ -41,7 +40,7 @@ log = logging.getLogger("edgesplit.edge.sync")
 
 
 class SyncService:
-    def __init__(self, node: EdgeNode, base: Settings, store: BundleStore, client: SyncClient, serving: int | None):
+    def __init__(self, node: SwapTarget, base: Settings, store: BundleStore, client: SyncClient, serving: int | None):
         self.node = node
         self.base = base  # the node's own configuration; bundles apply on top of it
         self.store = store
@@ -207,7 +206,7 @@ class SyncService:
             return self.snapshot()
 
 
-def sync_service(node: EdgeNode, base: Settings, store: BundleStore, serving: int | None) -> SyncService:
+def sync_service(node: SwapTarget, base: Settings, store: BundleStore, serving: int | None) -> SyncService:
     """The sync loop for ``node``: pulling from its upstream, trusting ``base.sync_root``."""
     from edgesplit.sync.keys import trusted_root
 

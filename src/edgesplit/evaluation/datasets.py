@@ -28,15 +28,19 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from edgesplit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from edgesplit.evaluation.workload import WorkloadItem
 
 __all__ = [
     "BUILTIN_SETS",
     "EvalItem",
     "LabelKind",
     "Split",
+    "heldout_sample",
     "load_jsonl_items",
     "load_set",
     "set_name",
@@ -244,3 +248,15 @@ def load_set(name: str) -> list[EvalItem]:
     if path.suffix == ".jsonl" and path.exists():
         return load_jsonl_items(path)
     raise ConfigError(f"unknown eval set {name!r}: use {', '.join(BUILTIN_SETS)} or a .jsonl file")
+
+
+def heldout_sample(per_family: int = 1) -> list[WorkloadItem]:
+    """The first ``per_family`` held-out items of each family, in set order (never a calibration item)."""
+    from edgesplit.evaluation.workload import SET_NAME, load
+
+    chosen: dict[str, list[WorkloadItem]] = {}
+    for item in load():
+        mine = chosen.setdefault(item.family, [])
+        if len(mine) < per_family and split_of(f"{SET_NAME}/{item.id}") == "heldout":
+            mine.append(item)
+    return [item for items in chosen.values() for item in items]

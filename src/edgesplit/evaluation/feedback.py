@@ -26,7 +26,7 @@ from edgesplit.evaluation.runner import EvalModels, run_sets
 from edgesplit.routing.artifact import RouterArtifact
 
 if TYPE_CHECKING:
-    from edgesplit.cloud.feedback import Candidate
+    from edgesplit.schemas import Candidate
 
 __all__ = ["FeedbackItem", "RefitResult", "compare", "feedback_items", "label_candidates", "refit"]
 

@@ -26,7 +26,6 @@ __all__ = [
     "WorkloadItem",
     "committed_path",
     "generate",
-    "heldout_sample",
     "load",
     "write",
 ]
@@ -45,18 +44,6 @@ class WorkloadItem:
     check: str  # contains | label | number | json | code (rules.py)
     expected: Any
     tolerance: float = 0.0  # relative, for numbers
-
-
-def heldout_sample(per_family: int = 1) -> list[WorkloadItem]:
-    """The first ``per_family`` held-out items of each family, in set order (never a calibration item)."""
-    from edgesplit.evaluation.datasets import split_of
-
-    chosen: dict[str, list[WorkloadItem]] = {}
-    for item in load():
-        mine = chosen.setdefault(item.family, [])
-        if len(mine) < per_family and split_of(f"{SET_NAME}/{item.id}") == "heldout":
-            mine.append(item)
-    return [item for items in chosen.values() for item in items]
 
 
 def generate(seed: int = SEED) -> list[WorkloadItem]:

@@ -18,14 +18,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from edgesplit.config import Settings
 
-__all__ = ["TokenSet", "bearer_headers"]
+__all__ = ["TokenSet"]
 
 _RECHECK_S = 1.0  # how often the tokens file's mtime is looked at
-
-
-def bearer_headers(token: str | None) -> dict[str, str]:
-    """``{"authorization": "Bearer <token>"}``, or no header when no token is configured."""
-    return {"authorization": f"Bearer {token}"} if token else {}
 
 
 class TokenSet:

@@ -17,7 +17,7 @@ from edgesplit.http.response_models import JobList
 from edgesplit.schemas import ChatCompletionRequest, CompletionRequest, JobRecord
 
 if TYPE_CHECKING:  # the stores live in the tiers; the HTTP layer only calls them
-    from edgesplit.edge.outbox import Outbox
+    from edgesplit.http.node import JobQueue
     from edgesplit.http.results import ResultStore
 
 __all__ = ["accepted", "add_job_routes", "run_idempotent", "upstream_body"]
@@ -67,7 +67,7 @@ async def run_idempotent(
 
 def add_job_routes(
     app: FastAPI,
-    outbox: Outbox | None,
+    outbox: JobQueue | None,
     results: ResultStore | None,
     restore: Callable[[JobRecord], JobRecord] = lambda job: job,
 ) -> None:

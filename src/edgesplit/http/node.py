@@ -1,56 +1,57 @@
-"""What the HTTP layer needs from a node, and the Generation it hands back."""
+"""What the HTTP layer needs from a node, as protocols: the node, its job queue and its feedback sink.
+
+The HTTP layer sits below both tiers and imports neither: the edge and the cloud nodes satisfy
+these protocols, and the request types they exchange live in ``edgesplit.request_flow``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from edgesplit.config import Settings
-from edgesplit.generation import Finish, GenerationParams, Prompt, TokenEvent
+from edgesplit.errors import NotFound
+from edgesplit.generation import GenerationParams, Prompt
 from edgesplit.metrics import NodeMetrics
-from edgesplit.privacy.redactor import PrivacyPlan
-from edgesplit.routing.learned import RequestHints
-from edgesplit.schemas import JobRecord, OnUnavailable, RouteInfo, RouteName
+from edgesplit.request_flow import CloudPolicy, Generation
+from edgesplit.schemas import FeedbackMark, JobRecord, RouteName
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from edgesplit.edge.feedback import FeedbackRecorder
-    from edgesplit.edge.outbox import Outbox
     from edgesplit.http.results import ResultStore
     from edgesplit.preprocess.base import Preprocessor
-    from edgesplit.privacy.redactor import Redactor
+    from edgesplit.privacy.redactor import PrivacyPlan, Redactor
 
-__all__ = ["FALLBACK", "CloudPolicy", "Events", "Generation", "Node", "primed"]
-
-Events = AsyncGenerator[TokenEvent | Finish, None]
+__all__ = ["FeedbackSink", "JobQueue", "Node", "apply_mark"]
 
 
-@dataclass
-class Generation:
-    """A started generation: where it runs (``route`` may gain a fallback flag later) and its events."""
+class JobQueue(Protocol):
+    """Deferred work as ``/v1/jobs`` reads it (the edge's Outbox)."""
 
-    route: RouteInfo
-    events: Events
+    def get(self, job_id: str) -> JobRecord | None: ...
 
+    def jobs(self, status: str | None = None, limit: int = 100) -> list[JobRecord]: ...
 
-@dataclass(frozen=True)
-class CloudPolicy:
-    """What one request lets the cloud see, and what it wants when the cloud cannot serve it.
-
-    ``privacy`` (from the edge's Redactor) holds the prompt the upstream may receive and the
-    placeholder mapping that restores its answer; ``on_unavailable`` is ``fallback`` (answer
-    on the edge), ``defer`` (store via ``enqueue``: 202 + job) or ``error``.
-    """
-
-    on_unavailable: OnUnavailable = "fallback"
-    enqueue: Callable[[], Awaitable[JobRecord]] | None = None
-    privacy: PrivacyPlan | None = None
-    hints: RequestHints = field(default_factory=RequestHints)  # for the learned router's rules
+    def counts(self) -> dict[str, int]: ...
 
 
-FALLBACK = CloudPolicy()  # the default: nothing to redact, answer on the edge when the cloud fails
+class FeedbackSink(Protocol):
+    """Where the pipeline notes hard cases and users' verdicts (the edge's FeedbackRecorder)."""
+
+    def observe(self, gen: Generation, plan: PrivacyPlan | None, response_id: str) -> Generation: ...
+
+    async def mark(self, response_id: str, rating: str) -> bool: ...
+
+
+async def apply_mark(sink: FeedbackSink, mark: FeedbackMark) -> None:
+    """Record the verdict; NotFound when this node does not (or no longer) remember the answer."""
+    if not await sink.mark(mark.response_id, mark.rating):
+        raise NotFound(
+            f"no recent local answer {mark.response_id!r} on this node (only answers kept on the edge are remembered)",
+            param="response_id",
+            code="response_not_found",
+        )
 
 
 class Node(Protocol):
@@ -59,10 +60,14 @@ class Node(Protocol):
     settings: Settings
     metrics: NodeMetrics
     redactor: Redactor | None  # the edge's privacy step; None on the cloud
-    outbox: Outbox | None  # deferred work (the edge, with an upstream)
     results: ResultStore | None  # idempotent results (the cloud)
     preprocessors: Sequence[Preprocessor]  # before routing, in order (edgesplit.preprocess)
-    feedback: FeedbackRecorder | None  # hard cases sent up (the edge, with an outbox)
+
+    @property
+    def outbox(self) -> JobQueue | None: ...  # deferred work (the edge, with an upstream)
+
+    @property
+    def feedback(self) -> FeedbackSink | None: ...  # hard cases sent up (the edge, with an outbox)
 
     def model_ids(self) -> list[str]: ...
 
@@ -91,26 +96,3 @@ class Node(Protocol):
     async def start(self) -> None: ...
 
     async def aclose(self) -> None: ...
-
-
-async def primed(events: Events) -> Events:
-    """Start ``events`` and wait for its first item, so errors raised before any token surface here.
-
-    The HTTP layer calls this before it sends a status line: a full queue, an overlong prompt
-    or an unreachable upstream still become a proper 4xx/5xx (or a fallback), not a broken stream.
-    """
-    try:
-        first = await anext(events)
-    except BaseException:
-        await events.aclose()
-        raise
-
-    async def chain() -> Events:
-        try:
-            yield first
-            async for item in events:
-                yield item
-        finally:
-            await events.aclose()
-
-    return chain()

@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import orjson
+from fastapi.responses import JSONResponse
+
 from edgesplit.generation import Finish, TokenEvent
 from edgesplit.schemas import RouteInfo
 
-__all__ = ["ResponseBuilder", "sse"]
+__all__ = ["FastJSONResponse", "ResponseBuilder", "sse"]
 
 Kind = Literal["chat", "text"]
 
 
 def sse(payload: dict[str, Any] | str) -> bytes:
     """One server-sent event; dicts are JSON-encoded."""
-    data = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
-    return f"data: {data}\n\n".encode()
+    data = payload.encode() if isinstance(payload, str) else orjson.dumps(payload)
+    return b"data: " + data + b"\n\n"
+
+
+class FastJSONResponse(JSONResponse):
+    """A response body encoded by orjson: the same JSON as Starlette's, a few times faster."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 @dataclass

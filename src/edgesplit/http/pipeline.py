@@ -20,15 +20,17 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
 from edgesplit.errors import InvalidRequest
 from edgesplit.http.admit import Admitted, OpenAIRequest, admit
+from edgesplit.http.disconnect import until_disconnected
 from edgesplit.http.jobs import accepted, run_idempotent, upstream_body
-from edgesplit.http.node import CloudPolicy, Generation
-from edgesplit.http.openai_format import ResponseBuilder
+from edgesplit.http.node import apply_mark
+from edgesplit.http.openai_format import FastJSONResponse, ResponseBuilder
 from edgesplit.http.preprocess import preprocess, request_tags
 from edgesplit.http.respond import TokenClock, collect, count_route, stream_sse
+from edgesplit.request_flow import CloudPolicy, Generation
 from edgesplit.routing.learned import RequestHints
 from edgesplit.schemas import JobRecord
 from edgesplit.tracing import stage
@@ -58,13 +60,18 @@ class RequestPipeline:
                 raise InvalidRequest("batch requests are not streamed: poll GET /v1/jobs/{id}", param="stream")
             return accepted(await self.defer(admitted, plan))
         if admitted.options.feedback is not None and self.node.feedback is not None:
-            from edgesplit.edge.feedback_api import apply_mark
-
             await apply_mark(self.node.feedback, admitted.options.feedback)
         policy = self.cloud_policy(admitted, plan)
         key = request.headers.get("idempotency-key")
         if key is not None:
             return await self.run_once(key, admitted, policy)
+        # a client that leaves before the first byte cancels its generation (http/disconnect.py)
+        return await until_disconnected(request, self.answer(request, admitted, plan, policy), self.node.metrics)
+
+    async def answer(
+        self, request: Request, admitted: Admitted, plan: PrivacyPlan | None, policy: CloudPolicy
+    ) -> Response:
+        """dispatch → learn → respond: the generation, and its answer (whole, or a primed stream)."""
         clock = TokenClock(self.node)
         with stage("dispatch", **{"edgesplit.requested": admitted.route, "edgesplit.stream": admitted.req.stream}):
             gen = await self.node.generate(
@@ -146,7 +153,7 @@ class RequestPipeline:
             payload = await collect(gen, builder, clock)
         with stage("record"):
             count_route(self.node, gen)
-        return JSONResponse(payload, headers=gen.route.headers())
+        return FastJSONResponse(payload, headers=gen.route.headers())
 
     def _builder(self, admitted: Admitted) -> ResponseBuilder:
         return ResponseBuilder(admitted.kind, admitted.req.model, logprobs=admitted.params.logprobs)

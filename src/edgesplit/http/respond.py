@@ -22,7 +22,8 @@ from edgesplit.schemas import Hop
 from edgesplit.tracing import open_span, stage
 
 if TYPE_CHECKING:
-    from edgesplit.http.node import Generation, Node
+    from edgesplit.http.node import Node
+    from edgesplit.request_flow import Generation
 
 __all__ = ["TokenClock", "collect", "count_route", "stream_sse"]
 
@@ -35,16 +36,23 @@ class TokenClock:
         self.metrics = node.metrics
         self.start = self.last = time.perf_counter()
         self.count = 0
+        self._series: dict[str, tuple[Any, Any, Any]] = {}  # route → its labelled children, looked up once
 
     def __call__(self, route: str) -> None:
         now = time.perf_counter()
+        series = self._series.get(route)
+        if series is None:
+            m = self.metrics
+            series = self._series[route] = (m.ttft.labels(route=route), m.token_latency.labels(route=route),
+                                            m.tokens.labels(route=route))  # fmt: skip
+        ttft, between, tokens = series
         if self.count == 0:
-            self.metrics.ttft.labels(route=route).observe(now - self.start)
+            ttft.observe(now - self.start)
         else:
-            self.metrics.token_latency.labels(route=route).observe(now - self.last)
+            between.observe(now - self.last)
         self.last = now
         self.count += 1
-        self.metrics.tokens.labels(route=route).inc()
+        tokens.inc()
 
 
 def record_hops(gen: Generation, finish: Finish, clock: TokenClock) -> None:

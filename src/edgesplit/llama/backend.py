@@ -67,7 +67,7 @@ class LocalBackend:
     def for_node(cls, settings: Settings, metrics: NodeMetrics) -> LocalBackend:
         """The node's own model (``settings.model``) behind its fair queue, whose depth feeds ``metrics``."""
         name = settings.served_model
-        queue = ModelQueue(name, settings.queue_max_waiting, settings.queue_retry_after_s, metrics.set_queue_depth)
+        queue = ModelQueue(name, settings.queue_max_waiting, settings.queue_retry_after_s, metrics.set_queue)
         path = locate_model(settings.model, settings.model_sha256)
         return cls(name, path, queue, settings.n_ctx, settings.n_threads)
 

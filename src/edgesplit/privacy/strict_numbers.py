@@ -28,6 +28,9 @@ _QUANTITY = re.compile(
     rf"[~≈<>≤≥±]?(?:[$£€]\d+(?:[.,]\d+)*|\d+(?:[.,]\d+)*(?:-\d+(?:[.,]\d+)*)?{_UNIT}(?:/{_UNIT})*)", re.I
 )
 _CLOCK = re.compile(r"\d{1,2}(?:[:h]\d{2}(?::\d{2})?)?(?:am|pm|h)?", re.I)
+# "14h30" is a time after "at", but "ref 00H00" is a code: an h-clock leaves only after a time word
+_H_CLOCK = re.compile(r"(\d{1,2})h(\d{2})h?", re.I)
+_TIME_CUES = word_set("at by until till til from to before after around about since between and or à as às ab um")
 _ORDINAL = re.compile(r"\d{1,3}(?:st|nd|rd|th|º|ª|o|a)", re.I)
 _YEAR = re.compile(r"(?:1[5-9]|20)\d\d(?:s)?|'\d0s")
 _SMALL = re.compile(r"-?\d{1,3}(?:[.,]\d{1,2})?(?:-\d{1,3})?")
@@ -96,11 +99,20 @@ def _group_end(tokens: Sequence[Token], i: int) -> int:
     return last
 
 
+def _a_time(core: str, prev: Token | None) -> bool:
+    """A clock-shaped token that reads as a time: "10:30", "3pm"; "14h30" only after "at", "until" …"""
+    h_clock = _H_CLOCK.fullmatch(core)
+    if h_clock is None:
+        return True
+    in_range = int(h_clock[1]) <= 23 and int(h_clock[2]) <= 59
+    return in_range and prev is not None and prev.core.lower() in _TIME_CUES
+
+
 def _safe_number(tokens: Sequence[Token], i: int, personal: bool, vocabulary: Vocabulary) -> bool:
     core = tokens[i].core
     nxt = tokens[i + 1].core.lower() if i + 1 < len(tokens) and "\n" not in tokens[i + 1].gap else ""
     prev = tokens[i - 1] if i else None
-    if vocabulary.is_safe_token(core) or (_CLOCK.fullmatch(core) and not core.isdigit()):
+    if vocabulary.is_safe_token(core) or (_CLOCK.fullmatch(core) and not core.isdigit() and _a_time(core, prev)):
         return True
     if _THOUSANDS.fullmatch(core):
         return True

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 
 from edgesplit.errors import UpstreamError, UpstreamTimeout
 from edgesplit.generation import Finish, GenerationParams, Prompt, TokenEvent, finish_reason
@@ -175,7 +175,7 @@ def _read_chunk(data: str) -> _Chunk:
     """A chunk as OpenAI's streaming format has it; anything else (not JSON, wrong types, an error
     chunk) is an UpstreamError: what the upstream sent is foreign input, caught at this boundary."""
     try:
-        chunk = json.loads(data)
+        chunk = orjson.loads(data)
         if not isinstance(chunk, dict):
             raise TypeError(f"a chunk must be an object, got {type(chunk).__name__}")
         if "error" in chunk:

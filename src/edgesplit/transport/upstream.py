@@ -24,14 +24,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 
 from edgesplit.errors import UpstreamError, UpstreamTimeout
-from edgesplit.http.auth import bearer_headers
 from edgesplit.tracing import inject_traceparent
 
-__all__ = ["LinkSample", "SessionGone", "UpstreamClient", "error_message"]
+__all__ = ["LinkSample", "SessionGone", "UpstreamClient", "bearer_headers", "error_message"]
 
 _MAX_CONNECTIONS = 256  # the upstream's own admission control bounds the load, not the pool
+
+
+def bearer_headers(token: str | None) -> dict[str, str]:
+    """``{"authorization": "Bearer <token>"}``, or no header when no token is configured."""
+    return {"authorization": f"Bearer {token}"} if token else {}
 
 
 class SessionGone(UpstreamError):
@@ -105,7 +110,8 @@ class UpstreamClient:
         """``POST`` and return the response with its body unread (the caller reads and closes it).
 
         Raises ``httpx`` errors as they are, so the caller can apply its own first-token deadline."""
-        return await self.send_streaming("POST", path, headers, json=body)
+        headers = {"content-type": "application/json", **(headers or {})}
+        return await self.send_streaming("POST", path, headers, content=orjson.dumps(body))
 
     async def send_streaming(
         self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any
