@@ -41,10 +41,13 @@ lint: install
 	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/mypy
 
-# Two workers, whole files each (module fixtures such as the Ray cluster start once); TEST_WORKERS=0 runs in one process.
+# Two xdist workers, whole files each (a module's fixtures, such as the Ray cluster, start once);
+# then, alone, the tests that run whole tier processes under load (marker serial), which two cores
+# cannot share with anything else. TEST_WORKERS=0 runs the first part in one process.
 TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial"
+	$(BIN)/python -m pytest -m serial
 
 # bench/engine.py compares the installed build with a -march=native one (AMX off), built once and cached.
 bench: install-bench

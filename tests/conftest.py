@@ -31,20 +31,6 @@ ADMIN_TOKEN = "admin-test-token"  # the sync edges' admin_token (pull, rollback)
 ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
-# Under xdist (`make test`: two workers, whole files each), the longest files start first, so the
-# run does not end waiting on one of them (the order within each file is kept).
-_LONGEST_FIRST = (
-    "test_ray_serve.py", "test_soak.py", "test_evaluation_harness.py", "test_offline_fault.py", "test_api_fuzz.py",
-    "test_sync_faults.py", "test_split.py", "test_e2e_real_tiers.py", "test_sync_lifetime.py", "test_privacy.py",
-    "test_speculative.py", "test_equivalence.py",
-)  # fmt: skip
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    rank = {name: i for i, name in enumerate(_LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
-
-
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):

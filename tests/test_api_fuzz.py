@@ -44,8 +44,11 @@ def local_spec(make_edge: EdgeFactory, cloud: NodeServer) -> Any:
 
 
 @pytest.fixture
-def cloud_spec(cloud: NodeServer) -> Any:
-    return schemathesis.openapi.from_url(f"{cloud.url}/openapi.json", headers=_auth(CLOUD_TOKEN))
+def cloud_spec(make_edge: EdgeFactory) -> Any:
+    """A cloud like the session's (split and verify sessions too), with the short generations of SMALL."""
+    node = make_edge(role="cloud", model=EDGE_MODEL, api_token=CLOUD_TOKEN, split_model=EDGE_MODEL,
+                     speculative_model=EDGE_MODEL, **SMALL)  # fmt: skip
+    return schemathesis.openapi.from_url(f"{node.url}/openapi.json", headers=_auth(CLOUD_TOKEN))
 
 
 def _auth(token: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # whole tier processes under load: run alone
 
 BENCH = Path(__file__).parent.parent / "bench" / "offline.py"
 

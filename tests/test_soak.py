@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # whole tier processes under load: run alone
 
 BENCH = Path(__file__).parent.parent / "bench" / "soak.py"
 
