@@ -251,10 +251,10 @@ def main() -> int:
     if args.serve_echo or args.serve_proxy:
         import uvicorn
 
-        from edgesplit.server import _IO  # the bare proxy runs on what the edges run on
+        from edgesplit.server import UVICORN_IO  # the bare proxy runs on what the edges run on
 
         app = echo_app() if args.serve_echo else proxy_app(args.upstream)
-        uvicorn.run(app, host="127.0.0.1", port=args.serve_echo or args.serve_proxy, log_level="warning", **_IO)
+        uvicorn.run(app, host="127.0.0.1", port=args.serve_echo or args.serve_proxy, log_level="warning", **UVICORN_IO)
         return 0
     import tempfile
 

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from edgesplit.config import load_settings
 from edgesplit.evaluation.bench_report import write_result
 from edgesplit.http.app import create_app
-from edgesplit.server import _IO, build_node
+from edgesplit.server import UVICORN_IO, build_node
 from gateway import PROMPT, start_echo
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -134,7 +134,7 @@ def profile(echo: str, requests: int, stream: bool, ner: bool) -> Any:
         settings = load_settings(role="edge", upstream=echo, port=0, data_dir=Path(tmp), privacy_ner=ner,
                                  link_probe_interval_s=0)  # fmt: skip
         config = uvicorn.Config(create_app(build_node(settings)), host="127.0.0.1", port=0, log_level="warning",
-                                access_log=False, **_IO)  # fmt: skip
+                                access_log=False, **UVICORN_IO)  # fmt: skip
         server = uvicorn.Server(config)
         go, done = threading.Event(), threading.Event()
         client = threading.Thread(target=drive, args=(server, requests, stream, go, done), daemon=True)

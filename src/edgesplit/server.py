@@ -17,7 +17,7 @@ from edgesplit.http.app import create_app
 from edgesplit.http.node import Node
 from edgesplit.transport.tls import TlsFiles
 
-__all__ = ["AppServer", "NodeServer", "build_node", "serve"]
+__all__ = ["UVICORN_IO", "AppServer", "NodeServer", "build_node", "serve"]
 
 
 def build_node(settings: Settings) -> Node:
@@ -31,7 +31,7 @@ def build_node(settings: Settings) -> Node:
 
 # asyncio and h11 whatever else is installed (Ray brings uvloop and httptools, which uvicorn
 # would pick by itself): one event loop and one HTTP parser, the ones everything is tested on
-_IO: dict[str, Any] = {"loop": "uvloop", "http": "httptools"}
+UVICORN_IO: dict[str, Any] = {"loop": "uvloop", "http": "httptools"}
 
 
 def serve(settings: Settings) -> None:
@@ -44,7 +44,7 @@ def serve(settings: Settings) -> None:
     node = build_node(settings)
     tls = TlsFiles.from_settings(settings)
     uvicorn.run(
-        create_app(node), host=settings.host, port=settings.port, log_level="info", access_log=False, **_IO,
+        create_app(node), host=settings.host, port=settings.port, log_level="info", access_log=False, **UVICORN_IO,
         timeout_graceful_shutdown=settings.shutdown_timeout_s, **(tls.uvicorn_options() if tls else {}),
     )  # fmt: skip
 
@@ -63,7 +63,7 @@ class AppServer:
     ) -> None:
         # a connection still open after 5 s of shutdown (a test double that never answers) is dropped
         config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", lifespan="on", **_IO,
+            app, host=host, port=port, log_level="warning", lifespan="on", **UVICORN_IO,
             timeout_graceful_shutdown=shutdown_timeout_s, **(tls.uvicorn_options() if tls else {}),
         )  # fmt: skip
         self.scheme = "https" if tls else "http"
