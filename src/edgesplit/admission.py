@@ -32,7 +32,6 @@ class ModelQueue:
         self.retry_after_s = retry_after_s
         self._slots = asyncio.Semaphore(1)
         self._waiting = 0
-        self._running = 0
         self._on_change = on_change
 
     @property
@@ -53,20 +52,20 @@ class ModelQueue:
                 f"model {self.model!r} is busy: {self._waiting} requests already waiting",
                 retry_after_s=self.retry_after_s,
             )
-        self._set(waiting=self._waiting + 1)
+        self._waiting += 1
+        self._changed()
         try:
             await self._slots.acquire()
         finally:
-            self._set(waiting=self._waiting - 1)
-        self._set(running=1)
+            self._waiting -= 1
+            self._changed()  # this request holds the slot now (or gave up waiting)
         try:
             yield
         finally:
-            self._set(running=0)
             self._slots.release()
+            self._changed()
 
-    def _set(self, waiting: int | None = None, running: int | None = None) -> None:
-        self._waiting = self._waiting if waiting is None else waiting
-        self._running = self._running if running is None else running
+    def _changed(self) -> None:
+        """Tell ``on_change`` the waiters and whether the slot is taken (read off the semaphore)."""
         if self._on_change is not None:
-            self._on_change(self.model, self._waiting, self._running)
+            self._on_change(self.model, self._waiting, int(self._slots.locked()))
