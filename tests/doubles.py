@@ -17,6 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+SLOW = "[slow]"  # in a message to RecordingEcho: its stream pauses twice for 1.2 s
+
 
 def hanging_upstream(delay_s: float = 3600.0) -> Starlette:
     """Accepts the request and answers nothing for ``delay_s``."""
@@ -70,6 +72,8 @@ def silent_stream_upstream(delay_s: float = 3600.0) -> Starlette:
 class RecordingEcho:
     """An upstream that records every request body and answers with the last user message, echoed.
 
+    A message holding ``SLOW`` streams with two 1.2 s gaps, after its first and second chunks.
+
     Streams come back in 1-3 character chunks (cycling), the hardest case for restoring
     placeholders; non-streamed requests (outbox deliveries) get a whole chat.completion.
     """
@@ -103,6 +107,8 @@ class RecordingEcho:
         async def chunks():  # type: ignore[no-untyped-def]
             i, size = 0, 1
             while i < len(text):
+                if i in (1, 3) and SLOW in text:  # two gaps past the inter-token histogram's top bucket (1 s)
+                    await asyncio.sleep(1.2)
                 delta = {"content": text[i : i + size]}
                 yield f"data: {json.dumps({'choices': [{'index': 0, 'delta': delta, 'finish_reason': None}]})}\n\n"
                 i += size

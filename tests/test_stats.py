@@ -9,7 +9,7 @@ import pytest
 
 from conftest import EdgeFactory, client_for
 from doubles import RecordingEcho
-from edgesplit.http.stats import quantile
+from edgesplit.http.stats import quantile, quantile_bound
 from edgesplit.server import AppServer, NodeServer
 
 TOKEN = "stats-test-token"
@@ -21,6 +21,12 @@ def test_quantile_interpolates_inside_the_bucket() -> None:
     assert quantile(0.75, buckets) == pytest.approx(0.35)
     assert quantile(0.5, [(0.1, 0.0), (math.inf, 0.0)]) is None  # nothing observed
     assert quantile(0.99, [(0.1, 1.0), (math.inf, 5.0)]) == 0.1  # beyond the last bound: the bound
+    assert quantile_bound(0.99, [(0.1, 1.0), (math.inf, 5.0)]) == (0.1, True)  # ... and it says "more than"
+    assert quantile_bound(0.5, [(0.1, 1.0), (math.inf, 5.0)]) == (0.1, True)
+    assert quantile_bound(0.1, [(0.1, 1.0), (math.inf, 5.0)]) == (pytest.approx(0.05), False)
+    # one observation in (5, 10]: p50 7.5, p95 9.75, as histogram_quantile answers
+    one = [(5.0, 0.0), (10.0, 1.0), (math.inf, 1.0)]
+    assert quantile(0.5, one) == pytest.approx(7.5) and quantile(0.95, one) == pytest.approx(9.75)
 
 
 @pytest.fixture
@@ -50,11 +56,17 @@ def test_stats_count_tiers_routes_redactions_and_escalations(stats_edge: NodeSer
     assert stats["escalations"] == {"forced": 2}
     assert stats["redactions"]["BR_CPF"] == 2 and stats["redactions"]["PERSON"] == 2  # the edge answer: none
     for route in ("edge", "cloud"):
-        assert any(v is not None and v > 0 for v in stats["routes"][route]["ttft_p50_ms"])
-        assert any(v is not None for v in stats["routes"][route]["token_p95_ms"])
-    assert len(stats["t"]) == len(stats["link"]["rtt_ms"]) == len(stats["outbox"]["waiting"])
+        ttft, token = stats["routes"][route]["ttft"], stats["routes"][route]["token"]
+        assert any(v is not None and v > 0 for v in ttft["p50_ms"]) and ttft["count"][-1] >= 1
+        assert any(v is not None for v in token["p95_ms"]) and not any(token["p95_over"])
+    assert len(stats["t"]) == len(stats["link"]["rtt_ms"]) == len(stats["link"]["down"])
     assert any(v is not None for v in stats["link"]["rtt_ms"]) and stats["link"]["state"][-1] == 0
-    assert stats["outbox"]["waiting"][-1] == 0
+    assert stats["outbox"]["waiting"] == {} and stats["top_bucket_ms"] == {"ttft": 60000.0, "token": 1000.0}
+    summary = stats["summary"]
+    assert summary["requests"] == 3 and summary["errors"] == 0 and summary["fallbacks"] == 0
+    assert summary["personal_kept"] == 1  # the edge's own answer: its CPF and name never left
+    assert summary["tokens_per_s"] > 0 and summary["request_rate_rps"] > 0 and summary["uptime_s"] > 0
+    assert summary["queue_depth"] == 0 and summary["in_flight"] == 0
     node = stats["node"]
     assert node["tier"] == "device" and node["link"] == "closed" and node["sync"] is None
     assert "cascade" in node["router"]

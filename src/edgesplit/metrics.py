@@ -43,6 +43,11 @@ class NodeMetrics:
         self.redacted = Counter(
             "edgesplit_redacted", "Values redacted from text that left this tier, by type", ["type"], registry=reg
         )
+        self.personal_kept = Counter(
+            "edgesplit_personal_kept",
+            "Requests with personal data (found, or marked so by policy) answered on this tier: none of it left",
+            registry=reg,
+        )
         self.queue_depth = Gauge("edgesplit_queue_depth", "Requests waiting per model", ["model"], registry=reg)
         self.model_running = Gauge(
             "edgesplit_model_running", "Generations holding each model's slot (0 or 1)", ["model"], registry=reg

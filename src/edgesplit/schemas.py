@@ -23,11 +23,14 @@ __all__ = [
     "Hop",
     "JobRecord",
     "JobStatus",
+    "LinkInfo",
     "OnUnavailable",
+    "PlanOption",
     "Priority",
     "PrivacyAction",
     "RouteInfo",
     "RouteName",
+    "SplitPlanInfo",
     "TextPart",
     "UpstreamScope",
     "VerifyChoice",
@@ -268,3 +271,27 @@ class JobRecord(BaseModel):
     callback_url: str | None = None
     result: dict[str, Any] | None = None  # the upstream's OpenAI response, once done
     restored: bool | None = None  # placeholders in the result replaced by the original values
+
+
+class PlanOption(BaseModel):
+    name: str  # edge, cloud, split@k, ...
+    ttft_ms: float  # predicted time to first token
+    per_token_ms: float  # predicted time per further token
+    cloud_ms_per_token: float  # cloud compute each token costs
+
+
+class LinkInfo(BaseModel):
+    rtt_ms: float | None
+    bandwidth_mbps: float | None
+
+
+class SplitPlanInfo(BaseModel):
+    """``GET /v1/split/plan``: the choice, the link it was planned for, and the best options."""
+
+    planned: bool
+    objective: str | None = None
+    link: LinkInfo | None = None
+    choice: str | None = None
+    split_k: int | None = None  # layers the edge runs
+    split_codec: str | None = None
+    options: list[PlanOption] = []  # the eight best, fastest first

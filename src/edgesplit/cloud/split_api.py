@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from edgesplit.cloud.split_sessions import SessionStore
 from edgesplit.engine.codec import Codec, decode_frame
+from edgesplit.engine.profile import NodeProfile
 from edgesplit.errors import InvalidRequest
 from edgesplit.http.admit import parse_body
 from edgesplit.http.openapi import binary_body, json_body
@@ -63,7 +64,7 @@ def add_split_routes(app: FastAPI, store: SessionStore, gguf_path: str) -> None:
     profile_cache: list[dict[str, Any]] = []
     profile_lock = asyncio.Lock()
 
-    @app.get("/v1/split/profile")
+    @app.get("/v1/split/profile", response_model=NodeProfile)
     async def profile() -> dict[str, Any]:
         """This node's measured compute profile (measured on first request, then cached)."""
         from edgesplit.engine.profile import profile_node

@@ -37,7 +37,7 @@ from edgesplit.privacy.sealed import SealedMappings, load_key
 from edgesplit.request_flow import FALLBACK, CloudPolicy, Generation
 from edgesplit.routing.learned import RouterHolder, router_path
 from edgesplit.routing.router import EDGE_ALIASES, resolve_route
-from edgesplit.schemas import JobRecord, RouteName
+from edgesplit.schemas import JobRecord, RouteName, SplitPlanInfo
 from edgesplit.tracing import stage
 from edgesplit.transport.link import LinkMonitor
 from edgesplit.transport.probe import LinkProber
@@ -226,15 +226,14 @@ class EdgeNode:
 
             add_sync_mirror_routes(app, self.client)  # its devices sync and send feedback through it
 
-        @app.get("/v1/split/plan")
-        async def split_plan() -> dict[str, Any]:
+        @app.get("/v1/split/plan", response_model=SplitPlanInfo)
+        async def split_plan() -> SplitPlanInfo:
             if self.replanner is None:
                 raise InvalidRequest(
                     "no split planner: needs split_model, an upstream and link probes", code="no_planner"
                 )
             await self.replanner.maybe_replan()
-            result: dict[str, Any] = self.replanner.describe()
-            return result
+            return self.replanner.describe()
 
     async def defer(
         self, kind: str, request: dict[str, object], callback_url: str | None, conversation: str | None = None

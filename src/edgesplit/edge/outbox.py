@@ -109,6 +109,14 @@ class Outbox:
         rows = self.db.query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
         return {row["status"]: int(row["n"]) for row in rows}
 
+    def counts_by_kind(self) -> dict[str, dict[str, int]]:
+        """Jobs by kind (chat, text, feedback), then by status."""
+        rows = self.db.query("SELECT kind, status, COUNT(*) AS n FROM jobs GROUP BY kind, status")
+        counts: dict[str, dict[str, int]] = {}
+        for row in rows:
+            counts.setdefault(row["kind"], {})[row["status"]] = int(row["n"])
+        return counts
+
     def claim_due(self, limit: int) -> list[tuple[str, str, str, dict[str, Any]]]:
         """Mark up to ``limit`` due jobs ``delivering``; returns (id, idempotency key, kind, request)."""
         with self.db.transaction() as conn:

@@ -15,6 +15,7 @@ from typing import Any
 from edgesplit.engine.profile import NodeProfile, profile_node
 from edgesplit.models import locate_model
 from edgesplit.planner.split import LinkEstimate, Objective, SplitPlan, fetch_profile, plan
+from edgesplit.schemas import LinkInfo, PlanOption, SplitPlanInfo
 from edgesplit.transport.link import LinkMonitor
 from edgesplit.transport.upstream import UpstreamClient
 
@@ -78,25 +79,18 @@ class Replanner:
         log.info("re-planned for %.1f ms / %.1f Mbit/s: %s", now.rtt_ms, now.bandwidth_mbps, choice.name)
         return self.current
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> SplitPlanInfo:
         if self.current is None:
-            return {"planned": False}
+            return SplitPlanInfo(planned=False)
         best = sorted(self.current.options, key=lambda o: o.total_ms(self.current.answer_tokens))[:8]  # type: ignore[union-attr]
         link = self._planned_for
-        return {
-            "planned": True,
-            "objective": self.current.objective,
-            "link": {"rtt_ms": link.rtt_ms, "bandwidth_mbps": link.bandwidth_mbps} if link else None,
-            "choice": self.current.choice.name,
-            "split_k": self.backend.k,
-            "split_codec": self.backend.codec,
-            "options": [
-                {
-                    "name": o.name,
-                    "ttft_ms": o.ttft_ms,
-                    "per_token_ms": o.per_token_ms,
-                    "cloud_ms_per_token": o.cloud_ms_per_token,
-                }
-                for o in best
-            ],
-        }
+        return SplitPlanInfo(
+            planned=True,
+            objective=self.current.objective,
+            link=LinkInfo(rtt_ms=link.rtt_ms, bandwidth_mbps=link.bandwidth_mbps) if link else None,
+            choice=self.current.choice.name,
+            split_k=self.backend.k,
+            split_codec=self.backend.codec,
+            options=[PlanOption(name=o.name, ttft_ms=o.ttft_ms, per_token_ms=o.per_token_ms,
+                                cloud_ms_per_token=o.cloud_ms_per_token) for o in best],
+        )  # fmt: skip

@@ -10,11 +10,12 @@ vendored by ``tools/vendor_assets.py``): no build step and no internet.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi.responses import FileResponse
 
 from edgesplit.errors import NotFound
+from edgesplit.http.stats_models import Stats
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -41,9 +42,9 @@ def add_dashboard_routes(app: FastAPI, history: StatsHistory) -> None:
             raise NotFound(f"no dashboard asset {name!r}")
         return FileResponse(path, media_type=_TYPES[path.suffix])
 
-    @app.get("/v1/stats")
-    async def stats() -> dict[str, Any]:
-        """The node's recent history: see ``edgesplit.http.stats`` for every field."""
+    @app.get("/v1/stats", response_model=Stats)
+    async def stats() -> Stats:
+        """The node's recent history: series, summary tiles, link, outbox and what runs here."""
         return await history.payload()
 
 

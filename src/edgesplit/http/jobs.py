@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from edgesplit.background import run_in_background
 from edgesplit.errors import InvalidRequest, NotFound
 from edgesplit.generation import Prompt
-from edgesplit.http.response_models import JobList
+from edgesplit.http.response_models import JobList, StoredResult
 from edgesplit.schemas import ChatCompletionRequest, CompletionRequest, JobRecord
 
 if TYPE_CHECKING:  # the stores live in the tiers; the HTTP layer only calls them
@@ -99,8 +99,8 @@ def add_job_routes(
             return (await run_in_background(restore, job)).model_dump(mode="json")
 
     if results is not None:
-
-        @app.get("/v1/results/{key}")
+        # documented, not filtered: a stored answer goes back byte for byte as the node first gave it
+        @app.get("/v1/results/{key}", response_model=None, responses={200: {"model": StoredResult}})
         async def get_result(key: str) -> dict[str, Any]:
             if not _KEY.match(key):
                 raise InvalidRequest("malformed idempotency key", param="key")

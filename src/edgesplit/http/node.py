@@ -35,6 +35,8 @@ class JobQueue(Protocol):
 
     def counts(self) -> dict[str, int]: ...
 
+    def counts_by_kind(self) -> dict[str, dict[str, int]]: ...
+
 
 class FeedbackSink(Protocol):
     """Where the pipeline notes hard cases and users' verdicts (the edge's FeedbackRecorder)."""

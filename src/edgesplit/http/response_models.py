@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, RootModel
 
 from edgesplit.schemas import JobRecord, RouteInfo
 
@@ -26,6 +26,7 @@ __all__ = [
     "JobList",
     "ModelCard",
     "ModelList",
+    "StoredResult",
     "TextCompletion",
     "Usage",
 ]
@@ -131,3 +132,7 @@ class JobList(BaseModel):
     object: Literal["list"]
     data: list[JobRecord]
     counts: dict[str, int]  # by status
+
+
+class StoredResult(RootModel[ChatCompletion | TextCompletion]):
+    """``GET /v1/results/{key}``: the answer a deferred or idempotent request got, as first given."""
