@@ -6,7 +6,7 @@ edge-workload items to the device, streamed, twice: with ``cascade_stream = "hol
 answer is held and checked whole) and ``"prefix"`` (checked on its first ``cascade_probe_tokens``),
 and once more forced to the cloud as the baseline. Reports per family the median time to first
 token and total time, where answers were served and how many were right by the item's rule;
-the ratios are hold/cloud-only and prefix/cloud-only. Writes bench/out/cascade_latency.md, .json, .png.
+the ratios are hold/cloud-only and prefix/cloud-only. Writes bench/results/cascade_latency.md, .json, .png.
 
     .venv/bin/python bench/cascade_latency.py [--per-family 3] [--probe-tokens 8]
 """
@@ -26,12 +26,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import httpx
 
 from edgesplit.demo import default_settings, serving_tier, start_tiers
-from edgesplit.evaluation.bench_report import pyplot, write_result
+from edgesplit.evaluation.bench_report import RESULTS, pyplot, write_result
 from edgesplit.evaluation.datasets import heldout_sample
 from edgesplit.evaluation.rules import check_answer
 from edgesplit.evaluation.workload import WorkloadItem
 
-OUT = Path(__file__).parent / "out"
+OUT = RESULTS  # committed (bench/results); bench/out is scratch
 MODES = ("cloud-only", "hold", "prefix")
 
 

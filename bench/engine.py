@@ -8,7 +8,7 @@ same chat-templated prompt, median over repeats, in one run.
   each in its own child process, rounds interleaved so drift hits every build alike.
 - Runtimes: llama.cpp against transformers' generate (skip with ``--no-transformers``).
 
-Prints Markdown tables with ratios and writes bench/out/engine.md, engine.json and engine.png.
+Prints Markdown tables with ratios and writes bench/results/engine.md, engine.json and engine.png.
 
     make bench    # builds the -march=native alternative once (tools/llama_build.py native), then runs this
     .venv/bin/python bench/engine.py --alt-lib native=DIR [--models ...] [--repeats 3] [--rounds 2]
@@ -30,12 +30,12 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from edgesplit.admission import ModelQueue
-from edgesplit.evaluation.bench_report import pyplot, write_result
+from edgesplit.evaluation.bench_report import RESULTS, pyplot, write_result
 from edgesplit.generation import GenerationParams, Prompt, TokenEvent
 from edgesplit.llama.backend import LocalBackend
 from edgesplit.models import locate_model
 
-OUT = Path(__file__).parent / "out"
+OUT = RESULTS  # committed (bench/results); bench/out is scratch
 PROMPT = "Explain in detail how a refrigerator works, step by step."
 NEW_TOKENS = 64
 

@@ -12,7 +12,7 @@ half the loss budget), so the refit-without-feedback row is the baseline that is
 candidates add.
 
 The cloud node itself serves SmolLM2 (its answers are not what is measured; the labels are).
-Works on a copy of eval/results.db. Writes bench/out/feedback.md and feedback.json.
+Works on a copy of eval/results.db. Writes bench/results/feedback.md and feedback.json.
 
     .venv/bin/python bench/feedback.py [--rounds 3] [--prompts 12] [--max-tokens 128]
 """
@@ -35,7 +35,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from edgesplit.cloud.repository import BundleSpec, TierSpec
 from edgesplit.config import load_settings
-from edgesplit.evaluation.bench_report import write_result
+from edgesplit.evaluation.bench_report import RESULTS, write_result
 from edgesplit.evaluation.datasets import load_sharegpt
 from edgesplit.evaluation.feedback import compare, label_candidates, refit
 from edgesplit.evaluation.harness import EvalConfig
@@ -47,7 +47,7 @@ from edgesplit.sync.keys import init_keys
 from edgesplit.transport.upstream import bearer_headers
 
 ROOT = Path(__file__).parent.parent
-OUT = Path(__file__).parent / "out"
+OUT = RESULTS  # committed (bench/results); bench/out is scratch
 DEVICE = "smollm2-135m-instruct"
 LABELLER = "qwen2.5-coder-1.5b-instruct"
 TOKEN = "bench-feedback-token"

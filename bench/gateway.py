@@ -12,7 +12,7 @@ uvloop and httptools; it forwards the bytes and does nothing else), the least an
 gateway built on these libraries costs; and, with ``--litellm PATH`` (the ``litellm`` command
 of a venv with ``litellm[proxy]``), LiteLLM's proxy in front of the same echo. Where each
 bar goes is bench/gateway_profile.py's question.
-Prints the table and writes bench/out/gateway.md, gateway.json and gateway.png.
+Prints the table and writes bench/results/gateway.md, gateway.json and gateway.png.
 
     .venv/bin/python bench/gateway.py [--requests 200] [--litellm /path/to/venv/bin/litellm]
 """
@@ -31,11 +31,11 @@ from pathlib import Path
 
 import httpx
 
-from edgesplit.evaluation.bench_report import pyplot, write_result
+from edgesplit.evaluation.bench_report import RESULTS, pyplot, write_result
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-OUT = Path(__file__).parent / "out"
+OUT = RESULTS  # committed (bench/results); bench/out is scratch
 PROMPT = (
     "Please summarise the maintenance log for line 4: the conveyor stopped twice and was restarted by the operator."
 )

@@ -9,7 +9,8 @@ on its stack (the table's rows, matched by module), so the rows add up to the pr
 
     .venv/bin/python bench/gateway_profile.py [--requests 300] [--ner/--no-ner]
 
-Prints the table and writes bench/out/gateway_profile.md, .json and the pyinstrument HTML of each run.
+Prints the table and writes bench/results/gateway_profile.md, .json; the pyinstrument HTML of each run goes to
+bench/out.
 """
 
 from __future__ import annotations
@@ -29,13 +30,13 @@ import uvicorn
 
 sys.path.insert(0, str(Path(__file__).parent))
 from edgesplit.config import load_settings
-from edgesplit.evaluation.bench_report import write_result
+from edgesplit.evaluation.bench_report import RESULTS, SCRATCH, write_result
 from edgesplit.http.app import create_app
 from edgesplit.server import UVICORN_IO, build_node
 from gateway import PROMPT, start_echo
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-OUT = Path(__file__).parent / "out"
+OUT = RESULTS  # committed (bench/results); bench/out is scratch
 
 # (stage, path fragments of the modules that do its work), innermost match wins; order = table order
 STAGES: list[tuple[str, tuple[str, ...]]] = [
@@ -207,8 +208,9 @@ def report(profiles: dict[str, Any], requests: int, ner: bool) -> int:
     write_result(OUT, name, text, {"ner": ner, "requests": requests, "ms_per_request": times, "busy_ms": busy,
                                    "privacy_off_loop_ms": thread})  # fmt: skip
     for kind, profiler in profiles.items():
-        (OUT / f"{name}_{kind}.html").write_text(profiler.output_html())
-    print(f"\nwrote {OUT / name}.md, .json and one pyinstrument .html per kind")
+        SCRATCH.mkdir(parents=True, exist_ok=True)
+        (SCRATCH / f"{name}_{kind}.html").write_text(profiler.output_html())  # large: scratch, not committed
+    print(f"\nwrote {OUT / name}.md, .json and one pyinstrument .html per kind in {SCRATCH}")
     return 0
 
 

@@ -12,7 +12,7 @@
    side by side, as ratios to the quiet run.
 
 Both tiers serve SmolLM2 (the cloud's model is not what is measured). Exits 1 if any check
-fails. Writes bench/out/offline.md and bench/out/offline.png.
+fails. Writes bench/results/offline.md and bench/results/offline.png.
 
     .venv/bin/python bench/offline.py [--jobs 1000] [--kills 3] [--requests 30] [--parts fault,latency,gaps]
 """
@@ -38,11 +38,10 @@ import httpx
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from edgesplit.config import load_settings
-from edgesplit.evaluation.bench_report import pyplot, write_result
+from edgesplit.evaluation.bench_report import RESULTS, pyplot, write_result
 from edgesplit.server import NodeServer, build_node
 from edgesplit.transport.netem import LinkEmulator
 
-OUT = Path(__file__).parent / "out"
 MODEL = "smollm2-135m-instruct"
 TOKEN = "bench-offline-token"
 
@@ -339,6 +338,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=30, help="requests per link state and route")
     parser.add_argument("--parts", default="fault,latency,gaps", help="comma-separated: fault, latency, gaps")
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where the result goes (tests: a temporary folder)")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     fault, lat, gaps = None, None, None
@@ -367,11 +367,11 @@ def main() -> int:
     text = "\n\n".join(sections)
     print()
     print(text)
-    OUT.mkdir(exist_ok=True)
+    args.out.mkdir(exist_ok=True)
     stem = f"offline{'' if parts >= {'fault', 'latency', 'gaps'} else '-' + '-'.join(sorted(parts))}"
-    write_result(OUT, stem, text, {"fault": fault, "latency": lat, "gaps": gaps})
+    write_result(args.out, stem, text, {"fault": fault, "latency": lat, "gaps": gaps})
     if lat is not None and not args.no_plot:
-        plot(lat, OUT / "offline.png")
+        plot(lat, args.out / "offline.png")
     ok = fault is None or fault.ok
     if fault is not None:
         print(f"\nfault test: {'PASS' if fault.ok else 'FAIL'}")

@@ -9,7 +9,7 @@ question and one objective answer). For each item, in one run, side by side:
 
 Reported per variant: bytes sent upstream, cloud prompt tokens, time to answer, and accuracy
 (the expected code or time appears in the answer), and the ratios compressed / full.
-Prints the table and writes bench/out/preprocess.json, preprocess.md and preprocess.png.
+Prints the table and writes bench/results/preprocess.json, preprocess.md and preprocess.png.
 
     .venv/bin/python bench/preprocess.py [--limit 16] [--keep 24]
 """
@@ -28,14 +28,14 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from edgesplit.admission import ModelQueue
-from edgesplit.evaluation.bench_report import pyplot, write_result
+from edgesplit.evaluation.bench_report import RESULTS, pyplot, write_result
 from edgesplit.evaluation.device_logs import load
 from edgesplit.generation import GenerationParams, Prompt, TokenEvent
 from edgesplit.llama.backend import LocalBackend
 from edgesplit.models import locate_model
 from edgesplit.preprocess.compress import Compressor
 
-OUT = Path(__file__).parent / "out"
+OUT = RESULTS  # committed (bench/results); bench/out is scratch
 DATA = Path(__file__).parent.parent / "eval" / "device_logs.jsonl"
 CLOUD, LOCAL = "qwen2.5-coder-1.5b-instruct", "qwen2.5-coder-0.5b-instruct"
 

@@ -11,7 +11,7 @@ before its own were. A prediction is a true positive when it overlaps a labelled
 positives. A value *leaks* when some character of it is covered by no prediction of any type:
 that part would reach the upstream. Presidio runs offline with the same small spaCy model
 (``en`` for every locale: no Portuguese model ships offline). Prints the tables, writes
-bench/out/redact.md, redact.json and redact.png.
+bench/results/redact.md, redact.json and redact.png.
 
     .venv/bin/python bench/redact.py [--messages 300]
 """
@@ -30,7 +30,7 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from edgesplit.evaluation.bench_report import pyplot, write_result
+from edgesplit.evaluation.bench_report import RESULTS, pyplot, write_result
 from edgesplit.evaluation.pii_corpus import (
     Message,
     Span,
@@ -43,7 +43,7 @@ from edgesplit.evaluation.pii_corpus import (
 )
 from edgesplit.privacy.detectors import ENTITY_TYPES, Detector
 
-OUT = Path(__file__).parent / "out"
+OUT = RESULTS  # committed (bench/results); bench/out is scratch
 BATCH = 32  # messages per batch in the batched throughput rows
 EVALUATED = (
     "PERSON", "LOCATION", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN", "US_SSN", "BR_CPF", "BR_CNPJ",

@@ -8,7 +8,7 @@ answers the raw prompt and the redacted one (its answer restored, as the edge re
 the cloud model rates each answer on its own with MT-Bench's ``single-v1`` prompt (the eval's
 Judge: the expected 1..10 verdict under the judge's next-token distribution). The score is the
 redacted answer's rating minus the raw one's, so 0 means no difference (identical answers score
-0 without a judge call). Prints a table, writes bench/out/redact_quality.md, .json and .png.
+0 without a judge call). Prints a table, writes bench/results/redact_quality.md, .json and .png.
 
     .venv/bin/python bench/redact_quality.py [--max-items 40] [--max-tokens 192] [--mode strict]
 
@@ -28,7 +28,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from edgesplit.admission import ModelQueue
-from edgesplit.evaluation.bench_report import pyplot, write_result
+from edgesplit.evaluation.bench_report import RESULTS, pyplot, write_result
 from edgesplit.evaluation.datasets import EvalItem, load_set
 from edgesplit.evaluation.judge import Judge
 from edgesplit.generation import GenerationParams, Prompt, TokenEvent
@@ -41,7 +41,7 @@ from edgesplit.privacy.restore import restore
 from edgesplit.privacy.vault import Vault
 from edgesplit.privacy.vocabulary import PrivacyMode
 
-OUT = Path(__file__).parent / "out"
+OUT = RESULTS  # committed (bench/results); bench/out is scratch
 CLOUD = "qwen2.5-coder-1.5b-instruct"
 
 

@@ -14,7 +14,7 @@ misses read after its first measurement). Per type and mode:
 Then placeholders per general question (pii_strict_corpus.general_questions: no personal data,
 so every placeholder is a false one), and the request path's privacy step per mode (p50 ms, 200
 calls, 500-character messages): an answer kept on the tier (the decision only) and a request sent
-up (decision and redaction). Prints the tables, writes bench/out/redact_strict.{md,json,png}.
+up (decision and redaction). Prints the tables, writes bench/results/redact_strict.{md,json,png}.
 
     .venv/bin/python bench/redact_strict.py [--messages 300] [--corpora strict unseen ...]
 """
@@ -29,7 +29,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from edgesplit.evaluation.bench_report import pyplot, write_result
+from edgesplit.evaluation.bench_report import RESULTS, pyplot, write_result
 from edgesplit.evaluation.pii_corpus import (
     Message,
     blind_corpus,
@@ -43,7 +43,7 @@ from edgesplit.evaluation.pii_strict_corpus import general_questions, strict_cor
 from edgesplit.privacy.detectors import Detector, Entity
 from redact import request_path_ms
 
-OUT = Path(__file__).parent / "out"
+OUT = RESULTS  # committed (bench/results); bench/out is scratch
 MODES = ("standard", "strict")
 
 

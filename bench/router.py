@@ -16,7 +16,7 @@ times each:
 
 The router's overhead is the paired difference per prompt (median of the repeats) between
 the second and the first row; the table gives p50/p99 over prompts, and ratios against an
-edge generation. Writes bench/out/router.md and bench/out/router.png.
+edge generation. Writes bench/results/router.md and bench/results/router.png.
 
     .venv/bin/python bench/router.py [--prompts 30] [--repeats 5] [--max-tokens 64] [--artifact eval/router.json]
 """
@@ -36,7 +36,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 
 from edgesplit.admission import ModelQueue
-from edgesplit.evaluation.bench_report import pyplot, write_result
+from edgesplit.evaluation.bench_report import RESULTS, pyplot, write_result
 from edgesplit.evaluation.datasets import load_set
 from edgesplit.generation import Finish, GenerationParams, Prompt, PromptState
 from edgesplit.llama.backend import Gate, LocalBackend
@@ -45,7 +45,7 @@ from edgesplit.routing.artifact import load_artifact
 from edgesplit.routing.embedding import TokenEmbeddings
 from edgesplit.routing.scorer import CUE_NAMES, FEATURE_KINDS, LinearScorer, PromptView
 
-OUT = Path(__file__).parent / "out"
+OUT = RESULTS  # committed (bench/results); bench/out is scratch
 EDGE = "smollm2-135m-instruct"
 
 

@@ -17,7 +17,7 @@ The load comes from a second process (this script with ``--load``), so the clien
 interpreter with the edge under test. Many edges against one cloud, with and without split
 offload, is ``bench/split.py``'s third part (cloud compute per generated token).
 
-Prints the tables and writes bench/out/scale.md, scale.json and scale.png.
+Prints the tables and writes bench/results/scale.md, scale.json and scale.png.
 
     .venv/bin/python bench/scale.py [--model qwen2.5-coder-0.5b-instruct] [--clients 4] [--requests 6] [--max-tokens 32]
 """
@@ -43,11 +43,11 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 from doubles import RecordingEcho
 from edgesplit.config import load_settings
-from edgesplit.evaluation.bench_report import pyplot, write_result
+from edgesplit.evaluation.bench_report import RESULTS, pyplot, write_result
 from edgesplit.server import AppServer, NodeServer, build_node
 from edgesplit.transport.netem import LinkEmulator, LinkProfile
 
-OUT = Path(__file__).parent / "out"
+OUT = RESULTS  # committed (bench/results); bench/out is scratch
 TOKEN = "scale-bench-token"
 PROMPTS = ["Explain what a load balancer does.", "Write a haiku about servers.", "List three uses of a queue."]
 

@@ -14,7 +14,7 @@ deferred jobs get up to ``--drain-s`` to finish, and the report gives:
 - p50 and p99 latency per serving tier and route;
 - jobs delivered exactly once (the local tier's result store, per request body).
 
-Writes bench/out/soak.md, soak.json and soak.png (RSS over time). Exits 1 if a goal is missed.
+Writes bench/results/soak.md, soak.json and soak.png (RSS over time). Exits 1 if a goal is missed.
 
     .venv/bin/python bench/soak.py [--seconds 600] [--flap-s 30] [--rate 1.0] [--ladder]
 """
@@ -41,11 +41,10 @@ import psutil
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from edgesplit.evaluation.bench_report import pyplot, write_result
+from edgesplit.evaluation.bench_report import RESULTS, pyplot, write_result
 from edgesplit.http.results import ResultStore
 from edgesplit.transport.netem import LinkEmulator
 
-OUT = Path(__file__).parent / "out"
 SMALL = "smollm2-135m-instruct"
 TOKENS = {"cloud": "soak-cloud-token", "local": "soak-local-token"}
 PII = "Patient Ana Lima, CPF 529.982.247-25, phone +55 11 98765-4321, asks about her refill #{i}."
@@ -302,6 +301,7 @@ def main() -> int:
     parser.add_argument("--ladder", action="store_true", help="the real ladder models instead of SmolLM2 everywhere")
     parser.add_argument("--load", help=argparse.SUPPRESS)  # the load process: the device's URL
     parser.add_argument("--records", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where the result goes (tests: a temporary folder)")
     args = parser.parse_args()
     if args.load:
         run_load(args.load, args.seconds, args.rate, args.max_tokens, args.records)
@@ -310,8 +310,8 @@ def main() -> int:
     summary = summarise(run)
     text = report(summary, args)
     print(text)
-    write_result(OUT, "soak", text, {"summary": summary, "flaps": run["flaps"], "rss": run["rss"]})
-    plot(run["rss"], OUT / "soak.png")
+    write_result(args.out, "soak", text, {"summary": summary, "flaps": run["flaps"], "rss": run["rss"]})
+    plot(run["rss"], args.out / "soak.png")
     rss_ok = all(v["growth"] <= 0.10 for v in summary["rss"].values())
     ok = summary["lost"] == 0 and summary["jobs_delivered_twice_or_more"] == 0 and rss_ok
     print(f"\nsoak: {'PASS' if ok else 'FAIL'} (lost {summary['lost']}, RSS flat within 10%: {rss_ok})")

@@ -19,7 +19,7 @@ coding / help-desk mix is answered greedily by:
 Every speculative answer is compared with the cloud-stream answer of the same prompt. Cloud
 compute per answer token comes from the verifier's own accounting (``verify_ms``), against
 token-by-token remote decoding, which runs one plain decoding step per token on the same model.
-Writes bench/out/speculative.md and bench/out/speculative.png.
+Writes bench/results/speculative.md and bench/results/speculative.png.
 
     .venv/bin/python bench/speculative.py [--rtts 5 20 50 100] [--max-tokens 64] [--skip 0.9 0.6] [--limit N]
         [--drafters smollm2-135m-instruct qwen2.5-coder-0.5b-instruct]
@@ -44,7 +44,7 @@ from edgesplit.admission import ModelQueue
 from edgesplit.config import load_settings
 from edgesplit.edge.remote_verifier import RemoteVerifier
 from edgesplit.edge.speculative import SpeculativeBackend, SpeculativeStats
-from edgesplit.evaluation.bench_report import pyplot, write_result
+from edgesplit.evaluation.bench_report import RESULTS, pyplot, write_result
 from edgesplit.generation import Finish, GenerationParams, Prompt, TokenEvent
 from edgesplit.llama.backend import DraftToken, LocalBackend
 from edgesplit.models import locate_model
@@ -53,7 +53,7 @@ from edgesplit.transport.netem import LinkEmulator, LinkProfile
 from edgesplit.transport.remote import RemoteBackend
 from edgesplit.transport.upstream import UpstreamClient
 
-OUT = Path(__file__).parent / "out"
+OUT = RESULTS  # committed (bench/results); bench/out is scratch
 EDGE, CLOUD = "smollm2-135m-instruct", "qwen2.5-coder-1.5b-instruct"  # EDGE: the cross-family drafter
 SAME_FAMILY = "qwen2.5-coder-0.5b-instruct"
 LABELS = {EDGE: "135M text", SAME_FAMILY: "0.5B ids"}

@@ -15,7 +15,7 @@ Three parts, one run (both tiers on this machine, SmolLM2; edge -> link emulator
    per second of its compute. Edges and cloud share this machine's two cores, so wall-clock
    throughput cannot show the gain; cloud compute per token can.
 
-Writes bench/out/split.md and bench/out/split.png.
+Writes bench/results/split.md and bench/results/split.png.
 
     .venv/bin/python bench/split.py [--ks 1 8 15 22 29] [--codecs int8o fp16] [--answer-tokens 16]
 
@@ -44,7 +44,7 @@ from edgesplit.config import load_settings
 from edgesplit.engine.codec import CODECS, Codec, decode_frame, encode_frame, frame_bytes
 from edgesplit.engine.model import new_caches
 from edgesplit.engine.weights import load_gguf
-from edgesplit.evaluation.bench_report import pyplot, write_result
+from edgesplit.evaluation.bench_report import RESULTS, pyplot, write_result
 from edgesplit.generation import Prompt
 from edgesplit.llama.tokenizer import ChatTokenizer
 from edgesplit.models import locate_model
@@ -53,7 +53,7 @@ from edgesplit.server import NodeServer, build_node
 from edgesplit.transport.netem import LinkEmulator, LinkProfile
 from edgesplit.transport.upstream import UpstreamClient
 
-OUT = Path(__file__).parent / "out"
+OUT = RESULTS  # committed (bench/results); bench/out is scratch
 MODEL = "smollm2-135m-instruct"
 TOKEN = "bench-split-token"
 PROMPT = "List the numbers from one to forty in words, separated by commas."

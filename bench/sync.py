@@ -10,7 +10,7 @@
 4. A year: weekly publishes, one rotation, daily pulls under a simulated clock (bench/sync_year.py).
 
 Every edge, the cloud and the link emulators are the real ones, in this process, on loopback.
-Writes bench/out/sync.md, sync.json and sync.png.
+Writes bench/results/sync.md, sync.json and sync.png.
 
     .venv/bin/python bench/sync.py [--edges 10] [--profiles 4g,satellite] [--swaps 3] [--parts rollout,resume,swap,year]
 """
@@ -37,7 +37,7 @@ from edgesplit.config import load_settings
 from edgesplit.edge.bundles import BundleStore
 from edgesplit.edge.sync import SyncClient
 from edgesplit.errors import BundleRejected
-from edgesplit.evaluation.bench_report import pyplot, write_result
+from edgesplit.evaluation.bench_report import RESULTS, pyplot, write_result
 from edgesplit.models import locate_model
 from edgesplit.routing.learned import packaged_router
 from edgesplit.server import NodeServer, build_node
@@ -46,7 +46,7 @@ from edgesplit.transport.netem import PROFILES, LinkEmulator
 from edgesplit.transport.upstream import bearer_headers
 from sync_year import simulate_year
 
-OUT = Path(__file__).parent / "out"
+OUT = RESULTS  # committed (bench/results); bench/out is scratch
 MODEL = "smollm2-135m-instruct"
 TOKEN = "bench-sync-token"
 

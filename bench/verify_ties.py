@@ -14,7 +14,7 @@ For each prompt of bench/speculative.py's mix, in one process and with no link:
 Also: the largest difference between a block pass's logits and plain decoding's for the same
 positions, which bounds how close a tie must be to flip. The tolerance the contract states
 (``TIE_TOLERANCE`` in cloud/verifier.py) must be at least the largest divergence margin seen.
-Writes bench/out/verify_ties.md and .json.
+Writes bench/results/verify_ties.md and .json.
 
     .venv/bin/python bench/verify_ties.py [--models qwen2.5-coder-1.5b-instruct] [--max-tokens 96] [--gamma 4]
 """
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -32,11 +31,11 @@ import numpy as np
 
 from edgesplit.cloud.ties import divergence
 from edgesplit.cloud.verifier import TIE_TOLERANCE, Verifier
-from edgesplit.evaluation.bench_report import write_result
+from edgesplit.evaluation.bench_report import RESULTS, write_result
 from edgesplit.generation import Prompt
 from edgesplit.models import locate_model
 
-OUT = Path(__file__).parent / "out"
+OUT = RESULTS  # committed (bench/results); bench/out is scratch
 
 
 def prompts() -> list[str]:

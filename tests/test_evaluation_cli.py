@@ -33,7 +33,7 @@ def test_report_writes_tables_plot_and_numbers(tmp_path: Path) -> None:
     assert (out / "router.png").stat().st_size > 10_000
     markdown = (out / "report.md").read_text()
     assert "## mix" in markdown and "objective" in markdown and "oracle" in markdown
-    numbers = {r["set"]: r for r in json.loads((out / "report.json").read_text())}
+    numbers = {r["set"]: r for r in json.loads((out / "report.json").read_text())["results"]}
     assert set(numbers) == {"alpha", "beta", "mix"}
     mix = numbers["mix"]["policies"]
     assert mix["learned (hidden + cues)"]["auroc"] > 0.95
@@ -86,5 +86,5 @@ def test_a_quick_run_too_small_to_fit_still_reports(tmp_path: Path) -> None:
     out = tmp_path / "report"
     result = CliRunner().invoke(app, ["eval", "--no-generate", "--set", "tiny", "--db", str(db), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    policies = json.loads((out / "report.json").read_text())[0]["policies"]
+    policies = json.loads((out / "report.json").read_text())["results"][0]["policies"]
     assert "oracle" in policies and not any(name.startswith("learned") for name in policies)

@@ -97,7 +97,7 @@ def test_report_and_cli_write_both_artifacts_and_the_numbers(tmp_path: Path) -> 
     assert again.exit_code == 0 and again.output.count("heldout") == 2, again.output  # and the replayed row
     for model in ("edge-model", "local-model"):
         assert load_artifact(routers / f"{model}.json", edge_model=model).features == "cues"
-    data = json.loads((report / "ladder_router.json").read_text())
+    data = json.loads((report / "ladder_router.json").read_text())["results"]
     assert [h["hop"] for h in data["hops"]] == ["device vs cloud", "local vs cloud"]
     assert data["calib"]["quality"] >= 0.98 and (report / "ladder_router.png").stat().st_size > 10_000
     assert "ratio to oracle" in (report / "ladder_router.md").read_text()

@@ -16,8 +16,20 @@ pytestmark = [pytest.mark.slow, pytest.mark.serial]  # whole tier processes unde
 BENCH = Path(__file__).parent.parent / "bench" / "offline.py"
 
 
-def test_fault_run_small() -> None:
-    args = [sys.executable, str(BENCH), "--jobs", "30", "--kills", "1", "--requests", "2", "--no-plot"]
+def test_fault_run_small(tmp_path: Path) -> None:
+    args = [
+        sys.executable,
+        str(BENCH),
+        "--jobs",
+        "30",
+        "--kills",
+        "1",
+        "--requests",
+        "2",
+        "--no-plot",
+        "--out",
+        str(tmp_path),
+    ]
     # its own process group: on a timeout the edge processes the bench started go too, not only the bench
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:

@@ -20,8 +20,21 @@ pytestmark = [pytest.mark.slow, pytest.mark.serial]  # whole tier processes unde
 BENCH = Path(__file__).parent.parent / "bench" / "soak.py"
 
 
-def test_short_soak_loses_nothing_and_delivers_once() -> None:
-    args = [sys.executable, str(BENCH), "--seconds", "45", "--flap-s", "10", "--rate", "1", "--drain-s", "120"]
+def test_short_soak_loses_nothing_and_delivers_once(tmp_path: Path) -> None:
+    args = [
+        sys.executable,
+        str(BENCH),
+        "--seconds",
+        "45",
+        "--flap-s",
+        "10",
+        "--rate",
+        "1",
+        "--drain-s",
+        "120",
+        "--out",
+        str(tmp_path),
+    ]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         stdout, stderr = proc.communicate(timeout=480)

@@ -14,14 +14,16 @@ __all__ = ["report"]
 
 def report(
     source: Annotated[
-        list[Path] | None, typer.Option(help="folders of results (default: bench/out and eval/report)")
+        list[Path] | None, typer.Option(help="folders of results (default: bench/results and eval/report)")
     ] = None,
     out: Annotated[Path, typer.Option(help="where report.md, report.html and the plots go")] = Path("bench/out/report"),
 ) -> None:
-    """Collect the latest result of every bench script and of the eval into report.md and report.html."""
-    from edgesplit.evaluation.bench_report import build_report, load_results
+    """Collect the committed result of every bench script and of the eval into report.md and report.html."""
+    from edgesplit.evaluation.bench_report import EVAL_REPORT, RESULTS, build_report, load_results
 
-    sources = source or [Path("bench/out"), Path("eval/report")]
+    sources = (
+        source or [s for s in (RESULTS, EVAL_REPORT) if s.is_dir()] or [Path("bench/results"), Path("eval/report")]
+    )
     missing = [s for s in sources if not s.is_dir()]
     if missing:
         console.print(f"[red]error:[/red] no such folder: {', '.join(map(str, missing))}")

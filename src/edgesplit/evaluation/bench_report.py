@@ -1,11 +1,13 @@
 """Benchmark results with their provenance, and ``edgesplit report``: every result on one page.
 
 A bench script ends with :func:`write_result`: its Markdown (``<stem>.md``) and its figures as
-JSON (``<stem>.json``), both stamped with :func:`provenance` (commit, date, command, machine).
-:func:`build_report` then needs no re-run: it reads every ``*.json`` result of ``bench/out`` and
-the eval's ``eval/report``, and writes one Markdown file and one HTML page (Markdown rendered
-by ``markdown-it-py``, plots copied beside them), each result under its own heading with its
-date, commit and machine. A result written before provenance stamps existed is listed as such.
+JSON (``<stem>.json``), both stamped with :func:`provenance` (commit, date, command, machine),
+in the committed folder ``bench/results`` (:data:`RESULTS`); the eval writes ``eval/report`` the
+same way. The JSON names the plots the run wrote. :func:`build_report` needs no re-run: it reads
+every result and writes one Markdown file and one HTML page (Markdown rendered by
+``markdown-it-py``, plots copied beside them): a contents list, then each result under its own
+title with one provenance line, its tables, then its plots. Whether a result is committed is
+asked of the git repository the result lies in, not of the package's.
 """
 
 from __future__ import annotations
@@ -18,13 +20,27 @@ import platform
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BenchResult", "build_report", "load_results", "provenance", "pyplot", "write_result"]
+__all__ = [
+    "EVAL_REPORT",
+    "RESULTS",
+    "SCRATCH",
+    "BenchResult",
+    "build_report",
+    "load_results",
+    "provenance",
+    "pyplot",
+    "write_result",
+]
 
 _REPO = Path(__file__).resolve().parents[3]
+RESULTS = _REPO / "bench" / "results"  # committed: one stamped result per benchmark
+SCRATCH = _REPO / "bench" / "out"  # git-ignored: screenshots, profiles, runs not kept
+EVAL_REPORT = _REPO / "eval" / "report"  # the eval's results, committed too
 
 
 def provenance(command: list[str] | None = None) -> dict[str, Any]:
@@ -53,22 +69,27 @@ def machine() -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _git(*args: str) -> str:
+def _git(*args: str, cwd: Path = _REPO) -> str:
     try:
-        done = subprocess.run(["git", *args], cwd=_REPO, capture_output=True, text=True, timeout=10, check=True)
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=True)
     except (OSError, subprocess.SubprocessError):
         return ""
     return done.stdout.strip()
 
 
-def write_result(out: Path, stem: str, markdown: str, data: Any) -> dict[str, Any]:
-    """``<stem>.md`` and ``<stem>.json`` under ``out``, both stamped with this run's provenance."""
+def write_result(out: Path, stem: str, markdown: str, data: Any, plots: Sequence[str] = ()) -> dict[str, Any]:
+    """``<stem>.md`` and ``<stem>.json`` under ``out``, both stamped with this run's provenance.
+
+    ``plots``: the file names of the plots this run writes beside them (default: ``<stem>.png``),
+    so the report shows each plot under the result that made it."""
     stamp = provenance()
+    names = list(plots) or [f"{stem}.png"]  # the report shows those that exist
     out.mkdir(parents=True, exist_ok=True)
     footer = f"\n\n_{stamp['date']}, commit {stamp['commit']}{' (with changes)' if stamp['dirty'] else ''}: "
     footer += f"`{stamp['command']}` on {stamp['machine']['cpu']}, {stamp['machine']['cores']} cores._\n"
     (out / f"{stem}.md").write_text(markdown.rstrip("\n") + footer)
-    (out / f"{stem}.json").write_text(json.dumps({"provenance": stamp, "results": data}, indent=1, default=_plain))
+    payload = {"provenance": stamp, "plots": names, "results": data}
+    (out / f"{stem}.json").write_text(json.dumps(payload, indent=1, default=_plain))
     return stamp
 
 
@@ -93,15 +114,25 @@ def _plain(value: Any) -> Any:
 class BenchResult:
     """One result file and what the report shows of it."""
 
-    name: str
+    name: str  # the file's stem: gateway, ladder_router
     source: Path
     markdown: str
     provenance: dict[str, Any] | None  # None: written before results carried a stamp
     plots: tuple[Path, ...]
 
+    @property
+    def title(self) -> str:
+        """The result's own first heading, else its name in words."""
+        heading = next((line.lstrip("#").strip() for line in self.markdown.splitlines() if line.startswith("#")), "")
+        return heading or self.name.replace("_", " ").capitalize()
+
+    @property
+    def anchor(self) -> str:
+        return "result-" + self.source.parent.name + "-" + self.name.replace("_", "-")
+
 
 def load_results(*dirs: Path) -> list[BenchResult]:
-    """Every ``*.json`` result in ``dirs`` with its Markdown and plots (``<stem>*.png``), by name."""
+    """Every ``*.json`` result in ``dirs`` with its Markdown and the plots it names, by name."""
     results = []
     for folder in dirs:
         for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
@@ -109,31 +140,48 @@ def load_results(*dirs: Path) -> list[BenchResult]:
                 payload = json.loads(path.read_text())
             except (OSError, ValueError):
                 continue  # not a result (a half-written file is skipped, not fatal)
-            stamp = payload.get("provenance") if isinstance(payload, dict) else None
+            stamped = isinstance(payload, dict) and "provenance" in payload
+            stamp = payload["provenance"] if stamped else None
+            names = payload.get("plots") if stamped else None
+            names = names if isinstance(names, list) else [f"{path.stem}.png"]  # unstamped: the same stem only
             markdown_path = path.with_suffix(".md")
             markdown = markdown_path.read_text() if markdown_path.exists() else "_(no Markdown beside this result)_"
-            plots = tuple(sorted(folder.glob(f"{path.stem}*.png")))
-            results.append(BenchResult(f"{folder.as_posix()}/{path.stem}", path, markdown, stamp, plots))
+            plots = tuple(folder / n for n in names if (folder / n).is_file())
+            results.append(BenchResult(path.stem, path, markdown, stamp, plots))
     return results
 
 
-def _heading(result: BenchResult) -> str:
-    stamp = result.provenance
-    if stamp is None:  # an unstamped file: the commit that last changed it, if git tracks it
-        last = _git("log", "-1", "--format=%cI · commit `%h`", "--", str(result.source.resolve()))
-        where = f"last committed {last}" if last else "not committed"
-        return f"## {result.name}\n\n_No provenance stamp in the file; {where}._\n"
+def _committed(path: Path) -> str:
+    """When git last committed this file, asked of the repository it lies in; "not committed" otherwise."""
+    folder = path.resolve().parent
+    last = _git("log", "-1", "--format=%cs, commit %h", "--", path.name, cwd=folder)
+    if not last:
+        return "not committed"
+    changed = _git("status", "--porcelain", "--", path.name, cwd=folder)
+    return f"committed {last}" + (", changed since" if changed else "")
+
+
+def _provenance_line(result: BenchResult) -> str:
+    stamp, committed = result.provenance, _committed(result.source)
+    if stamp is None:
+        return f"_No provenance stamp in the file; {committed}._"
     m = stamp["machine"]
     dirty = " (with changes)" if stamp.get("dirty") else ""
     return (
-        f"## {result.name}\n\n_{stamp['date']} · commit `{stamp['commit']}`{dirty} · `{stamp['command']}` · "
-        f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}_\n"
+        f"_Run {stamp['date'][:10]} at commit `{stamp['commit']}`{dirty}: `{stamp['command']}` on "
+        f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; {committed}._"
     )
 
 
-def _demote(markdown: str) -> str:
-    """A result's own headings two levels down, under its report heading."""
-    return "\n".join("##" + line if line.startswith("#") else line for line in markdown.splitlines())
+def _body(markdown: str) -> str:
+    """A result's Markdown under its report title: its own first heading and its footer stamp go
+    (the report prints both once), other headings move two levels down."""
+    lines = markdown.rstrip("\n").splitlines()
+    if lines and lines[0].startswith("#"):
+        lines = lines[1:]
+    if lines and lines[-1].startswith("_") and "commit" in lines[-1]:
+        lines = lines[:-1]  # write_result's footer: the provenance line says it
+    return "\n".join("##" + line if line.startswith("#") else line for line in lines).strip("\n")
 
 
 def build_report(sources: list[Path], out: Path) -> tuple[Path, Path]:
@@ -143,23 +191,39 @@ def build_report(sources: list[Path], out: Path) -> tuple[Path, Path]:
     results = load_results(*sources)
     out.mkdir(parents=True, exist_ok=True)
     here, built = machine(), dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    where = ", ".join(f"`{_shown(s)}`" for s in sources)
     parts = [
         "# edgesplit: every benchmark and eval result\n",
         f"Built {built} at commit `{_git('rev-parse', '--short=12', 'HEAD')}` on {here['cpu']} "
-        f"({here['cores']} cores, {here['memory_gib']} GiB) from {', '.join(f'`{s}`' for s in sources)}: "
-        f"{len(results)} results.\n",
+        f"({here['cores']} cores, {here['memory_gib']} GiB) from {where}: {len(results)} results.\n",
+        "## Contents\n",
+        *[f"- [{r.title}](#{r.anchor})" for r in results],
+        "",
     ]
     for result in results:
-        parts += [_heading(result), _demote(result.markdown)]
-        for plot in result.plots:
-            shutil.copyfile(plot, out / plot.name)
-            parts.append(f"![{plot.stem}]({plot.name})\n")
+        parts += [f'<h2 id="{result.anchor}">{_escape(result.title)}</h2>\n', _provenance_line(result) + "\n",
+                  _body(result.markdown) + "\n"]  # fmt: skip
+        for plot in result.plots:  # after the tables, each on its own paragraph (never a table row)
+            name = f"{result.source.parent.name}-{plot.name}"
+            shutil.copyfile(plot, out / name)
+            parts.append(f"![{result.title}: {plot.stem}]({name})\n")
     text = "\n".join(parts) + "\n"
     markdown_path, html_path = out / "report.md", out / "report.html"
     markdown_path.write_text(text)
     body = MarkdownIt("commonmark").enable("table").render(text)
     html_path.write_text(_HTML.format(body=body))
     return markdown_path, html_path
+
+
+def _shown(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 _HTML = """<!doctype html>

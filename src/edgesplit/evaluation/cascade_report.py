@@ -8,7 +8,6 @@ over the calibration items): the held-out split never picks anything.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from edgesplit.evaluation.bench_report import write_result
 from edgesplit.evaluation.cascade import (
     FEATURE_SETS,
     HopChecks,
@@ -221,11 +221,10 @@ def write_cascade_report(
     pick = chosen(results, budget)
     out.mkdir(parents=True, exist_ok=True)
     n = {s: sum(i.split == s for i in items) for s in ("calib", "heldout")}
-    (out / "cascade.md").write_text(_markdown(results, pick, target, confidence, n), encoding="utf-8")
     data = [{**{k: v for k, v in vars(replace(r, hops=None)).items() if k != "hops"}, "chosen": r is pick}
             for r in results]  # fmt: skip
-    (out / "cascade.json").write_text(
-        json.dumps({"target": target, "confidence": confidence, "budget": budget, **n, "results": data}, indent=1)
-    )
     _plot(items, pick, out / "cascade.png")
+    write_result(out, "cascade", _markdown(results, pick, target, confidence, n),
+                 {"target": target, "confidence": confidence, "budget": budget, **n, "results": data},
+                 plots=["cascade.png"])  # fmt: skip
     return pick

@@ -6,14 +6,13 @@ quality-vs-share curve for its router, random and the oracle, the chosen thresho
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edgesplit.evaluation.bench_report import pyplot
+from edgesplit.evaluation.bench_report import pyplot, write_result
 from edgesplit.evaluation.hops import TIER_NAMES, HopRouter, LadderCalibration, LadderOutcome
 from edgesplit.evaluation.replay import curve, oracle_scores, random_curve, share_at_quality
 from edgesplit.evaluation.results import ItemRecord
@@ -124,7 +123,6 @@ def write_ladder_report(
         "calib": _outcome_json(ladder.calib),
         "heldout": _outcome_json(ladder.heldout),
     }
-    (out / "ladder_router.json").write_text(json.dumps(data, indent=2))
-    (out / "ladder_router.md").write_text(_markdown(ladder, rows))
     _plot(ladder, hops, out / "ladder_router.png")
+    write_result(out, "ladder_router", _markdown(ladder, rows), data, plots=["ladder_router.png"])
     return data

@@ -14,12 +14,12 @@ Every number is per split (calibration, held-out) and set, from labels alone: no
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgesplit.evaluation.bench_report import write_result
 from edgesplit.evaluation.results import EvalResults
 
 __all__ = ["LADDER", "LadderItem", "ladder_items", "ladder_summary", "summarise", "write_ladder"]
@@ -102,6 +102,5 @@ def write_ladder(items: Sequence[LadderItem], out: Path) -> dict[str, dict[str, 
     """``ladder.md`` and ``ladder.json`` in ``out``; returns the summary."""
     summary = ladder_summary(items)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "ladder.json").write_text(json.dumps(summary, indent=2))
-    (out / "ladder.md").write_text(_markdown(summary))
+    write_result(out, "ladder", _markdown(summary), summary)
     return summary

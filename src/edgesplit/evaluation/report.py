@@ -7,7 +7,6 @@ traffic) and evaluated on the held-out split. Outputs ``report.md`` (tables), ``
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Sequence
@@ -18,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from edgesplit.errors import ConfigError
-from edgesplit.evaluation.bench_report import pyplot
+from edgesplit.evaluation.bench_report import pyplot, write_result
 from edgesplit.evaluation.replay import (
     Curve,
     Embed,
@@ -203,7 +202,6 @@ def write_report(
     reports, _ = build_report(records, embed)
     if not reports:
         raise ConfigError(f"none of the {len(records)} labelled items is held out: evaluate more items (--limit)")
-    (out / "report.md").write_text(_markdown(reports, records, timings or {}))
-    (out / "report.json").write_text(json.dumps(_json(reports), indent=1))
     _plot(reports, out / "router.png")
+    write_result(out, "report", _markdown(reports, records, timings or {}), _json(reports), plots=["router.png"])
     return reports
