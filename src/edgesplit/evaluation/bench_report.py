@@ -122,13 +122,31 @@ class BenchResult:
 
     @property
     def title(self) -> str:
-        """The result's own first heading, else its name in words."""
-        heading = next((line.lstrip("#").strip() for line in self.markdown.splitlines() if line.startswith("#")), "")
-        return heading or self.name.replace("_", " ").capitalize()
+        """The result's own title (a first line ``#`` or ``##`` heading), else its name in words."""
+        heading = _title_line(self.markdown)
+        if heading:
+            return heading.lstrip("#").strip()
+        return _TITLES.get(self.name) or self.name.replace("_", " ").capitalize()
 
     @property
     def anchor(self) -> str:
         return "result-" + self.source.parent.name + "-" + self.name.replace("_", "-")
+
+
+# for the results whose Markdown starts with a table, not a title
+_TITLES = {
+    "redact": "PII detection: edgesplit, without NER, and Presidio, per corpus",
+    "gateway": "Gateway overhead over a direct call",
+    "gateway_profile": "Where the gateway's time goes",
+    "cascade_latency": "Streaming a cascade: hold against prefix",
+    "soak": "Soak: a three-tier chain under load with a flapping link",
+    "offline": "Offline first: deferred jobs through kills and outages",
+}
+
+
+def _title_line(markdown: str) -> str | None:
+    first = markdown.lstrip("\n").split("\n", 1)[0]
+    return first if first.startswith(("# ", "## ")) else None
 
 
 def load_results(*dirs: Path) -> list[BenchResult]:
@@ -177,7 +195,7 @@ def _body(markdown: str) -> str:
     """A result's Markdown under its report title: its own first heading and its footer stamp go
     (the report prints both once), other headings move two levels down."""
     lines = markdown.rstrip("\n").splitlines()
-    if lines and lines[0].startswith("#"):
+    if _title_line(markdown):
         lines = lines[1:]
     if lines and lines[-1].startswith("_") and "commit" in lines[-1]:
         lines = lines[:-1]  # write_result's footer: the provenance line says it
