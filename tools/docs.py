@@ -1,6 +1,6 @@
 """The generated parts of the docs and the README, from the code and the committed results.
 
-    python tools/docs.py openapi   # docs/openapi/{edge,cloud}.json from real nodes (loads SmolLM2)
+    python tools/docs.py openapi [--check]   # docs/openapi/{edge,cloud}.json from real nodes (loads SmolLM2)
     python tools/docs.py readme    # README.md's generated blocks from bench/results and eval/report
 
 ``mkdocs build`` runs :func:`write_pages` (through ``docs/gen_pages.py``, mkdocs-gen-files): the
@@ -273,11 +273,19 @@ def write_pages(write: Callable[[str, str], None], copy: Callable[[Path, str], N
 
 
 def main(argv: list[str]) -> int:
-    if argv == ["openapi"]:
+    if argv in (["openapi"], ["openapi", "--check"]):
         SPECS.mkdir(parents=True, exist_ok=True)
+        stale = []
         for role, spec in node_specs().items():
-            (SPECS / f"{role}.json").write_text(json.dumps(spec, indent=1, sort_keys=True) + "\n")
-        return 0
+            text = json.dumps(spec, indent=1, sort_keys=True) + "\n"
+            path = SPECS / f"{role}.json"
+            if "--check" not in argv:
+                path.write_text(text)
+            elif not path.exists() or path.read_text() != text:
+                stale.append(role)
+        if stale:
+            print(f"docs/openapi: {', '.join(stale)} differ from the nodes' own; run: python tools/docs.py openapi")
+        return 1 if stale else 0
     if argv == ["readme"]:
         readme = ROOT / "README.md"
         readme.write_text(fill_blocks(readme.read_text()))
