@@ -99,7 +99,7 @@ def add_job_routes(
             return (await run_in_background(restore, job)).model_dump(mode="json")
 
     if results is not None:
-        # documented, not filtered: a stored answer goes back byte for byte as the node first gave it
+        # documented, not filtered: a stored answer goes back with every field the node first gave it
         @app.get("/v1/results/{key}", response_model=None, responses={200: {"model": StoredResult}})
         async def get_result(key: str) -> dict[str, Any]:
             if not _KEY.match(key):

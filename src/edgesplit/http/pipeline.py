@@ -84,8 +84,6 @@ class RequestPipeline:
             if plan.redacted:  # by type only: never a value
                 for kind, n in plan.counts.items():
                     self.node.metrics.redacted.labels(type=kind).inc(n)
-            if gen.route.route == "edge" and (plan.counts or not plan.may_leave):
-                self.node.metrics.personal_kept.inc()  # answered here: the personal data never left
         gen.route.preprocessing = [a.info() for a in admitted.preprocessed] + gen.route.preprocessing
         builder = self._builder(admitted)
         if self.node.feedback is not None:  # learn: a hard case (or a kept answer a user may mark) is noted

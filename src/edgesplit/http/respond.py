@@ -73,6 +73,15 @@ def record_hops(gen: Generation, finish: Finish, clock: TokenClock) -> None:
     here.served = not above and route.route in ("edge", "cloud")  # split and speculative: both tiers worked
     route.hops = [here, *above]
     clock.metrics.served.labels(tier=_served_by(route.route, settings.tier, above)).inc()
+    if route.route == "edge" and _had_personal_data(route.privacy):
+        clock.metrics.personal_kept.inc()  # answered here, as finally served: none of it left
+
+
+def _had_personal_data(privacy: dict[str, Any] | None) -> bool:
+    """Did the request carry personal data: the detectors found some, or its policy keeps it here?"""
+    if privacy is None or privacy.get("redacted"):
+        return False  # no plan, or text was redacted and sent up (a cascade that climbed)
+    return bool(privacy.get("found")) or privacy.get("action") in ("site-only", "local-only", "refuse")
 
 
 def _served_by(route: str, tier: str, above: list[Hop]) -> str:
