@@ -12,7 +12,15 @@ from typer.testing import CliRunner
 
 from edgesplit.cli import app
 from edgesplit.evaluation.bench_report import EVAL_REPORT, RESULTS, build_report, load_results, provenance, write_result
-from test_dashboard_browser import CHROMIUM, FLAGS, SCREENSHOTS
+from test_dashboard_browser import CHROMIUM, SCREENSHOTS, chromium_page
+
+# every image comes after a table of its own result (walking back to the result's title)
+PLACED = """() => [...document.images].every((img) => {
+  let el = img.parentElement, table = false;  // walk back to the result's title
+  while ((el = el.previousElementSibling) && !(el.tagName === 'H2' && el.id)) {
+    table ||= el.tagName === 'TABLE';
+  }
+  return table; })"""
 
 
 @dataclass
@@ -100,29 +108,15 @@ def test_report_cli_works_from_the_committed_results(tmp_path: Path) -> None:
 def test_report_reads_in_chromium(tmp_path: Path) -> None:
     """The report of the committed results in a real browser: contents links land on their results,
     every plot loads and sits after its result's table, no console error."""
-    from playwright.sync_api import sync_playwright
-
     _, html = build_report([RESULTS, EVAL_REPORT], tmp_path / "report")
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.goto(html.as_uri())
-            links = page.eval_on_selector_all("ul a[href^='#result-']", "as => as.map((a) => a.hash.slice(1))")
-            targets = page.eval_on_selector_all("h2[id^='result-']", "hs => hs.map((h) => h.id)")
-            broken = page.evaluate("() => [...document.images].filter((i) => !i.complete || !i.naturalWidth).length")
-            in_tables = page.evaluate("() => document.querySelectorAll('table img').length")
-            placed = page.evaluate("""() => [...document.images].every((img) => {
-              let el = img.parentElement, table = false;  // walk back to the result's title
-              while ((el = el.previousElementSibling) && !(el.tagName === 'H2' && el.id)) {
-                table ||= el.tagName === 'TABLE';
-              }
-              return table; })""")
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / "report.png"))
-        finally:
-            browser.close()
+    with chromium_page(tmp_path, html.as_uri(), errors) as page:
+        links = page.eval_on_selector_all("ul a[href^='#result-']", "as => as.map((a) => a.hash.slice(1))")
+        targets = page.eval_on_selector_all("h2[id^='result-']", "hs => hs.map((h) => h.id)")
+        broken = page.evaluate("() => [...document.images].filter((i) => !i.complete || !i.naturalWidth).length")
+        in_tables = page.evaluate("() => document.querySelectorAll('table img').length")
+        placed = page.evaluate(PLACED)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "report.png"))
     assert errors == [] and links == targets and len(links) >= 5
     assert broken == 0 and in_tables == 0 and placed

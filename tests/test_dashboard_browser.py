@@ -10,7 +10,9 @@ down, RTT and bandwidth go blank, and a request falls back. Screenshots go to be
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,47 +92,49 @@ def _edge_answer(url: str) -> None:
     assert reply.choices[0].message.content is not None
 
 
-def _open(p: Any, tmp_path: Path, errors: list[str]) -> tuple[Any, Any]:
-    browser = p.chromium.launch_persistent_context(
-        str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=FLAGS,
-        viewport={"width": 1280, "height": 1100},
-    )  # fmt: skip
-    page = browser.new_page()
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    return browser, page
+@contextlib.contextmanager
+def chromium_page(tmp_path: Path, url: str, errors: list[str]) -> Iterator[Any]:
+    """A page of headless Chromium at ``url``, its console errors and page errors appended to ``errors``."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=FLAGS,
+            viewport={"width": 1280, "height": 1100},
+        )  # fmt: skip
+        try:
+            page = browser.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url)
+            yield page
+        finally:
+            browser.close()
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (.ci/run installs it)")
 def test_dashboard_draws_every_chart_in_chromium(
     make_edge: EdgeFactory, echo_upstream: tuple[RecordingEcho, AppServer], tmp_path: Path
 ) -> None:
-    from playwright.sync_api import sync_playwright
-
     _, upstream = echo_upstream
     edge = make_edge(upstream=upstream.url, api_token=TOKEN, link_probe_interval_s=0.5)
     _edge_answer(edge.url)  # the device answers first: its colour must not change when the cloud answers
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser, page = _open(p, tmp_path, errors)
-        try:
-            page.goto(f"{edge.url}/dashboard#token={TOKEN}")
-            page.wait_for_function("() => 'device' in (window.edgesplit.legends.served || {})", timeout=30_000)
-            assert "token=" not in page.url  # the token leaves the address bar at once
-            before = page.evaluate(STROKES)["served"]
-            _demo_traffic(edge.url)
-            page.wait_for_function(ALL_DRAWN, timeout=30_000)
-            page.wait_for_function("() => window.edgesplit.legends.token['cloud p95'].startsWith('> ')", timeout=30_000)
-            strokes, legends = page.evaluate(STROKES), page.evaluate("() => window.edgesplit.legends")
-            tiles = page.evaluate(TILES)
-            axes_fit = page.evaluate(AXES_FIT)
-            breaker = page.text_content("#breaker .now")
-            headings = {h: page.text_content(f"#{h} h2") or "" for h in ("served", "ttft", "escalations")}
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
-            title = page.text_content("#title") or ""
-        finally:
-            browser.close()
+    with chromium_page(tmp_path, f"{edge.url}/dashboard#token={TOKEN}", errors) as page:
+        page.wait_for_function("() => 'device' in (window.edgesplit.legends.served || {})", timeout=30_000)
+        assert "token=" not in page.url  # the token leaves the address bar at once
+        before = page.evaluate(STROKES)["served"]
+        _demo_traffic(edge.url)
+        page.wait_for_function(ALL_DRAWN, timeout=30_000)
+        page.wait_for_function("() => window.edgesplit.legends.token['cloud p95'].startsWith('> ')", timeout=30_000)
+        strokes, legends = page.evaluate(STROKES), page.evaluate("() => window.edgesplit.legends")
+        tiles = page.evaluate(TILES)
+        axes_fit = page.evaluate(AXES_FIT)
+        breaker = page.text_content("#breaker .now")
+        headings = {h: page.text_content(f"#{h} h2") or "" for h in ("served", "ttft", "escalations")}
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+        title = page.text_content("#title") or ""
     assert errors == []
     assert "device" in title
     # fixed colours: the device kept its colour when the upstream's series joined the chart
@@ -155,35 +159,28 @@ def test_dashboard_draws_every_chart_in_chromium(
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (.ci/run installs it)")
 def test_dashboard_shows_the_upstream_down(make_edge: EdgeFactory, tmp_path: Path) -> None:
     """The upstream killed: the breaker strip says down, RTT and bandwidth go blank, a request falls back."""
-    from playwright.sync_api import sync_playwright
-
     upstream = AppServer(RecordingEcho().app).start()
     edge = make_edge(upstream=upstream.url, api_token=TOKEN, link_probe_interval_s=0.3, upstream_timeout_s=2)
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser, page = _open(p, tmp_path, errors)
-        try:
-            page.goto(f"{edge.url}/dashboard#token={TOKEN}")
-            page.wait_for_function("() => (window.edgesplit.legends.link || {}).RTT?.endsWith(' ms')", timeout=30_000)
-            page.wait_for_function(
-                "() => document.querySelectorAll('#breaker .strip span[title=up]').length >= 2", timeout=30_000
-            )  # fmt: skip (a kept sample up, besides the live one)
-            upstream.stop()
-            reply = _client(edge.url).chat.completions.create(
-                model="edgesplit/cloud", messages=[{"role": "user", "content": "Is pump 4 running?"}], max_tokens=6
-            )
-            page.wait_for_selector('#breaker .now[data-state="down"]', timeout=30_000)
-            page.wait_for_function("() => window.edgesplit.legends.link.RTT === '" + BLANK + "'", timeout=10_000)
-            page.wait_for_function("() => document.querySelector('#tiles [data-key=fallbacks] b').textContent !== '0'",
-                                   timeout=10_000)  # fmt: skip
-            legends = page.evaluate("() => window.edgesplit.legends.link")
-            cells = page.evaluate("() => [...document.querySelectorAll('#breaker .strip span')].map((c) => c.title)")
-            rtt = page.evaluate("() => window.edgesplit.charts.link.data[1]")
-            down = page.evaluate("() => document.querySelector('#upstreams tbody tr td:nth-child(8)').textContent")
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / "dashboard_upstream_down.png"), full_page=True)
-        finally:
-            browser.close()
+    with chromium_page(tmp_path, f"{edge.url}/dashboard#token={TOKEN}", errors) as page:
+        page.wait_for_function("() => (window.edgesplit.legends.link || {}).RTT?.endsWith(' ms')", timeout=30_000)
+        page.wait_for_function(
+            "() => document.querySelectorAll('#breaker .strip span[title=up]').length >= 2", timeout=30_000
+        )  # fmt: skip (a kept sample up, besides the live one)
+        upstream.stop()
+        reply = _client(edge.url).chat.completions.create(
+            model="edgesplit/cloud", messages=[{"role": "user", "content": "Is pump 4 running?"}], max_tokens=6
+        )
+        page.wait_for_selector('#breaker .now[data-state="down"]', timeout=30_000)
+        page.wait_for_function("() => window.edgesplit.legends.link.RTT === '" + BLANK + "'", timeout=10_000)
+        page.wait_for_function("() => document.querySelector('#tiles [data-key=fallbacks] b').textContent !== '0'",
+                               timeout=10_000)  # fmt: skip
+        legends = page.evaluate("() => window.edgesplit.legends.link")
+        cells = page.evaluate("() => [...document.querySelectorAll('#breaker .strip span')].map((c) => c.title)")
+        rtt = page.evaluate("() => window.edgesplit.charts.link.data[1]")
+        down = page.evaluate("() => document.querySelector('#upstreams tbody tr td:nth-child(8)').textContent")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "dashboard_upstream_down.png"), full_page=True)
     assert errors == []
     assert reply.model_extra["edgesplit"]["fallback"] is True  # type: ignore[index]
     assert legends == {"RTT": BLANK, "bandwidth": BLANK}
@@ -196,21 +193,12 @@ def test_dashboard_shows_the_upstream_down(make_edge: EdgeFactory, tmp_path: Pat
 def test_dashboard_asks_for_the_token(
     make_edge: EdgeFactory, echo_upstream: tuple[RecordingEcho, AppServer], tmp_path: Path
 ) -> None:
-    from playwright.sync_api import sync_playwright
-
     _, upstream = echo_upstream
     edge = make_edge(upstream=upstream.url, api_token=TOKEN)
-    with sync_playwright() as p:
-        browser = p.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=FLAGS
-        )
-        try:
-            page = browser.new_page()
-            page.goto(f"{edge.url}/dashboard")
-            page.wait_for_selector("#login:not([hidden])", timeout=15_000)  # 401 from /v1/stats: it asks
-            page.fill("#api-token", TOKEN)
-            page.click("#login button")
-            page.wait_for_selector("#login[hidden]", state="attached", timeout=15_000)
-            page.wait_for_function("() => document.querySelectorAll('#versions tr').length > 3", timeout=15_000)
-        finally:
-            browser.close()
+    errors: list[str] = []  # the 401 that makes it ask is logged by the browser: not checked here
+    with chromium_page(tmp_path, f"{edge.url}/dashboard", errors) as page:
+        page.wait_for_selector("#login:not([hidden])", timeout=15_000)  # 401 from /v1/stats: it asks
+        page.fill("#api-token", TOKEN)
+        page.click("#login button")
+        page.wait_for_selector("#login[hidden]", state="attached", timeout=15_000)
+        page.wait_for_function("() => document.querySelectorAll('#versions tr').length > 3", timeout=15_000)

@@ -34,6 +34,7 @@ __all__ = [
     "load_results",
     "provenance",
     "pyplot",
+    "result_section",
     "write_result",
 ]
 
@@ -132,6 +133,11 @@ class BenchResult:
     def anchor(self) -> str:
         return "result-" + self.source.parent.name + "-" + self.name.replace("_", "-")
 
+    @property
+    def images(self) -> list[tuple[Path, str]]:
+        """Each plot with the name it is copied under beside a page: ``<folder>-<file>``."""
+        return [(plot, f"{self.source.parent.name}-{plot.name}") for plot in self.plots]
+
 
 # for the results whose Markdown starts with a table, not a title
 _TITLES = {
@@ -202,6 +208,15 @@ def _body(markdown: str) -> str:
     return "\n".join("##" + line if line.startswith("#") else line for line in lines).strip("\n")
 
 
+def result_section(result: BenchResult, heading: str, images: str = "") -> str:
+    """One result as the report and the docs' benchmarks page show it: ``heading``, its provenance
+    line, its tables, then its plots (each a paragraph of its own, never a table row), linked
+    under ``images`` by the names of :attr:`BenchResult.images`."""
+    parts = [heading + "\n", _provenance_line(result) + "\n", _body(result.markdown) + "\n"]
+    parts += [f"![{result.title}: {plot.stem}]({images}{name})\n" for plot, name in result.images]
+    return "\n".join(parts)
+
+
 def build_report(sources: list[Path], out: Path) -> tuple[Path, Path]:
     """``report.md`` and ``report.html`` under ``out`` from the results in ``sources``, plots copied."""
     from markdown_it import MarkdownIt
@@ -219,12 +234,9 @@ def build_report(sources: list[Path], out: Path) -> tuple[Path, Path]:
         "",
     ]
     for result in results:
-        parts += [f'<h2 id="{result.anchor}">{_escape(result.title)}</h2>\n', _provenance_line(result) + "\n",
-                  _body(result.markdown) + "\n"]  # fmt: skip
-        for plot in result.plots:  # after the tables, each on its own paragraph (never a table row)
-            name = f"{result.source.parent.name}-{plot.name}"
+        parts.append(result_section(result, f'<h2 id="{result.anchor}">{_escape(result.title)}</h2>'))
+        for plot, name in result.images:
             shutil.copyfile(plot, out / name)
-            parts.append(f"![{result.title}: {plot.stem}]({name})\n")
     text = "\n".join(parts) + "\n"
     markdown_path, html_path = out / "report.md", out / "report.html"
     markdown_path.write_text(text)

@@ -257,9 +257,9 @@ class StatsHistory:
     def _routes(self, samples: list[Sample]) -> dict[str, RouteSeries]:
         routes = sorted({r for s in samples for r in s.ttft})
         out: dict[str, RouteSeries] = {}
+        olds = [samples[max(0, i - self.window)] for i in range(1, len(samples))]  # each point's window start
+        news = samples[1:]
         for route in routes:
-            olds = [samples[max(0, i - self.window)] for i in range(1, len(samples))]
-            news = samples[1:]
             out[route] = RouteSeries(
                 ttft=_percentiles([_delta(n.ttft, o.ttft, route) for n, o in zip(news, olds, strict=True)]),
                 token=_percentiles([_delta(n.token, o.token, route) for n, o in zip(news, olds, strict=True)]),
