@@ -48,7 +48,8 @@ def _field_comments() -> dict[str, str]:
         while i >= 0 and source[i].strip().startswith("#"):
             above.insert(0, source[i].strip().lstrip("# "))
             i -= 1
-        own = source[node.end_lineno - 1].split("  # ", 1)[1] if "  # " in source[node.end_lineno - 1] else ""  # type: ignore[operator]
+        last = source[(node.end_lineno or node.lineno) - 1]
+        own = last.split("  # ", 1)[1] if "  # " in last else ""
         comments[node.target.id] = " ".join([*above, own]).strip()
     return comments
 
