@@ -26,7 +26,7 @@ from typing import Literal
 from edgesplit.config import Settings, UpstreamConfig
 from edgesplit.metrics import NodeMetrics
 from edgesplit.schemas import ContinueMode, UpstreamScope
-from edgesplit.transport.link import LinkMonitor
+from edgesplit.transport.link import BreakerState, LinkMonitor
 from edgesplit.transport.probe import LinkProber
 from edgesplit.transport.remote import RemoteBackend
 from edgesplit.transport.tls import upstream_verify
@@ -97,12 +97,13 @@ class UpstreamPool:
         return "no upstream available: " + "; ".join(parts)
 
     def describe(self) -> list[dict[str, object]]:
-        """Each upstream's state, for the dashboard and ``/v1/stats``."""
+        """Each upstream's state, for the dashboard and ``/v1/stats``; no RTT while its breaker is
+        open (the last one measured belongs to an upstream that is down), as the link series."""
         return [
             {"name": u.name, "kind": u.kind, "scope": u.scope, "continues": u.continues, "priority": u.priority,
              "weight": u.weight,
              "state": u.link.state.value, "in_flight": u.in_flight,
-             "rtt_ms": None if u.link.rtt_ms is None else round(u.link.rtt_ms, 1)}
+             "rtt_ms": None if u.link.rtt_ms is None or u.link.state is BreakerState.OPEN else round(u.link.rtt_ms, 1)}
             for u in self.upstreams
         ]  # fmt: skip
 

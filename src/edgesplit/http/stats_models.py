@@ -69,7 +69,7 @@ class UpstreamInfo(BaseModel):
     weight: float
     state: str  # the breaker: closed, half-open, open
     in_flight: int
-    rtt_ms: float | None
+    rtt_ms: float | None  # null while the breaker is open
 
 
 class NodeInfo(BaseModel):

@@ -248,7 +248,7 @@ function upstreams(list) {
   body.replaceChildren(...(list.length ? list.map((u) => {
     const tr = document.createElement("tr");
     tr.append(...keys.map((k) => Object.assign(document.createElement("td"),
-      { textContent: u[k] === null || u[k] === undefined || (k === "rtt_ms" && u.state === "open") ? "–" : String(u[k]) })));
+      { textContent: u[k] === null || u[k] === undefined ? "–" : String(u[k]) })));
     return tr;
   }) : [none()]));
 }
