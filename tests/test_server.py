@@ -43,6 +43,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     proc.communicate(timeout=30)
 
 
+# its exit time is measured against a 5 s bound: a neighbouring xdist worker's load made it 5.7 s once
+@pytest.mark.serial
 def test_sigterm_during_a_long_generation_exits_by_the_deadline_and_keeps_the_job(
     tmp_path: Path, record_property: Any
 ) -> None:
