@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from tests.conftest import EDGE_MODEL, free_port, wait_healthy
 from tests.test_disconnect import COUNT, LONG, running, wait_running
 
